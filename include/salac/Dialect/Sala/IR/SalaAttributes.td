@@ -1,0 +1,80 @@
+//===- SalaAttributes.td - sala attributes and enums ------*- tablegen -*-===//
+#ifndef SALAC_DIALECT_SALA_IR_SALAATTRIBUTES_TD
+#define SALAC_DIALECT_SALA_IR_SALAATTRIBUTES_TD
+
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+include "salac/Dialect/Sala/IR/SalaDialect.td"
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def Sala_MixerMode : I32EnumAttr<"MixerMode", "how a mixer is invoked", [
+    I32EnumAttrCase<"Decode", 0, "decode">,
+    I32EnumAttrCase<"Prefill", 1, "prefill">]> {
+  let cppNamespace = "::salac::sala";
+  let genSpecializedAttr = 0;
+}
+def Sala_MixerModeAttr : EnumAttr<Sala_Dialect, Sala_MixerMode, "mode">;
+
+def Sala_NormScope : I32EnumAttr<"NormScope", "what an RMSNorm reduces over", [
+    I32EnumAttrCase<"Head", 0, "head">,
+    I32EnumAttrCase<"Full", 1, "full">]> {
+  let cppNamespace = "::salac::sala";
+  let genSpecializedAttr = 0;
+}
+def Sala_NormScopeAttr : EnumAttr<Sala_Dialect, Sala_NormScope, "norm_scope">;
+
+def Sala_RopeStyle : I32EnumAttr<"RopeStyle", "how RoPE pairs channels", [
+    I32EnumAttrCase<"NeoX", 0, "neox">,
+    I32EnumAttrCase<"Interleaved", 1, "interleaved">]> {
+  let cppNamespace = "::salac::sala";
+  let genSpecializedAttr = 0;
+}
+def Sala_RopeStyleAttr : EnumAttr<Sala_Dialect, Sala_RopeStyle, "rope_style">;
+
+def Sala_LinearForm : I32EnumAttr<"LinearForm",
+    "which form of linear attention to compute", [
+    I32EnumAttrCase<"Recurrent", 0, "recurrent">,
+    I32EnumAttrCase<"Chunked", 1, "chunked">]> {
+  let cppNamespace = "::salac::sala";
+  let genSpecializedAttr = 0;
+}
+def Sala_LinearFormAttr : EnumAttr<Sala_Dialect, Sala_LinearForm, "linear_form">;
+
+//===----------------------------------------------------------------------===//
+// #sala.sparse: the InfLLM-V2 configuration of a sparse mixer
+//===----------------------------------------------------------------------===//
+
+def Sala_SparseConfigAttr : AttrDef<Sala_Dialect, "SparseConfig"> {
+  let mnemonic = "sparse";
+  let summary = "InfLLM-V2 block-sparse attention configuration";
+  let description = [{
+    The `sparse_config` of a MiniCPM-SALA sparse layer: compression kernel and
+    stride for K1, the 64-token block, top-k, the forced local window and initial
+    blocks, and the length under which a sequence uses dense attention.
+
+    ```mlir
+    #sala.sparse<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = 64,
+                 window_size = 2048, init_blocks = 1, dense_len = 8192>
+    ```
+
+    `kernel_stride` must divide `kernel_size`, `block_size` must be a multiple of
+    `kernel_stride`, and `window_size` a multiple of `block_size`.
+  }];
+  let parameters = (ins "int64_t":$kernel_size, "int64_t":$kernel_stride,
+                        "int64_t":$block_size, "int64_t":$topk,
+                        "int64_t":$window_size, "int64_t":$init_blocks,
+                        "int64_t":$dense_len);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Blocks of the forced local window (window_size / block_size).
+    int64_t getLocalBlocks() const { return getWindowSize() / getBlockSize(); }
+    /// Blocks selected per query and KV group: topk + local window.
+    int64_t getSelectCount() const { return getTopk() + getLocalBlocks(); }
+  }];
+}
+
+#endif

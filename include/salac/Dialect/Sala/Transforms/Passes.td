@@ -1,0 +1,4 @@
+#ifndef SALAC_DIALECT_SALA_TRANSFORMS_PASSES_TD
+#define SALAC_DIALECT_SALA_TRANSFORMS_PASSES_TD
+include "mlir/Pass/PassBase.td"
+#endif

@@ -1,0 +1,164 @@
+//===- SalaDialect.cpp - sala dialect, types and attributes ---------------===//
+#include "salac/Dialect/Sala/IR/SalaDialect.h"
+#include "salac/Dialect/Sala/IR/SalaAttributes.h"
+#include "salac/Dialect/Sala/IR/SalaOps.h"
+#include "salac/Dialect/Sala/IR/SalaTypes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace salac::sala;
+
+#include "salac/Dialect/Sala/IR/SalaDialect.cpp.inc"
+#include "salac/Dialect/Sala/IR/SalaEnums.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "salac/Dialect/Sala/IR/SalaTypes.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "salac/Dialect/Sala/IR/SalaAttributes.cpp.inc"
+
+void SalaDialect::initialize() {
+  registerTypes();
+  registerAttributes();
+  addOperations<
+#define GET_OP_LIST
+#include "salac/Dialect/Sala/IR/SalaOps.cpp.inc"
+      >();
+}
+
+void SalaDialect::registerTypes() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "salac/Dialect/Sala/IR/SalaTypes.cpp.inc"
+      >();
+}
+
+void SalaDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "salac/Dialect/Sala/IR/SalaAttributes.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Metadata tensor types
+//===----------------------------------------------------------------------===//
+
+RankedTensorType salac::sala::getIndexVectorType(MLIRContext *ctx) {
+  return RankedTensorType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 32));
+}
+bool salac::sala::isIndexVector(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  return t && t.getRank() == 1 && t.isDynamicDim(0) &&
+         t.getElementType().isSignlessInteger(32);
+}
+RankedTensorType salac::sala::getPageTableType(MLIRContext *ctx) {
+  return RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                               IntegerType::get(ctx, 32));
+}
+bool salac::sala::isPageTable(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  return t && t.getRank() == 2 && t.isDynamicDim(0) && t.isDynamicDim(1) &&
+         t.getElementType().isSignlessInteger(32);
+}
+
+//===----------------------------------------------------------------------===//
+// Type and attribute verifiers
+//===----------------------------------------------------------------------===//
+
+static LogicalResult checkPositive(function_ref<InFlightDiagnostic()> emitError,
+                                   StringRef what, StringRef name, int64_t v) {
+  if (v > 0)
+    return success();
+  return emitError() << what << " parameter '" << name << "' must be positive, got "
+                     << v;
+}
+
+static LogicalResult checkFloat(function_ref<InFlightDiagnostic()> emitError,
+                                StringRef what, Type t) {
+  if (isa<FloatType>(t))
+    return success();
+  return emitError() << what << " element_type must be a float type, got " << t;
+}
+
+LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t pageSize, int64_t kvHeads, int64_t headDim,
+                                  Type elementType) {
+  StringRef w = "!sala.kv_cache";
+  if (failed(checkPositive(emitError, w, "page_size", pageSize)) ||
+      failed(checkPositive(emitError, w, "kv_heads", kvHeads)) ||
+      failed(checkPositive(emitError, w, "head_dim", headDim)) ||
+      failed(checkFloat(emitError, w, elementType)))
+    return failure();
+  return success();
+}
+
+/// Shared by the compressed-key type and the sparse configuration.
+static LogicalResult checkKernelStride(function_ref<InFlightDiagnostic()> emitError,
+                                       StringRef w, int64_t kernel, int64_t stride) {
+  if (failed(checkPositive(emitError, w, "kernel_size", kernel)) ||
+      failed(checkPositive(emitError, w, "kernel_stride", stride)))
+    return failure();
+  if (stride > kernel)
+    return emitError() << w << " kernel_stride (" << stride
+                       << ") must not exceed kernel_size (" << kernel << ")";
+  if (kernel % stride != 0)
+    return emitError() << w << " kernel_size (" << kernel
+                       << ") must be a multiple of kernel_stride (" << stride << ")";
+  return success();
+}
+
+LogicalResult
+CompressedKeysType::verify(function_ref<InFlightDiagnostic()> emitError,
+                           int64_t kernelSize, int64_t kernelStride, int64_t pageSize,
+                           int64_t kvHeads, int64_t headDim, Type elementType) {
+  StringRef w = "!sala.compressed_keys";
+  if (failed(checkKernelStride(emitError, w, kernelSize, kernelStride)) ||
+      failed(checkPositive(emitError, w, "page_size", pageSize)) ||
+      failed(checkPositive(emitError, w, "kv_heads", kvHeads)) ||
+      failed(checkPositive(emitError, w, "head_dim", headDim)) ||
+      failed(checkFloat(emitError, w, elementType)))
+    return failure();
+  return success();
+}
+
+LogicalResult StatePoolType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                    int64_t heads, int64_t headDim, Type elementType) {
+  StringRef w = "!sala.state_pool";
+  if (failed(checkPositive(emitError, w, "heads", heads)) ||
+      failed(checkPositive(emitError, w, "head_dim", headDim)) ||
+      failed(checkFloat(emitError, w, elementType)))
+    return failure();
+  return success();
+}
+
+LogicalResult
+SparseConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                         int64_t kernelSize, int64_t kernelStride, int64_t blockSize,
+                         int64_t topk, int64_t windowSize, int64_t initBlocks,
+                         int64_t denseLen) {
+  StringRef w = "#sala.sparse";
+  if (failed(checkKernelStride(emitError, w, kernelSize, kernelStride)) ||
+      failed(checkPositive(emitError, w, "block_size", blockSize)))
+    return failure();
+  if (blockSize % kernelStride != 0)
+    return emitError() << w << " block_size (" << blockSize
+                       << ") must be a multiple of kernel_stride (" << kernelStride
+                       << ")";
+  if (topk < 0)
+    return emitError() << w << " topk must be non-negative, got " << topk;
+  if (windowSize < 0 || windowSize % blockSize != 0)
+    return emitError() << w << " window_size (" << windowSize
+                       << ") must be a non-negative multiple of block_size ("
+                       << blockSize << ")";
+  if (initBlocks < 0)
+    return emitError() << w << " init_blocks must be non-negative, got " << initBlocks;
+  if (denseLen < 0)
+    return emitError() << w << " dense_len must be non-negative, got " << denseLen;
+  if (topk + windowSize / blockSize == 0)
+    return emitError() << w << " selects no blocks: topk and window_size are both 0";
+  return success();
+}

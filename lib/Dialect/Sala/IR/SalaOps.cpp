@@ -1,0 +1,413 @@
+//===- SalaOps.cpp - sala operation verifiers -----------------------------===//
+//
+// Every verifier names the operands or attributes involved and their values, so
+// that a user who wrote an inconsistent block sees which number to change.
+//
+//===----------------------------------------------------------------------===//
+#include "salac/Dialect/Sala/IR/SalaOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include <cmath>
+
+using namespace mlir;
+using namespace salac::sala;
+
+namespace {
+/// [tokens, heads, head_dim] view of an activation tensor.
+struct TokenShape {
+  int64_t heads, headDim;
+  Type elementType;
+};
+} // namespace
+
+static TokenShape shapeOf(Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  return {t.getDimSize(1), t.getDimSize(2), t.getElementType()};
+}
+
+/// Heads and head_dim of activations must be static: kernels specialise on them.
+static LogicalResult checkStaticHeads(Operation *op, StringRef name, Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  if (t.isDynamicDim(1) || t.isDynamicDim(2))
+    return op->emitOpError() << name << " must have static heads and head_dim, got "
+                             << t;
+  return success();
+}
+
+static LogicalResult checkHeadDim(Operation *op, StringRef name, int64_t got,
+                                  StringRef otherName, int64_t expected) {
+  if (got == expected)
+    return success();
+  return op->emitOpError() << name << " head_dim (" << got << ") does not match "
+                           << otherName << " head_dim (" << expected << ")";
+}
+
+static LogicalResult checkGQA(Operation *op, int64_t heads, int64_t kvHeads) {
+  if (heads % kvHeads == 0)
+    return success();
+  return op->emitOpError() << "query heads (" << heads
+                           << ") must be a multiple of kv_heads (" << kvHeads << ")";
+}
+
+static LogicalResult checkScale(Operation *op, std::optional<APFloat> scale) {
+  if (!scale)
+    return success();
+  float s = scale->convertToFloat();
+  if (s > 0 && std::isfinite(s))
+    return success();
+  return op->emitOpError() << "scale must be positive and finite, got " << s;
+}
+
+static LogicalResult checkBlockVsPage(Operation *op, int64_t blockSize,
+                                      int64_t pageSize) {
+  if (blockSize <= 0)
+    return op->emitOpError() << "block_size must be positive, got " << blockSize;
+  if (blockSize % pageSize == 0 || pageSize % blockSize == 0)
+    return success();
+  return op->emitOpError() << "block_size (" << blockSize << ") and the cache's page_size ("
+                           << pageSize << ") must divide one another";
+}
+
+static float defaultScale(Value query, std::optional<APFloat> scale) {
+  return scale ? scale->convertToFloat() : 1.0f / std::sqrt(float(shapeOf(query).headDim));
+}
+
+/// The decay slopes of linear attention: one per head, finite and >= 0.
+static LogicalResult checkSlopes(Operation *op, ArrayRef<double> slopes,
+                                 int64_t heads) {
+  if (int64_t(slopes.size()) != heads)
+    return op->emitOpError() << "slopes has " << slopes.size()
+                             << " entries but there are " << heads << " heads";
+  for (auto [h, s] : llvm::enumerate(slopes))
+    if (!(s >= 0) || !std::isfinite(s))
+      return op->emitOpError() << "slopes[" << h
+                               << "] must be finite and non-negative, got " << s;
+  return success();
+}
+
+static LogicalResult checkWeight(Operation *op, StringRef name, Value w,
+                                 int64_t expected, StringRef what) {
+  int64_t n = cast<RankedTensorType>(w.getType()).getDimSize(0);
+  if (n == expected)
+    return success();
+  return op->emitOpError() << name << " has " << n << " elements but " << what << " is "
+                           << expected;
+}
+
+//===----------------------------------------------------------------------===//
+// Cache maintenance
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVAppendOp::verify() {
+  if (getKey().getType() != getValue().getType())
+    return emitOpError() << "key type " << getKey().getType()
+                         << " differs from value type " << getValue().getType();
+  if (failed(checkStaticHeads(*this, "key", getKey())))
+    return failure();
+  auto cache = getCache().getType();
+  TokenShape k = shapeOf(getKey());
+  if (k.heads != cache.getKvHeads())
+    return emitOpError() << "key has " << k.heads << " heads but the cache has kv_heads = "
+                         << cache.getKvHeads();
+  if (failed(checkHeadDim(*this, "key", k.headDim, "cache", cache.getHeadDim())))
+    return failure();
+  if (k.elementType != cache.getElementType())
+    return emitOpError() << "key element type " << k.elementType
+                         << " differs from the cache's " << cache.getElementType();
+  return success();
+}
+
+LogicalResult CompressKeysOp::verify() {
+  auto cache = getCache().getType();
+  auto keys = getKeys().getType();
+  if (cache.getKvHeads() != keys.getKvHeads())
+    return emitOpError() << "cache kv_heads (" << cache.getKvHeads()
+                         << ") differs from compressed keys kv_heads ("
+                         << keys.getKvHeads() << ")";
+  return checkHeadDim(*this, "compressed keys", keys.getHeadDim(), "cache",
+                      cache.getHeadDim());
+}
+
+//===----------------------------------------------------------------------===//
+// Sparse attention
+//===----------------------------------------------------------------------===//
+
+float BlockScoresOp::getEffectiveScale() { return defaultScale(getQuery(), getScale()); }
+float SparseAttentionOp::getEffectiveScale() {
+  return defaultScale(getQuery(), getScale());
+}
+float DenseAttentionOp::getEffectiveScale() {
+  return defaultScale(getQuery(), getScale());
+}
+float LinearAttentionOp::getEffectiveScale() {
+  return defaultScale(getQuery(), getScale());
+}
+int64_t LinearAttentionOp::getEffectiveChunkSize() {
+  return getChunkSize() ? *getChunkSize() : 64;
+}
+
+LogicalResult BlockScoresOp::verify() {
+  if (failed(checkStaticHeads(*this, "query", getQuery())) ||
+      failed(checkScale(*this, getScale())))
+    return failure();
+  TokenShape q = shapeOf(getQuery());
+  auto keys = getKeys().getType();
+  if (failed(checkHeadDim(*this, "query", q.headDim, "compressed keys",
+                          keys.getHeadDim())))
+    return failure();
+  int64_t group = getGroupSize(), kvHeads = keys.getKvHeads();
+  if (group <= 0)
+    return emitOpError() << "group_size must be positive, got " << group;
+  if (q.heads != group * kvHeads)
+    return emitOpError() << "query heads (" << q.heads << ") must equal group_size ("
+                         << group << ") x kv_heads (" << kvHeads << ")";
+  int64_t block = getBlockSize(), stride = keys.getKernelStride();
+  if (block <= 0 || block % stride != 0)
+    return emitOpError() << "block_size (" << block
+                         << ") must be a positive multiple of the compressed keys' "
+                            "kernel_stride ("
+                         << stride << ")";
+  if (getPoolKernel() <= 0 || getPoolStride() <= 0)
+    return emitOpError() << "pool_kernel (" << getPoolKernel() << ") and pool_stride ("
+                         << getPoolStride() << ") must be positive";
+  if (getPoolStride() * stride != block)
+    return emitOpError() << "pool_stride (" << getPoolStride() << ") x kernel_stride ("
+                         << stride << ") must equal block_size (" << block << ")";
+  if (getPoolPadding() < 0 || getPoolPadding() >= getPoolKernel())
+    return emitOpError() << "pool_padding (" << getPoolPadding()
+                         << ") must be in [0, pool_kernel = " << getPoolKernel() << ")";
+  auto scores = getScores().getType();
+  if (!scores.isDynamicDim(1) && scores.getDimSize(1) != kvHeads)
+    return emitOpError() << "result has " << scores.getDimSize(1)
+                         << " KV heads but the compressed keys have " << kvHeads;
+  if (Value lse = getLseKeys()) {
+    if (!getLseKeyPageTable())
+      return emitOpError() << "lse keys given without their page table";
+    auto k2 = cast<CompressedKeysType>(lse.getType());
+    if (k2.getKvHeads() != kvHeads || k2.getHeadDim() != keys.getHeadDim())
+      return emitOpError() << "lse keys (kv_heads " << k2.getKvHeads() << ", head_dim "
+                           << k2.getHeadDim() << ") differ from the keys (kv_heads "
+                           << kvHeads << ", head_dim " << keys.getHeadDim() << ")";
+    if (k2.getKernelStride() % stride != 0)
+      return emitOpError() << "lse keys kernel_stride (" << k2.getKernelStride()
+                           << ") must be a multiple of the keys' (" << stride << ")";
+  }
+  return success();
+}
+
+LogicalResult TopkBlocksOp::verify() {
+  if (getBlockSize() <= 0)
+    return emitOpError() << "block_size must be positive, got " << getBlockSize();
+  if (getTopk() < 0 || getInitBlocks() < 0 || getLocalBlocks() < 0)
+    return emitOpError() << "topk (" << getTopk() << "), init_blocks ("
+                         << getInitBlocks() << ") and local_blocks (" << getLocalBlocks()
+                         << ") must be non-negative";
+  int64_t k = getTopk() + getLocalBlocks();
+  if (k == 0)
+    return emitOpError() << "selects no blocks: topk and local_blocks are both 0";
+  auto blocks = getBlocks().getType();
+  if (blocks.isDynamicDim(2) || blocks.getDimSize(2) != k)
+    return emitOpError() << "result must hold topk (" << getTopk()
+                         << ") + local_blocks (" << getLocalBlocks() << ") = " << k
+                         << " blocks per row, got " << blocks;
+  auto scores = getScores().getType();
+  if (scores.getDimSize(1) != blocks.getDimSize(1))
+    return emitOpError() << "scores have " << scores.getDimSize(1)
+                         << " KV heads but the result has " << blocks.getDimSize(1);
+  return success();
+}
+
+static LogicalResult verifyAttention(Operation *op, Value query, KVCacheType cache,
+                                     Value output, std::optional<APFloat> scale) {
+  if (failed(checkStaticHeads(op, "query", query)) || failed(checkScale(op, scale)))
+    return failure();
+  TokenShape q = shapeOf(query);
+  if (failed(checkGQA(op, q.heads, cache.getKvHeads())) ||
+      failed(checkHeadDim(op, "query", q.headDim, "cache", cache.getHeadDim())))
+    return failure();
+  auto qt = cast<RankedTensorType>(query.getType());
+  auto ot = cast<RankedTensorType>(output.getType());
+  if (qt.getShape() != ot.getShape())
+    return op->emitOpError() << "result shape " << ot << " differs from query shape "
+                             << qt;
+  return success();
+}
+
+LogicalResult SparseAttentionOp::verify() {
+  auto cache = getCache().getType();
+  if (failed(verifyAttention(*this, getQuery(), cache, getOutput(), getScale())) ||
+      failed(checkBlockVsPage(*this, getBlockSize(), cache.getPageSize())))
+    return failure();
+  auto blocks = getBlocks().getType();
+  if (blocks.getDimSize(1) != cache.getKvHeads())
+    return emitOpError() << "block indices have " << blocks.getDimSize(1)
+                         << " KV heads but the cache has kv_heads = "
+                         << cache.getKvHeads();
+  return success();
+}
+
+LogicalResult DenseAttentionOp::verify() {
+  return verifyAttention(*this, getQuery(), getCache().getType(), getOutput(),
+                         getScale());
+}
+
+LogicalResult LengthSelectOp::verify() {
+  if (getThreshold() < 0)
+    return emitOpError() << "threshold must be non-negative, got " << getThreshold();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Linear attention and elementwise ops
+//===----------------------------------------------------------------------===//
+
+static LogicalResult checkStateMatches(Operation *op, TokenShape q,
+                                       StatePoolType state) {
+  if (state.getHeads() != q.heads)
+    return op->emitOpError() << "query has " << q.heads << " heads but the state pool has "
+                             << state.getHeads();
+  return checkHeadDim(op, "query", q.headDim, "state pool", state.getHeadDim());
+}
+
+LogicalResult LinearAttentionOp::verify() {
+  if (getKey().getType() != getQuery().getType() ||
+      getValue().getType() != getQuery().getType())
+    return emitOpError() << "query, key and value must have one type, got "
+                         << getQuery().getType() << ", " << getKey().getType() << ", "
+                         << getValue().getType();
+  if (failed(checkStaticHeads(*this, "query", getQuery())) ||
+      failed(checkScale(*this, getScale())))
+    return failure();
+  TokenShape q = shapeOf(getQuery());
+  if (failed(checkStateMatches(*this, q, getState().getType())) ||
+      failed(checkSlopes(*this, getSlopes(), q.heads)))
+    return failure();
+  if (getChunkSize()) {
+    if (getForm() != LinearForm::Chunked)
+      return emitOpError() << "chunk_size is only meaningful for the chunked form";
+    if (*getChunkSize() <= 0)
+      return emitOpError() << "chunk_size must be positive, got " << *getChunkSize();
+  }
+  if (cast<RankedTensorType>(getOutput().getType()).getShape() !=
+      cast<RankedTensorType>(getQuery().getType()).getShape())
+    return emitOpError() << "result shape differs from query shape";
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() {
+  if (failed(checkStaticHeads(*this, "input", getInput())))
+    return failure();
+  TokenShape x = shapeOf(getInput());
+  if (!(getEps().convertToFloat() > 0))
+    return emitOpError() << "eps must be positive, got " << getEps().convertToFloat();
+  if (getScope() == NormScope::Head)
+    return checkWeight(*this, "weight", getWeight(), x.headDim, "head_dim");
+  return checkWeight(*this, "weight", getWeight(), x.heads * x.headDim,
+                     "heads x head_dim");
+}
+
+LogicalResult RopeOp::verify() {
+  if (failed(checkStaticHeads(*this, "input", getInput())))
+    return failure();
+  TokenShape x = shapeOf(getInput());
+  if (x.headDim % 2 != 0)
+    return emitOpError() << "head_dim must be even for RoPE, got " << x.headDim;
+  if (!(getTheta().convertToFloat() > 0))
+    return emitOpError() << "theta must be positive, got " << getTheta().convertToFloat();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Composite mixers
+//===----------------------------------------------------------------------===//
+
+LogicalResult SparseMixerOp::verify() {
+  if (failed(checkStaticHeads(*this, "query", getQuery())) ||
+      failed(checkStaticHeads(*this, "key", getKey())) ||
+      failed(checkScale(*this, getScale())))
+    return failure();
+  if (getKey().getType() != getValue().getType())
+    return emitOpError() << "key type " << getKey().getType()
+                         << " differs from value type " << getValue().getType();
+  if (getGate() && getGate().getType() != getQuery().getType())
+    return emitOpError() << "gate type " << getGate().getType()
+                         << " differs from query type " << getQuery().getType();
+  TokenShape q = shapeOf(getQuery()), k = shapeOf(getKey());
+  auto cache = getCache().getType();
+  auto keys = getKeys().getType();
+  if (k.heads != cache.getKvHeads())
+    return emitOpError() << "key has " << k.heads << " heads but the cache has kv_heads = "
+                         << cache.getKvHeads();
+  if (failed(checkGQA(*this, q.heads, cache.getKvHeads())) ||
+      failed(checkHeadDim(*this, "query", q.headDim, "cache", cache.getHeadDim())) ||
+      failed(checkHeadDim(*this, "key", k.headDim, "cache", cache.getHeadDim())) ||
+      failed(checkHeadDim(*this, "compressed keys", keys.getHeadDim(), "cache",
+                          cache.getHeadDim())))
+    return failure();
+  if (k.elementType != cache.getElementType())
+    return emitOpError() << "key element type " << k.elementType
+                         << " differs from the cache's " << cache.getElementType();
+  if (keys.getKvHeads() != cache.getKvHeads())
+    return emitOpError() << "compressed keys kv_heads (" << keys.getKvHeads()
+                         << ") differs from the cache's (" << cache.getKvHeads() << ")";
+  SparseConfigAttr cfg = getConfig();
+  if (keys.getKernelSize() != cfg.getKernelSize() ||
+      keys.getKernelStride() != cfg.getKernelStride())
+    return emitOpError() << "compressed keys (kernel_size " << keys.getKernelSize()
+                         << ", kernel_stride " << keys.getKernelStride()
+                         << ") do not match config (kernel_size " << cfg.getKernelSize()
+                         << ", kernel_stride " << cfg.getKernelStride() << ")";
+  if (failed(checkBlockVsPage(*this, cfg.getBlockSize(), cache.getPageSize())))
+    return failure();
+  if (Value lse = getLseKeys()) {
+    auto k2 = cast<CompressedKeysType>(lse.getType());
+    if (k2.getKvHeads() != cache.getKvHeads() || k2.getHeadDim() != cache.getHeadDim())
+      return emitOpError() << "lse keys (kv_heads " << k2.getKvHeads() << ", head_dim "
+                           << k2.getHeadDim() << ") do not match the cache";
+    if (k2.getKernelStride() % keys.getKernelStride() != 0)
+      return emitOpError() << "lse keys kernel_stride (" << k2.getKernelStride()
+                           << ") must be a multiple of the keys' ("
+                           << keys.getKernelStride() << ")";
+  }
+  return success();
+}
+
+LogicalResult LinearMixerOp::verify() {
+  if (failed(checkStaticHeads(*this, "query", getQuery())) ||
+      failed(checkScale(*this, getScale())))
+    return failure();
+  TokenShape q = shapeOf(getQuery());
+  if (getGate() && getGate().getType() != getQuery().getType())
+    return emitOpError() << "gate type " << getGate().getType()
+                         << " differs from query type " << getQuery().getType();
+  if (failed(checkStateMatches(*this, q, getState().getType())) ||
+      failed(checkSlopes(*this, getSlopes(), q.heads)))
+    return failure();
+  if (getQNormWeight() &&
+      (failed(checkWeight(*this, "q norm weight", getQNormWeight(), q.headDim,
+                          "head_dim")) ||
+       failed(checkWeight(*this, "k norm weight", getKNormWeight(), q.headDim,
+                          "head_dim"))))
+    return failure();
+  if (getOutNormWeight() &&
+      failed(checkWeight(*this, "out norm weight", getOutNormWeight(),
+                         q.heads * q.headDim, "heads x head_dim")))
+    return failure();
+  if (getPositions() && q.headDim % 2 != 0)
+    return emitOpError() << "head_dim must be even for RoPE, got " << q.headDim;
+  if (!(getEps().convertToFloat() > 0))
+    return emitOpError() << "eps must be positive, got " << getEps().convertToFloat();
+  if (!(getTheta().convertToFloat() > 0))
+    return emitOpError() << "theta must be positive, got " << getTheta().convertToFloat();
+  if (getChunkSize()) {
+    if (getMode() != MixerMode::Prefill)
+      return emitOpError() << "chunk_size is only meaningful in prefill mode";
+    if (*getChunkSize() <= 0)
+      return emitOpError() << "chunk_size must be positive, got " << *getChunkSize();
+  }
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "salac/Dialect/Sala/IR/SalaOps.cpp.inc"
