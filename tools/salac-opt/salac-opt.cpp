@@ -1,8 +1,17 @@
-#include "salac/Dialect/Sala/IR/SalaDialect.h"
+//===- salac-opt.cpp - the salac optimizer driver -------------------------===//
+//
+// An mlir-opt-style driver with the sala dialect, salac's passes, and only the
+// upstream dialects and passes salac's pipelines use.
+//
+//===----------------------------------------------------------------------===//
+#include "salac/InitAll.h"
+
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
+
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<salac::sala::SalaDialect, mlir::func::FuncDialect>();
-  return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "salac optimizer driver\n", registry));
+  salac::registerAllDialects(registry);
+  salac::registerAllPasses();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "salac optimizer driver\n", registry));
 }

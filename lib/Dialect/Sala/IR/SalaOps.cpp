@@ -21,6 +21,9 @@ struct TokenShape {
 };
 } // namespace
 
+/// I64Attr getters return uint64_t; compare attribute values as signed.
+static int64_t s64(uint64_t v) { return static_cast<int64_t>(v); }
+
 static TokenShape shapeOf(Value v) {
   auto t = cast<RankedTensorType>(v.getType());
   return {t.getDimSize(1), t.getDimSize(2), t.getElementType()};
@@ -144,7 +147,7 @@ float LinearAttentionOp::getEffectiveScale() {
   return defaultScale(getQuery(), getScale());
 }
 int64_t LinearAttentionOp::getEffectiveChunkSize() {
-  return getChunkSize() ? *getChunkSize() : 64;
+  return getChunkSize() ? s64(*getChunkSize()) : 64;
 }
 
 LogicalResult BlockScoresOp::verify() {
@@ -156,27 +159,27 @@ LogicalResult BlockScoresOp::verify() {
   if (failed(checkHeadDim(*this, "query", q.headDim, "compressed keys",
                           keys.getHeadDim())))
     return failure();
-  int64_t group = getGroupSize(), kvHeads = keys.getKvHeads();
+  int64_t group = s64(getGroupSize()), kvHeads = keys.getKvHeads();
   if (group <= 0)
     return emitOpError() << "group_size must be positive, got " << group;
   if (q.heads != group * kvHeads)
     return emitOpError() << "query heads (" << q.heads << ") must equal group_size ("
                          << group << ") x kv_heads (" << kvHeads << ")";
-  int64_t block = getBlockSize(), stride = keys.getKernelStride();
+  int64_t block = s64(getBlockSize()), stride = keys.getKernelStride();
   if (block <= 0 || block % stride != 0)
     return emitOpError() << "block_size (" << block
                          << ") must be a positive multiple of the compressed keys' "
                             "kernel_stride ("
                          << stride << ")";
-  if (getPoolKernel() <= 0 || getPoolStride() <= 0)
-    return emitOpError() << "pool_kernel (" << getPoolKernel() << ") and pool_stride ("
-                         << getPoolStride() << ") must be positive";
-  if (getPoolStride() * stride != block)
-    return emitOpError() << "pool_stride (" << getPoolStride() << ") x kernel_stride ("
+  if (s64(getPoolKernel()) <= 0 || s64(getPoolStride()) <= 0)
+    return emitOpError() << "pool_kernel (" << s64(getPoolKernel()) << ") and pool_stride ("
+                         << s64(getPoolStride()) << ") must be positive";
+  if (s64(getPoolStride()) * stride != block)
+    return emitOpError() << "pool_stride (" << s64(getPoolStride()) << ") x kernel_stride ("
                          << stride << ") must equal block_size (" << block << ")";
-  if (getPoolPadding() < 0 || getPoolPadding() >= getPoolKernel())
-    return emitOpError() << "pool_padding (" << getPoolPadding()
-                         << ") must be in [0, pool_kernel = " << getPoolKernel() << ")";
+  if (s64(getPoolPadding()) < 0 || s64(getPoolPadding()) >= s64(getPoolKernel()))
+    return emitOpError() << "pool_padding (" << s64(getPoolPadding())
+                         << ") must be in [0, pool_kernel = " << s64(getPoolKernel()) << ")";
   auto scores = getScores().getType();
   if (!scores.isDynamicDim(1) && scores.getDimSize(1) != kvHeads)
     return emitOpError() << "result has " << scores.getDimSize(1)
@@ -197,19 +200,19 @@ LogicalResult BlockScoresOp::verify() {
 }
 
 LogicalResult TopkBlocksOp::verify() {
-  if (getBlockSize() <= 0)
-    return emitOpError() << "block_size must be positive, got " << getBlockSize();
-  if (getTopk() < 0 || getInitBlocks() < 0 || getLocalBlocks() < 0)
-    return emitOpError() << "topk (" << getTopk() << "), init_blocks ("
-                         << getInitBlocks() << ") and local_blocks (" << getLocalBlocks()
+  if (s64(getBlockSize()) <= 0)
+    return emitOpError() << "block_size must be positive, got " << s64(getBlockSize());
+  if (s64(getTopk()) < 0 || s64(getInitBlocks()) < 0 || s64(getLocalBlocks()) < 0)
+    return emitOpError() << "topk (" << s64(getTopk()) << "), init_blocks ("
+                         << s64(getInitBlocks()) << ") and local_blocks (" << s64(getLocalBlocks())
                          << ") must be non-negative";
-  int64_t k = getTopk() + getLocalBlocks();
+  int64_t k = s64(getTopk()) + s64(getLocalBlocks());
   if (k == 0)
     return emitOpError() << "selects no blocks: topk and local_blocks are both 0";
   auto blocks = getBlocks().getType();
   if (blocks.isDynamicDim(2) || blocks.getDimSize(2) != k)
-    return emitOpError() << "result must hold topk (" << getTopk()
-                         << ") + local_blocks (" << getLocalBlocks() << ") = " << k
+    return emitOpError() << "result must hold topk (" << s64(getTopk())
+                         << ") + local_blocks (" << s64(getLocalBlocks()) << ") = " << k
                          << " blocks per row, got " << blocks;
   auto scores = getScores().getType();
   if (scores.getDimSize(1) != blocks.getDimSize(1))
@@ -237,7 +240,7 @@ static LogicalResult verifyAttention(Operation *op, Value query, KVCacheType cac
 LogicalResult SparseAttentionOp::verify() {
   auto cache = getCache().getType();
   if (failed(verifyAttention(*this, getQuery(), cache, getOutput(), getScale())) ||
-      failed(checkBlockVsPage(*this, getBlockSize(), cache.getPageSize())))
+      failed(checkBlockVsPage(*this, s64(getBlockSize()), cache.getPageSize())))
     return failure();
   auto blocks = getBlocks().getType();
   if (blocks.getDimSize(1) != cache.getKvHeads())
@@ -253,8 +256,8 @@ LogicalResult DenseAttentionOp::verify() {
 }
 
 LogicalResult LengthSelectOp::verify() {
-  if (getThreshold() < 0)
-    return emitOpError() << "threshold must be non-negative, got " << getThreshold();
+  if (s64(getThreshold()) < 0)
+    return emitOpError() << "threshold must be non-negative, got " << s64(getThreshold());
   return success();
 }
 
@@ -286,8 +289,8 @@ LogicalResult LinearAttentionOp::verify() {
   if (getChunkSize()) {
     if (getForm() != LinearForm::Chunked)
       return emitOpError() << "chunk_size is only meaningful for the chunked form";
-    if (*getChunkSize() <= 0)
-      return emitOpError() << "chunk_size must be positive, got " << *getChunkSize();
+    if (s64(*getChunkSize()) <= 0)
+      return emitOpError() << "chunk_size must be positive, got " << s64(*getChunkSize());
   }
   if (cast<RankedTensorType>(getOutput().getType()).getShape() !=
       cast<RankedTensorType>(getQuery().getType()).getShape())
@@ -403,8 +406,8 @@ LogicalResult LinearMixerOp::verify() {
   if (getChunkSize()) {
     if (getMode() != MixerMode::Prefill)
       return emitOpError() << "chunk_size is only meaningful in prefill mode";
-    if (*getChunkSize() <= 0)
-      return emitOpError() << "chunk_size must be positive, got " << *getChunkSize();
+    if (s64(*getChunkSize()) <= 0)
+      return emitOpError() << "chunk_size must be positive, got " << s64(*getChunkSize());
   }
   return success();
 }

@@ -1,4 +1,73 @@
+//===- Passes.td - sala transformation passes --------------*- tablegen -*-===//
 #ifndef SALAC_DIALECT_SALA_TRANSFORMS_PASSES_TD
 #define SALAC_DIALECT_SALA_TRANSFORMS_PASSES_TD
+
 include "mlir/Pass/PassBase.td"
+
+def SalaDecompose : Pass<"sala-decompose"> {
+  let summary = "Expand composite mixer ops into primitive sala ops";
+  let description = [{
+    Rewrites `sala.sparse_mixer` and `sala.linear_mixer` into the primitive ops
+    that define them (DESIGN.md sections 2 and 3), so that later passes can fuse
+    and lower each step. Before:
+
+    ```mlir
+    %o = sala.linear_mixer decode %q, %k, %v gate(%z : tensor<?x32x128xbf16>)
+        qk_norm(%qw, %kw : tensor<128xbf16>, tensor<128xbf16>)
+        out_norm(%ow : tensor<4096xbf16>) positions(%pos) state(%pool[%slots])
+        lens(%cu) {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st
+    ```
+
+    After:
+
+    ```mlir
+    %qn = sala.rms_norm head %q, %qw : tensor<?x32x128xbf16>, tensor<128xbf16>
+    %kn = sala.rms_norm head %k, %kw : tensor<?x32x128xbf16>, tensor<128xbf16>
+    %qr = sala.rope neox %qn, %pos : tensor<?x32x128xbf16>
+    %kr = sala.rope neox %kn, %pos : tensor<?x32x128xbf16>
+    %a = sala.linear_attention recurrent %qr, %kr, %v, %pool[%slots] lens(%cu)
+        {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st -> tensor<?x32x128xbf16>
+    %n = sala.rms_norm full %a, %ow : tensor<?x32x128xbf16>, tensor<4096xbf16>
+    %o = sala.sigmoid_gate %n, %z : tensor<?x32x128xbf16>
+    ```
+
+    A sparse mixer becomes `kv_append`, `compress_keys` (K1, and K2 when given),
+    `block_scores`, `topk_blocks`, `sparse_attention`, and, when the config's
+    `dense_len` is positive, `dense_attention` joined by `length_select`; then
+    `sigmoid_gate` when a gate is given.
+  }];
+}
+
+def SalaFormKernels : Pass<"sala-form-kernels", "::mlir::ModuleOp"> {
+  let summary = "Turn each GPU-lowerable sala op into a kernel of a gpu.module";
+  let description = [{
+    For every sala op that has a GPU kernel builder, builds (once per distinct
+    op, attributes and types) a `gpu.func` kernel in the `gpu.module @sala_kernels`
+    of the module, and records the kernel on the op as `sala.kernel =
+    @sala_kernels::@name`. Kernels take bare pointers (flat 1-D memrefs) and the
+    runtime sizes as `index` scalars; their launch rules are attached as
+    `sala.launch` attributes and become the package manifest. Ops without a
+    builder are left alone (the `salac` driver reports them).
+
+    Before:
+
+    ```mlir
+    %y = sala.sigmoid_gate %x, %z : tensor<?x32x128xbf16>
+    ```
+
+    After:
+
+    ```mlir
+    %y = sala.sigmoid_gate %x, %z {sala.kernel = @sala_kernels::@sala_sigmoid_gate_h32_d128_bf16}
+        : tensor<?x32x128xbf16>
+    gpu.module @sala_kernels {
+      gpu.func @sala_sigmoid_gate_h32_d128_bf16(%x: memref<...xbf16>, ...) kernel { ... }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif

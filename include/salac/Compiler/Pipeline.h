@@ -1,0 +1,42 @@
+//===- Pipeline.h - salac's compilation pipelines ---------------*- C++ -*-===//
+#ifndef SALAC_COMPILER_PIPELINE_H
+#define SALAC_COMPILER_PIPELINE_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include <string>
+
+namespace salac {
+
+/// The GPU a package is compiled for.
+struct GpuTarget {
+  std::string chip = "sm_90";
+  int optLevel = 3;
+  /// PTX ISA feature string for the chip ("+ptx80" for sm_90): the upstream
+  /// default is too old for sm_90.
+  std::string features() const;
+};
+
+/// Chips salac accepts, for help and error messages.
+llvm::StringRef supportedChips();
+bool isSupportedChip(llvm::StringRef chip);
+
+/// sala graph -> kernels: sala-decompose, sala-form-kernels, cleanup.
+void buildSalaToKernelsPipeline(mlir::OpPassManager &pm);
+/// Kernels (gpu/scf/arith/memref) -> NVVM/LLVM dialect, target attached.
+void buildKernelsToNVVMPipeline(mlir::OpPassManager &pm, const GpuTarget &target);
+/// NVVM -> gpu.binary holding PTX (LLVM's NVPTX backend; no CUDA toolkit).
+void buildNVVMToPTXPipeline(mlir::OpPassManager &pm);
+
+/// Registers `salac-kernels-pipeline`, `salac-nvvm-pipeline` and
+/// `salac-ptx-pipeline` for salac-opt.
+void registerPipelines();
+
+/// The PTX text of the compiled `gpu.binary @sala_kernels`.
+mlir::FailureOr<std::string> extractPTX(mlir::ModuleOp module);
+/// LLVM IR of the kernels' gpu.module after buildKernelsToNVVMPipeline.
+mlir::FailureOr<std::string> translateKernelsToLLVMIR(mlir::ModuleOp module);
+
+} // namespace salac
+
+#endif

@@ -1,0 +1,130 @@
+//===- KernelBuilder.h - building sala GPU kernels --------------*- C++ -*-===//
+//
+// A kernel is a gpu.func in the module's `gpu.module @sala_kernels`. Global
+// buffers are flat 1-D memrefs of static (unbounded) extent so that the
+// bare-pointer calling convention applies: each becomes one `.u64` pointer
+// parameter in PTX. Runtime sizes are `index` scalars (`.u64`).
+//
+// The launch rules (block, grid as a function of scalar parameters, dynamic
+// shared memory) and the parameter meanings are attached to the gpu.func as the
+// `sala.launch` attribute; the kernel package's manifest is generated from it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SALAC_CONVERSION_SALATOGPU_KERNELBUILDER_H
+#define SALAC_CONVERSION_SALATOGPU_KERNELBUILDER_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/SmallVector.h"
+#include <array>
+#include <string>
+
+namespace salac {
+
+/// Name of the gpu.module that holds every kernel salac forms.
+inline constexpr llvm::StringLiteral kKernelModuleName = "sala_kernels";
+/// Attribute on a sala op naming the kernel that implements it.
+inline constexpr llvm::StringLiteral kKernelAttrName = "sala.kernel";
+/// Attributes on a kernel: its launch rules, the op and the op's attributes.
+inline constexpr llvm::StringLiteral kLaunchAttrName = "sala.launch";
+inline constexpr llvm::StringLiteral kOpAttrName = "sala.op";
+inline constexpr llvm::StringLiteral kOpAttributesAttrName = "sala.attributes";
+
+/// One grid dimension: `constant`, or ceil(value(param) * mul / div).
+struct GridDim {
+  int64_t constant = 1;
+  std::string param;
+  int64_t mul = 1, div = 1;
+  static GridDim fixed(int64_t c) { return {c, "", 1, 1}; }
+  static GridDim scaled(llvm::StringRef p, int64_t mul, int64_t div) {
+    return {0, p.str(), mul, div};
+  }
+};
+
+/// Builds one kernel: declare its parameters, then `begin()`, emit the body at
+/// the returned builder's insertion point, then `finish()`.
+class KernelBuilder {
+public:
+  KernelBuilder(mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+                mlir::Location loc);
+
+  /// Declare a global buffer parameter of `elementType`; returns its index.
+  unsigned addBuffer(llvm::StringRef name, mlir::Type elementType,
+                     llvm::StringRef meaning);
+  /// Declare a scalar size parameter (index; `.u64` in PTX).
+  unsigned addSize(llvm::StringRef name, llvm::StringRef meaning);
+
+  void setBlock(int64_t x, int64_t y = 1, int64_t z = 1) { block = {x, y, z}; }
+  void setGrid(GridDim x, GridDim y = GridDim::fixed(1),
+               GridDim z = GridDim::fixed(1)) {
+    grid = {x, y, z};
+  }
+  /// Statically sized workgroup memory, returned as a memref value.
+  mlir::Value addWorkgroupBuffer(mlir::Type elementType, int64_t elements);
+
+  /// Create the gpu.func; returns a builder positioned in its body.
+  mlir::OpBuilder &begin();
+  mlir::Value arg(unsigned i);
+  /// Terminate the body, attach `sala.launch`; returns the kernel.
+  mlir::gpu::GPUFuncOp finish();
+
+  mlir::OpBuilder &builder() { return b; }
+  mlir::Location getLoc() const { return loc; }
+
+  // --- Helpers for bodies (index arithmetic, f32 math without libdevice) ---
+  mlir::Value idx(int64_t v);
+  mlir::Value f32(double v);
+  mlir::Value f64(double v);
+  /// blockIdx.x * blockDim + threadIdx.x, with the static block size.
+  mlir::Value globalThreadId();
+  mlir::Value threadId();
+  mlir::Value blockId();
+  mlir::Value load(mlir::Value buffer, mlir::Value index);
+  void store(mlir::Value value, mlir::Value buffer, mlir::Value index);
+  mlir::Value toF32(mlir::Value v);
+  mlir::Value fromF32(mlir::Value v, mlir::Type to);
+  /// One PTX instruction `op $0, $1;` on an f32 (e.g. "ex2.approx.ftz.f32").
+  mlir::Value ptxUnaryF32(llvm::StringRef instr, mlir::Value x);
+  /// exp(x) = 2^(x log2 e), by ex2.approx (relative error ~2^-22).
+  mlir::Value expF32(mlir::Value x);
+  /// 1 / sqrt(x) by rsqrt.approx.
+  mlir::Value rsqrtF32(mlir::Value x);
+  /// Sum of `v` over the `width` lanes (a power of two <= 32) of a warp segment.
+  mlir::Value warpSum(mlir::Value v, int64_t width);
+
+private:
+  struct Param {
+    std::string name, kind, dtype, meaning;
+    mlir::Type type;
+  };
+  mlir::gpu::GPUModuleOp module;
+  std::string name;
+  mlir::Location loc;
+  mlir::OpBuilder b;
+  llvm::SmallVector<Param> params;
+  llvm::SmallVector<mlir::Type> workgroupTypes;
+  std::array<int64_t, 3> block = {256, 1, 1};
+  std::array<GridDim, 3> grid = {GridDim::fixed(1), GridDim::fixed(1),
+                                 GridDim::fixed(1)};
+  mlir::gpu::GPUFuncOp func;
+};
+
+/// Short name of a float type for kernel names and manifests ("bf16").
+std::string dtypeName(mlir::Type t);
+
+/// Whether salac can build a GPU kernel for `op` (today: the elementwise ops).
+bool hasKernelBuilder(mlir::Operation *op);
+/// A readable kernel name from the op and its static attributes.
+std::string kernelBaseName(mlir::Operation *op);
+/// Build the kernel of `op` into `module` under `name`.
+mlir::FailureOr<mlir::gpu::GPUFuncOp>
+buildKernel(mlir::Operation *op, mlir::gpu::GPUModuleOp module, llvm::StringRef name);
+
+// Per op family (one source file each).
+mlir::LogicalResult buildRMSNormKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildRopeKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildSigmoidGateKernel(mlir::Operation *op, KernelBuilder &kb);
+
+} // namespace salac
+
+#endif

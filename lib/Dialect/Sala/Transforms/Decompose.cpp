@@ -1,0 +1,130 @@
+//===- Decompose.cpp - composite mixers -> primitive sala ops -------------===//
+//
+// The composite ops state what a whole mixer computes; the primitive ops are
+// what fusion and lowering work on. This pass is the bridge, and it is where the
+// mixer-level policy lives: dense fallback below `dense_len`, recurrent form for
+// decode and chunked form for prefill, the max-pool geometry of stage 1.
+//
+//===----------------------------------------------------------------------===//
+#include "salac/Dialect/Sala/IR/SalaOps.h"
+#include "salac/Dialect/Sala/Transforms/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace salac::sala {
+#define GEN_PASS_DEF_SALADECOMPOSE
+#include "salac/Dialect/Sala/Transforms/Passes.h.inc"
+} // namespace salac::sala
+
+using namespace mlir;
+using namespace salac::sala;
+
+namespace {
+
+struct DecomposeSparseMixer : OpRewritePattern<SparseMixerOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SparseMixerOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    SparseConfigAttr cfg = op.getConfig();
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    int64_t heads = qType.getDimSize(1);
+    int64_t kvHeads = op.getCache().getType().getKvHeads();
+    Value cu = op.getCuSeqlensQ(), lens = op.getSeqLens();
+    FloatAttr scale = op.getScaleAttr();
+
+    KVAppendOp::create(rewriter, loc, op.getKey(), op.getValue(), op.getCache(),
+                       op.getPageTable(), cu, lens);
+    CompressKeysOp::create(rewriter, loc, op.getCache(), op.getPageTable(),
+                           op.getKeys(), op.getKeyPageTable(), cu, lens);
+    if (op.getLseKeys())
+      CompressKeysOp::create(rewriter, loc, op.getCache(), op.getPageTable(),
+                             op.getLseKeys(), op.getLseKeyPageTable(), cu, lens);
+
+    // Stage 1: compressed-key scores max-pooled onto blocks. One pool step per
+    // block (block / stride entries); the window reaches one entry back
+    // (kernel / stride - 1) so that a block also sees the windows overlapping it.
+    int64_t poolStride = cfg.getBlockSize() / cfg.getKernelStride();
+    int64_t poolPadding = cfg.getKernelSize() / cfg.getKernelStride() - 1;
+    int64_t poolKernel = poolStride + 1;
+    if (poolPadding >= poolKernel)
+      poolPadding = poolKernel - 1;
+    auto scoresType = RankedTensorType::get(
+        {ShapedType::kDynamic, kvHeads, ShapedType::kDynamic}, rewriter.getF32Type());
+    Value scores = BlockScoresOp::create(
+        rewriter, loc, scoresType, op.getQuery(), op.getKeys(), op.getKeyPageTable(),
+        op.getLseKeys(), op.getLseKeyPageTable(), cu, lens, cfg.getBlockSize(),
+        heads / kvHeads, poolKernel, poolStride, poolPadding, scale);
+
+    auto selType = RankedTensorType::get(
+        {ShapedType::kDynamic, kvHeads, cfg.getSelectCount()}, rewriter.getI32Type());
+    Value blocks =
+        TopkBlocksOp::create(rewriter, loc, selType, scores, cu, lens,
+                             cfg.getBlockSize(), cfg.getTopk(), cfg.getInitBlocks(),
+                             cfg.getLocalBlocks());
+    Value out = SparseAttentionOp::create(rewriter, loc, qType, op.getQuery(),
+                                          op.getCache(), op.getPageTable(), blocks,
+                                          cu, lens, cfg.getBlockSize(), scale);
+    if (cfg.getDenseLen() > 0) {
+      Value dense = DenseAttentionOp::create(rewriter, loc, qType, op.getQuery(),
+                                             op.getCache(), op.getPageTable(), cu,
+                                             lens, scale);
+      out = LengthSelectOp::create(rewriter, loc, qType, dense, out, cu, lens,
+                                   cfg.getDenseLen());
+    }
+    if (Value gate = op.getGate())
+      out = SigmoidGateOp::create(rewriter, loc, out.getType(), out, gate);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct DecomposeLinearMixer : OpRewritePattern<LinearMixerOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(LinearMixerOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value q = op.getQuery(), k = op.getKey();
+    if (op.getQNormWeight()) {
+      q = RMSNormOp::create(rewriter, loc, q.getType(), NormScope::Head, q, op.getQNormWeight(),
+                            op.getEps());
+      k = RMSNormOp::create(rewriter, loc, k.getType(), NormScope::Head, k, op.getKNormWeight(),
+                            op.getEps());
+    }
+    if (Value pos = op.getPositions()) {
+      q = RopeOp::create(rewriter, loc, q.getType(), op.getRopeStyle(), q, pos, op.getTheta());
+      k = RopeOp::create(rewriter, loc, k.getType(), op.getRopeStyle(), k, pos, op.getTheta());
+    }
+    bool decode = op.getMode() == MixerMode::Decode;
+    Value out = LinearAttentionOp::create(
+        rewriter, loc, op.getQuery().getType(),
+        decode ? LinearForm::Recurrent : LinearForm::Chunked, q, k, op.getValue(),
+        op.getState(), op.getSlots(), op.getCuSeqlens(), op.getSlopesAttr(),
+        decode ? IntegerAttr() : op.getChunkSizeAttr(), op.getScaleAttr());
+    if (op.getOutNormWeight())
+      out = RMSNormOp::create(rewriter, loc, out.getType(), NormScope::Full, out,
+                              op.getOutNormWeight(), op.getEps());
+    if (Value gate = op.getGate())
+      out = SigmoidGateOp::create(rewriter, loc, out.getType(), out, gate);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct SalaDecompose : salac::sala::impl::SalaDecomposeBase<SalaDecompose> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateDecomposePatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void salac::sala::populateDecomposePatterns(RewritePatternSet &patterns) {
+  patterns.add<DecomposeSparseMixer, DecomposeLinearMixer>(patterns.getContext());
+}

@@ -1,0 +1,264 @@
+//===- salac.cpp - the salac compiler driver ------------------------------===//
+//
+// salac [input] [--emit=sala|mlir|llvm|ptx] [--chip=sm_90] [-o out]
+//
+// The input is a `.mlir` file in the sala dialect or a model `config.json`; with
+// no input, the embedded MiniCPM-SALA config is compiled. Errors are one line on
+// stderr and exit status 1.
+//
+//===----------------------------------------------------------------------===//
+#include "salac/Compiler/ModelToSala.h"
+#include "salac/Compiler/Pipeline.h"
+#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Dialect/Sala/IR/SalaOps.h"
+#include "salac/InitAll.h"
+#include "salac/Model/ModelConfig.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace salac;
+namespace cl = llvm::cl;
+
+namespace {
+enum class Emit { Sala, Mlir, LLVM, PTX };
+
+cl::OptionCategory salacCat("salac options");
+
+cl::opt<std::string> inputPath(cl::Positional, cl::desc("[input.mlir | config.json]"),
+                               cl::init(""), cl::cat(salacCat));
+cl::opt<Emit> emit(
+    "emit", cl::desc("What to produce (default: ptx)"), cl::init(Emit::PTX),
+    cl::values(clEnumValN(Emit::Sala, "sala", "the sala graph (composite mixers)"),
+               clEnumValN(Emit::Mlir, "mlir",
+                          "MLIR after kernel formation: sala host graph + "
+                          "gpu.module of kernels"),
+               clEnumValN(Emit::LLVM, "llvm", "LLVM IR of the kernels (NVVM)"),
+               clEnumValN(Emit::PTX, "ptx", "PTX of the kernels")),
+    cl::cat(salacCat));
+cl::opt<std::string> chip("chip", cl::desc("Target GPU (default: sm_90)"),
+                          cl::init("sm_90"), cl::cat(salacCat));
+cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::cat(salacCat));
+cl::list<int64_t> layers("layers",
+                         cl::desc("Model layers to compile (default: all), e.g. "
+                                  "--layers=0,1"),
+                         cl::CommaSeparated, cl::cat(salacCat));
+cl::opt<std::string> mode("mode", cl::desc("decode, prefill or both (default)"),
+                          cl::init("both"), cl::cat(salacCat));
+cl::opt<int64_t> pageSize("page-size",
+                          cl::desc("Tokens per KV-cache page for a model config "
+                                   "(default: 64)"),
+                          cl::init(64), cl::cat(salacCat));
+cl::opt<bool> lseK2("lse-k2",
+                    cl::desc("Stage 1 takes its softmax normaliser from the K2 "
+                             "keys (approximation; default: exact)"),
+                    cl::init(false), cl::cat(salacCat));
+cl::opt<bool> strict("strict",
+                     cl::desc("Fail when an op has no GPU lowering yet (default: "
+                              "warn and emit the kernels that exist)"),
+                     cl::init(false), cl::cat(salacCat));
+cl::opt<bool> listKernels("list-kernels",
+                          cl::desc("Print the kernels and the ops they implement "
+                                   "to stderr"),
+                          cl::init(false), cl::cat(salacCat));
+
+int fail(const llvm::Twine &msg) {
+  llvm::errs() << "salac: error: " << msg << "\n";
+  return 1;
+}
+
+bool looksLikeJSON(llvm::StringRef path, llvm::StringRef text) {
+  return path.ends_with(".json") || text.ltrim().starts_with("{");
+}
+
+/// Parse the input into a sala module: MLIR text, or a model config.
+FailureOr<OwningOpRef<ModuleOp>> loadInput(MLIRContext &ctx, llvm::SourceMgr &sm) {
+  std::string name = inputPath.empty() ? "" : inputPath.getValue();
+  if (!name.empty() && name != "-" && llvm::sys::fs::is_directory(name)) {
+    fail("'" + name + "' is a directory, not a .mlir file or config.json");
+    return failure();
+  }
+  std::unique_ptr<llvm::MemoryBuffer> buffer;
+  if (!name.empty()) {
+    auto file = llvm::MemoryBuffer::getFileOrSTDIN(name);
+    if (std::error_code ec = file.getError()) {
+      fail("cannot read '" + name + "': " + ec.message());
+      return failure();
+    }
+    buffer = std::move(*file);
+  }
+  if (name.empty() || looksLikeJSON(name, buffer->getBuffer())) {
+    llvm::Expected<model::ModelConfig> config =
+        name.empty() ? model::defaultModelConfig()
+                     : model::parseModelConfig(buffer->getBuffer(), name);
+    if (!config) {
+      fail(llvm::toString(config.takeError()));
+      return failure();
+    }
+    ModelBuildOptions opts;
+    opts.layers.assign(layers.begin(), layers.end());
+    opts.decode = mode != "prefill";
+    opts.prefill = mode != "decode";
+    opts.pageSize = pageSize;
+    opts.lseK2 = lseK2;
+    auto module = buildModelModule(&ctx, *config, opts);
+    if (!module) {
+      fail(llvm::toString(module.takeError()));
+      return failure();
+    }
+    return std::move(*module);
+  }
+  if (!layers.empty() || lseK2 || pageSize != 64) {
+    fail("--layers, --page-size and --lse-k2 apply to a model config, not to a "
+         ".mlir input");
+    return failure();
+  }
+  sm.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sm, &ctx);
+  if (!module)
+    return failure(); // the diagnostic handler printed the reason
+  return module;
+}
+
+/// sala ops left without a kernel, by op name, with one location each.
+llvm::MapVector<StringRef, std::pair<int, Location>> unlowered(ModuleOp module) {
+  llvm::MapVector<StringRef, std::pair<int, Location>> ops;
+  module.walk([&](Operation *op) {
+    if (isa<sala::SalaDialect>(op->getDialect()) && !op->hasAttr(kKernelAttrName)) {
+      auto it = ops.insert({op->getName().getStringRef(), {0, op->getLoc()}}).first;
+      ++it->second.first;
+    }
+  });
+  return ops;
+}
+
+void printKernelList(ModuleOp module) {
+  llvm::MapVector<StringRef, int> uses;
+  module.walk([&](Operation *op) {
+    if (auto k = op->getAttrOfType<SymbolRefAttr>(kKernelAttrName))
+      ++uses[k.getLeafReference().getValue()];
+  });
+  llvm::errs() << "kernels (" << uses.size() << "):\n";
+  for (auto &[name, n] : uses)
+    llvm::errs() << "  " << name << "  (" << n << " op" << (n == 1 ? "" : "s")
+                 << ")\n";
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << "salac 0.1.0 (LLVM/MLIR " << LLVM_VERSION_STRING << ")\n";
+  });
+  cl::HideUnrelatedOptions(salacCat);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "salac: compiles the attention blocks of sparse+linear hybrid LLMs to PTX\n\n"
+      "  salac                      compile the embedded MiniCPM-SALA config\n"
+      "  salac config.json          compile a HuggingFace MiniCPM-SALA config\n"
+      "  salac block.mlir           compile a block written in the sala dialect\n");
+
+  if (!isSupportedChip(chip))
+    return fail("unsupported --chip '" + chip + "' (supported: " + supportedChips() +
+                ")");
+  if (mode != "decode" && mode != "prefill" && mode != "both")
+    return fail("--mode must be decode, prefill or both, got '" + mode + "'");
+
+  llvm::InitializeAllTargetInfos();
+  llvm::InitializeAllTargets();
+  llvm::InitializeAllTargetMCs();
+  llvm::InitializeAllAsmPrinters();
+
+  DialectRegistry registry;
+  salac::registerAllDialects(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  llvm::SourceMgr sm;
+  SourceMgrDiagnosticHandler diagHandler(sm, &ctx);
+
+  auto loaded = loadInput(ctx, sm);
+  if (failed(loaded))
+    return 1;
+  ModuleOp module = **loaded;
+  if (failed(verify(module)))
+    return 1;
+
+  std::string errorMessage;
+  auto output = openOutputFile(outputPath, &errorMessage);
+  if (!output)
+    return fail("cannot write '" + outputPath + "': " + errorMessage);
+
+  if (emit == Emit::Sala) {
+    module.print(output->os());
+    output->keep();
+    return 0;
+  }
+
+  PassManager pm(&ctx);
+  buildSalaToKernelsPipeline(pm);
+  if (failed(pm.run(module)))
+    return 1;
+
+  auto missing = unlowered(module);
+  if (!missing.empty()) {
+    std::string list;
+    llvm::raw_string_ostream os(list);
+    llvm::interleaveComma(missing, os, [&](auto &entry) {
+      os << entry.first << " (" << entry.second.first << ")";
+    });
+    if (strict)
+      return fail("no GPU lowering yet for: " + list);
+    llvm::errs() << "salac: warning: no GPU lowering yet for: " << list
+                 << "; their kernels are not in the output\n";
+  }
+  if (listKernels)
+    printKernelList(module);
+  if (emit == Emit::Mlir) {
+    module.print(output->os());
+    output->keep();
+    return 0;
+  }
+
+  if (!module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName))
+    return fail("nothing to compile: no op of the input has a GPU lowering yet");
+
+  PassManager toNVVM(&ctx);
+  GpuTarget target;
+  target.chip = chip;
+  buildKernelsToNVVMPipeline(toNVVM, target);
+  if (failed(toNVVM.run(module)))
+    return 1;
+  if (emit == Emit::LLVM) {
+    FailureOr<std::string> ir = translateKernelsToLLVMIR(module);
+    if (failed(ir))
+      return 1;
+    output->os() << *ir;
+    output->keep();
+    return 0;
+  }
+
+  PassManager toPTX(&ctx);
+  buildNVVMToPTXPipeline(toPTX);
+  if (failed(toPTX.run(module)))
+    return 1;
+  FailureOr<std::string> ptx = extractPTX(module);
+  if (failed(ptx))
+    return 1;
+  output->os() << *ptx;
+  output->keep();
+  return 0;
+}
