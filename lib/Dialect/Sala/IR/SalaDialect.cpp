@@ -6,6 +6,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -20,7 +21,26 @@ using namespace salac::sala;
 #define GET_ATTRDEF_CLASSES
 #include "salac/Dialect/Sala/IR/SalaAttributes.cpp.inc"
 
+namespace {
+/// Short aliases (`!kv_cache`, `!ckeys`, `!state_pool`) keep printed IR readable.
+struct SalaOpAsmInterface : OpAsmDialectInterface {
+  using OpAsmDialectInterface::OpAsmDialectInterface;
+  AliasResult getAlias(Type type, raw_ostream &os) const override {
+    if (isa<KVCacheType>(type))
+      os << "kv_cache";
+    else if (isa<CompressedKeysType>(type))
+      os << "ckeys";
+    else if (isa<StatePoolType>(type))
+      os << "state_pool";
+    else
+      return AliasResult::NoAlias;
+    return AliasResult::FinalAlias;
+  }
+};
+} // namespace
+
 void SalaDialect::initialize() {
+  addInterfaces<SalaOpAsmInterface>();
   registerTypes();
   registerAttributes();
   addOperations<

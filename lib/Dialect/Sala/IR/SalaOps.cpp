@@ -103,9 +103,6 @@ static LogicalResult checkWeight(Operation *op, StringRef name, Value w,
 //===----------------------------------------------------------------------===//
 
 LogicalResult KVAppendOp::verify() {
-  if (getKey().getType() != getValue().getType())
-    return emitOpError() << "key type " << getKey().getType()
-                         << " differs from value type " << getValue().getType();
   if (failed(checkStaticHeads(*this, "key", getKey())))
     return failure();
   auto cache = getCache().getType();
@@ -274,11 +271,6 @@ static LogicalResult checkStateMatches(Operation *op, TokenShape q,
 }
 
 LogicalResult LinearAttentionOp::verify() {
-  if (getKey().getType() != getQuery().getType() ||
-      getValue().getType() != getQuery().getType())
-    return emitOpError() << "query, key and value must have one type, got "
-                         << getQuery().getType() << ", " << getKey().getType() << ", "
-                         << getValue().getType();
   if (failed(checkStaticHeads(*this, "query", getQuery())) ||
       failed(checkScale(*this, getScale())))
     return failure();
@@ -330,9 +322,6 @@ LogicalResult SparseMixerOp::verify() {
       failed(checkStaticHeads(*this, "key", getKey())) ||
       failed(checkScale(*this, getScale())))
     return failure();
-  if (getKey().getType() != getValue().getType())
-    return emitOpError() << "key type " << getKey().getType()
-                         << " differs from value type " << getValue().getType();
   if (getGate() && getGate().getType() != getQuery().getType())
     return emitOpError() << "gate type " << getGate().getType()
                          << " differs from query type " << getQuery().getType();
