@@ -12,6 +12,7 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/TargetParser/Triple.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -126,6 +127,7 @@ FailureOr<std::string> salac::translateKernelsToLLVMIR(ModuleOp module) {
       translateModuleToLLVMIR(kernels, llvmContext, "sala_kernels");
   if (!llvmModule)
     return emitError(kernels.getLoc()) << "translation to LLVM IR failed";
+  llvmModule->setTargetTriple(llvm::Triple("nvptx64-nvidia-cuda"));
   std::string text;
   llvm::raw_string_ostream os(text);
   llvmModule->print(os, nullptr);

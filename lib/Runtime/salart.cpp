@@ -48,75 +48,75 @@ const char *salart_status_name(int status) {
 
 int salart_driver_version(int *version) {
   SALART_BEGIN
-    SALART_REQUIRE(version);
-    const CudaDriver *drv;
-    SALART_TRY(getDriver(&drv));
-    return SALART_CU(*drv, cuDriverGetVersion, version);
+  SALART_REQUIRE(version);
+  const CudaDriver *drv;
+  SALART_TRY(getDriver(&drv));
+  return SALART_CU(*drv, cuDriverGetVersion, version);
   SALART_END
 }
 
 int salart_device_count(int *count) {
   SALART_BEGIN
-    SALART_REQUIRE(count);
-    const CudaDriver *drv;
-    SALART_TRY(getDriver(&drv));
-    return SALART_CU(*drv, cuDeviceGetCount, count);
+  SALART_REQUIRE(count);
+  const CudaDriver *drv;
+  SALART_TRY(getDriver(&drv));
+  return SALART_CU(*drv, cuDeviceGetCount, count);
   SALART_END
 }
 
 int salart_init(int ordinal, salart_context **out) {
   SALART_BEGIN
-    SALART_REQUIRE(out);
-    std::shared_ptr<Context> ctx;
-    SALART_TRY(Context::create(ordinal, ctx));
-    *out = new salart_context{std::move(ctx)};
-    return Status();
+  SALART_REQUIRE(out);
+  std::shared_ptr<Context> ctx;
+  SALART_TRY(Context::create(ordinal, ctx));
+  *out = new salart_context{std::move(ctx)};
+  return Status();
   SALART_END
 }
 
 int salart_context_destroy(salart_context *ctx) {
   SALART_BEGIN
-    delete ctx;
-    return Status();
+  delete ctx;
+  return Status();
   SALART_END
 }
 
 int salart_context_make_current(salart_context *ctx) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    return ctx->ctx->makeCurrent();
+  SALART_REQUIRE(ctx);
+  return ctx->ctx->makeCurrent();
   SALART_END
 }
 
 int salart_synchronize(salart_context *ctx) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    return ctx->ctx->synchronize();
+  SALART_REQUIRE(ctx);
+  return ctx->ctx->synchronize();
   SALART_END
 }
 
 int salart_context_info(salart_context *ctx, salart_device_info *out) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    SALART_REQUIRE(out);
-    const Context &c = *ctx->ctx;
-    std::memset(out, 0, sizeof(*out));
-    out->ordinal = c.ordinal();
-    out->cc_major = c.ccMajor();
-    out->cc_minor = c.ccMinor();
-    out->multiprocessors = c.smCount();
-    out->max_shared_per_block_optin = c.maxSharedOptin();
-    std::strncpy(out->name, c.name().c_str(), sizeof(out->name) - 1);
-    return Status();
+  SALART_REQUIRE(ctx);
+  SALART_REQUIRE(out);
+  const Context &c = *ctx->ctx;
+  std::memset(out, 0, sizeof(*out));
+  out->ordinal = c.ordinal();
+  out->cc_major = c.ccMajor();
+  out->cc_minor = c.ccMinor();
+  out->multiprocessors = c.smCount();
+  out->max_shared_per_block_optin = c.maxSharedOptin();
+  std::strncpy(out->name, c.name().c_str(), sizeof(out->name) - 1);
+  return Status();
   SALART_END
 }
 
 int salart_context_handle(salart_context *ctx, void **cucontext) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    SALART_REQUIRE(cucontext);
-    *cucontext = ctx->ctx->handle();
-    return Status();
+  SALART_REQUIRE(ctx);
+  SALART_REQUIRE(cucontext);
+  *cucontext = ctx->ctx->handle();
+  return Status();
   SALART_END
 }
 
@@ -124,54 +124,54 @@ int salart_context_handle(salart_context *ctx, void **cucontext) {
 
 int salart_mem_alloc(salart_context *ctx, size_t bytes, uint64_t *dptr) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    SALART_REQUIRE(dptr);
-    CUdeviceptr p;
-    SALART_TRY(ctx->ctx->alloc(bytes, p));
-    *dptr = p;
-    return Status();
+  SALART_REQUIRE(ctx);
+  SALART_REQUIRE(dptr);
+  CUdeviceptr p;
+  SALART_TRY(ctx->ctx->alloc(bytes, p));
+  *dptr = p;
+  return Status();
   SALART_END
 }
 
 int salart_mem_free(salart_context *ctx, uint64_t dptr) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    return ctx->ctx->free(dptr);
+  SALART_REQUIRE(ctx);
+  return ctx->ctx->free(dptr);
   SALART_END
 }
 
 int salart_memcpy_htod(salart_context *ctx, uint64_t dst, const void *src,
                        size_t bytes) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    SALART_REQUIRE(src);
-    return ctx->ctx->copyToDevice(dst, src, bytes);
+  SALART_REQUIRE(ctx);
+  SALART_REQUIRE(src);
+  return ctx->ctx->copyToDevice(dst, src, bytes);
   SALART_END
 }
 
 int salart_memcpy_dtoh(salart_context *ctx, void *dst, uint64_t src,
                        size_t bytes) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    SALART_REQUIRE(dst);
-    return ctx->ctx->copyToHost(dst, src, bytes);
+  SALART_REQUIRE(ctx);
+  SALART_REQUIRE(dst);
+  return ctx->ctx->copyToHost(dst, src, bytes);
   SALART_END
 }
 
 int salart_memset_d8(salart_context *ctx, uint64_t dst, unsigned char value,
                      size_t bytes) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    return ctx->ctx->memsetD8(dst, value, bytes);
+  SALART_REQUIRE(ctx);
+  return ctx->ctx->memsetD8(dst, value, bytes);
   SALART_END
 }
 
 int salart_memset_d8_async(salart_context *ctx, uint64_t dst,
                            unsigned char value, size_t bytes, void *stream) {
   SALART_BEGIN
-    SALART_REQUIRE(ctx);
-    return ctx->ctx->memsetD8Async(dst, value, bytes,
-                                   static_cast<CUstream>(stream));
+  SALART_REQUIRE(ctx);
+  return ctx->ctx->memsetD8Async(dst, value, bytes,
+                                 static_cast<CUstream>(stream));
   SALART_END
 }
 
@@ -180,115 +180,115 @@ int salart_memset_d8_async(salart_context *ctx, uint64_t dst,
 int salart_package_open(salart_context *ctx, const char *dir,
                         salart_package **out) {
   SALART_BEGIN
-    SALART_REQUIRE(dir);
-    SALART_REQUIRE(out);
-    auto handle = std::make_unique<salart_package>();
-    SALART_TRY(Package::open(ctx ? ctx->ctx : nullptr, dir, handle->pkg));
-    const Package &p = *handle->pkg;
-    for (size_t i = 0; i < p.numKernels(); ++i)
-      handle->kernels.push_back(salart_kernel{&p, &p.kernel(i)});
-    *out = handle.release();
-    return Status();
+  SALART_REQUIRE(dir);
+  SALART_REQUIRE(out);
+  auto handle = std::make_unique<salart_package>();
+  SALART_TRY(Package::open(ctx ? ctx->ctx : nullptr, dir, handle->pkg));
+  const Package &p = *handle->pkg;
+  for (size_t i = 0; i < p.numKernels(); ++i)
+    handle->kernels.push_back(salart_kernel{&p, &p.kernel(i)});
+  *out = handle.release();
+  return Status();
   SALART_END
 }
 
 int salart_package_close(salart_package *pkg) {
   SALART_BEGIN
-    delete pkg;
-    return Status();
+  delete pkg;
+  return Status();
   SALART_END
 }
 
 int salart_package_num_kernels(salart_package *pkg, int *count) {
   SALART_BEGIN
-    SALART_REQUIRE(pkg);
-    SALART_REQUIRE(count);
-    *count = int(pkg->kernels.size());
-    return Status();
+  SALART_REQUIRE(pkg);
+  SALART_REQUIRE(count);
+  *count = int(pkg->kernels.size());
+  return Status();
   SALART_END
 }
 
 int salart_package_kernel_name(salart_package *pkg, int index,
                                const char **name) {
   SALART_BEGIN
-    SALART_REQUIRE(pkg);
-    SALART_REQUIRE(name);
-    if (index < 0 || size_t(index) >= pkg->kernels.size())
-      return Status::error(Code::InvalidArgument,
-                           strFormat("salart_package_kernel_name: index %d "
-                                     "outside [0, %zu)",
-                                     index, pkg->kernels.size()));
-    *name = pkg->kernels[size_t(index)].kernel->spec->name.c_str();
-    return Status();
+  SALART_REQUIRE(pkg);
+  SALART_REQUIRE(name);
+  if (index < 0 || size_t(index) >= pkg->kernels.size())
+    return Status::error(Code::InvalidArgument,
+                         strFormat("salart_package_kernel_name: index %d "
+                                   "outside [0, %zu)",
+                                   index, pkg->kernels.size()));
+  *name = pkg->kernels[size_t(index)].kernel->spec->name.c_str();
+  return Status();
   SALART_END
 }
 
 int salart_package_jit_log(salart_package *pkg, const char **log) {
   SALART_BEGIN
-    SALART_REQUIRE(pkg);
-    SALART_REQUIRE(log);
-    *log = pkg->pkg->jitInfoLog().c_str();
-    return Status();
+  SALART_REQUIRE(pkg);
+  SALART_REQUIRE(log);
+  *log = pkg->pkg->jitInfoLog().c_str();
+  return Status();
   SALART_END
 }
 
 int salart_kernel_find(salart_package *pkg, const char *name,
                        salart_kernel **out) {
   SALART_BEGIN
-    SALART_REQUIRE(pkg);
-    SALART_REQUIRE(name);
-    SALART_REQUIRE(out);
-    const Kernel *k;
-    SALART_TRY(pkg->pkg->find(name, k));
-    *out = &pkg->kernels[size_t(k - &pkg->pkg->kernel(0))];
-    return Status();
+  SALART_REQUIRE(pkg);
+  SALART_REQUIRE(name);
+  SALART_REQUIRE(out);
+  const Kernel *k;
+  SALART_TRY(pkg->pkg->find(name, k));
+  *out = &pkg->kernels[size_t(k - &pkg->pkg->kernel(0))];
+  return Status();
   SALART_END
 }
 
 int salart_kernel_get_info(salart_kernel *kernel, salart_kernel_info *out) {
   SALART_BEGIN
-    SALART_REQUIRE(kernel);
-    SALART_REQUIRE(out);
-    const Kernel &k = *kernel->kernel;
-    out->num_params = int(k.spec->params.size());
-    for (int d = 0; d < 3; ++d)
-      out->block[d] = k.spec->block[d];
-    out->shared_bytes = k.spec->sharedBytes;
-    out->num_regs = k.numRegs;
-    out->local_bytes = k.localBytes;
-    out->static_shared_bytes = k.staticSharedBytes;
-    out->const_bytes = k.constBytes;
-    out->max_threads_per_block = k.maxThreadsPerBlock;
-    out->ptx_version = k.ptxVersion;
-    out->binary_version = k.binaryVersion;
-    return Status();
+  SALART_REQUIRE(kernel);
+  SALART_REQUIRE(out);
+  const Kernel &k = *kernel->kernel;
+  out->num_params = int(k.spec->params.size());
+  for (int d = 0; d < 3; ++d)
+    out->block[d] = k.spec->block[d];
+  out->shared_bytes = k.spec->sharedBytes;
+  out->num_regs = k.numRegs;
+  out->local_bytes = k.localBytes;
+  out->static_shared_bytes = k.staticSharedBytes;
+  out->const_bytes = k.constBytes;
+  out->max_threads_per_block = k.maxThreadsPerBlock;
+  out->ptx_version = k.ptxVersion;
+  out->binary_version = k.binaryVersion;
+  return Status();
   SALART_END
 }
 
 int salart_kernel_grid(salart_kernel *kernel, void **args, uint32_t grid[3]) {
   SALART_BEGIN
-    SALART_REQUIRE(kernel);
-    SALART_REQUIRE(grid);
-    return computeGrid(*kernel->kernel->spec, args, grid);
+  SALART_REQUIRE(kernel);
+  SALART_REQUIRE(grid);
+  return computeGrid(*kernel->kernel->spec, args, grid);
   SALART_END
 }
 
 int salart_launch(salart_kernel *kernel, void **args, void *stream) {
   SALART_BEGIN
-    SALART_REQUIRE(kernel);
-    return kernel->pkg->launch(*kernel->kernel, args,
-                               static_cast<CUstream>(stream));
+  SALART_REQUIRE(kernel);
+  return kernel->pkg->launch(*kernel->kernel, args,
+                             static_cast<CUstream>(stream));
   SALART_END
 }
 
 int salart_launch_by_name(salart_package *pkg, const char *name, void **args,
                           void *stream) {
   SALART_BEGIN
-    SALART_REQUIRE(pkg);
-    SALART_REQUIRE(name);
-    const Kernel *k;
-    SALART_TRY(pkg->pkg->find(name, k));
-    return pkg->pkg->launch(*k, args, static_cast<CUstream>(stream));
+  SALART_REQUIRE(pkg);
+  SALART_REQUIRE(name);
+  const Kernel *k;
+  SALART_TRY(pkg->pkg->find(name, k));
+  return pkg->pkg->launch(*k, args, static_cast<CUstream>(stream));
   SALART_END
 }
 
@@ -296,12 +296,12 @@ int salart_launch_explicit(salart_kernel *kernel, const uint32_t grid[3],
                            const uint32_t block[3], uint32_t shared_bytes,
                            void **args, void *stream) {
   SALART_BEGIN
-    SALART_REQUIRE(kernel);
-    SALART_REQUIRE(grid);
-    SALART_REQUIRE(block);
-    return kernel->pkg->launchExplicit(*kernel->kernel, grid, block,
-                                       shared_bytes, args,
-                                       static_cast<CUstream>(stream));
+  SALART_REQUIRE(kernel);
+  SALART_REQUIRE(grid);
+  SALART_REQUIRE(block);
+  return kernel->pkg->launchExplicit(*kernel->kernel, grid, block,
+                                     shared_bytes, args,
+                                     static_cast<CUstream>(stream));
   SALART_END
 }
 

@@ -60,13 +60,12 @@ struct SalaFormKernels : sala::impl::SalaFormKernelsBase<SalaFormKernels> {
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), b.getUnitAttr());
 
     llvm::StringMap<std::string> nameOfKey;
-    SymbolTable symbols(gpuModule);
     for (Operation *op : candidates) {
       std::string key = kernelKey(op);
       auto it = nameOfKey.find(key);
       if (it == nameOfKey.end()) {
         std::string base = kernelBaseName(op), name = base;
-        for (int v = 2; symbols.lookup(name); ++v)
+        for (int v = 2; gpuModule.lookupSymbol(name); ++v)
           name = base + "_v" + std::to_string(v);
         if (failed(buildKernel(op, gpuModule, name)))
           return signalPassFailure();
