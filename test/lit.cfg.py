@@ -14,6 +14,7 @@ config.test_exec_root = os.path.join(config.salac_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%salac_src", config.salac_src_root))
+config.substitutions.append(("%salac_obj", config.salac_obj_root))
 config.substitutions.append(("%python", config.python_executable or "python3"))
 config.substitutions.append(
     ("%check-ptx", "%s %s/utils/check-ptx.py" % (config.python_executable or "python3",
