@@ -130,7 +130,8 @@ typedef struct salart_kernel_info {
   int static_shared_bytes;
   int const_bytes;
   int max_threads_per_block;
-  int ptx_version, binary_version; /* e.g. 80 and 90 */
+  int ptx_version;    /* the PTX target: 80 for ".target sm_80" */
+  int binary_version; /* the SASS the driver built: 90 on an H100 */
 } salart_kernel_info;
 SALART_API int salart_kernel_get_info(salart_kernel *kernel,
                                       salart_kernel_info *out);
