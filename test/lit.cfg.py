@@ -40,3 +40,11 @@ if ptxas:
 else:
     lit_config.note("ptxas not found (no CUDA toolkit): skipping the tests that "
                     "assemble the emitted PTX for sm_90")
+
+# cuda.h (header only; nothing is linked): lets the tests compile the generated
+# salac_kernels.h as C.
+for inc in ["/usr/local/cuda/include", "/usr/include"]:
+    if os.path.exists(os.path.join(inc, "cuda.h")):
+        config.available_features.add("cuda-header")
+        config.substitutions.append(("%cuda_include", inc))
+        break

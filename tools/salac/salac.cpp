@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Compiler/ModelToSala.h"
+#include "salac/Compiler/Package.h"
 #include "salac/Compiler/Pipeline.h"
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
@@ -34,7 +35,7 @@ using namespace salac;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Emit { Sala, Mlir, LLVM, PTX };
+enum class Emit { Sala, Mlir, LLVM, PTX, Package };
 
 cl::OptionCategory salacCat("salac options");
 
@@ -47,7 +48,10 @@ cl::opt<Emit> emit(
                           "MLIR after kernel formation: sala host graph + "
                           "gpu.module of kernels"),
                clEnumValN(Emit::LLVM, "llvm", "LLVM IR of the kernels (NVVM)"),
-               clEnumValN(Emit::PTX, "ptx", "PTX of the kernels")),
+               clEnumValN(Emit::PTX, "ptx", "PTX of the kernels"),
+               clEnumValN(Emit::Package, "package",
+                          "a kernel package in the directory given by -o: "
+                          "kernels.ptx, manifest.json, salac_kernels.h")),
     cl::cat(salacCat));
 cl::opt<std::string> chip("chip", cl::desc("Target GPU (default: sm_90)"),
                           cl::init("sm_90"), cl::cat(salacCat));
@@ -197,10 +201,17 @@ int main(int argc, char **argv) {
   if (failed(verify(module)))
     return 1;
 
+  // A package is a directory; everything else is one file (or stdout).
+  bool package = emit == Emit::Package;
+  if (package && outputPath == "-")
+    return fail("--emit=package needs an output directory: -o DIR");
   std::string errorMessage;
-  auto output = openOutputFile(outputPath, &errorMessage);
-  if (!output)
-    return fail("cannot write '" + outputPath + "': " + errorMessage);
+  std::unique_ptr<llvm::ToolOutputFile> output;
+  if (!package) {
+    output = openOutputFile(outputPath, &errorMessage);
+    if (!output)
+      return fail("cannot write '" + outputPath + "': " + errorMessage);
+  }
 
   if (emit == Emit::Sala) {
     module.print(output->os());
@@ -235,6 +246,10 @@ int main(int argc, char **argv) {
 
   if (!module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName))
     return fail("nothing to compile: no op of the input has a GPU lowering yet");
+  // The launch rules live on the gpu.funcs, which lowering replaces.
+  auto manifest = collectKernelManifest(module);
+  if (failed(manifest))
+    return 1;
 
   PassManager toNVVM(&ctx);
   GpuTarget target;
@@ -258,6 +273,11 @@ int main(int argc, char **argv) {
   FailureOr<std::string> ptx = extractPTX(module);
   if (failed(ptx))
     return 1;
+  if (package) {
+    if (llvm::Error e = writePackage(outputPath, *ptx, *manifest, chip))
+      return fail(llvm::toString(std::move(e)));
+    return 0;
+  }
   output->os() << *ptx;
   output->keep();
   return 0;

@@ -218,6 +218,16 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
   gpu::GPUFuncOp func = kb.finish();
   OpBuilder b(op->getContext());
   func->setAttr(kOpAttrName, b.getStringAttr(op->getName().getStringRef()));
-  func->setAttr(kOpAttributesAttrName, op->getAttrDictionary());
+  // The op's attributes plus the shape it was specialised on.
+  NamedAttrList attrs(op->getAttrDictionary());
+  attrs.erase(kKernelAttrName);
+  if (op->getNumOperands() > 0)
+    if (auto t = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+        t && t.getRank() == 3) {
+      attrs.set("heads", b.getI64IntegerAttr(t.getDimSize(1)));
+      attrs.set("head_dim", b.getI64IntegerAttr(t.getDimSize(2)));
+      attrs.set("dtype", b.getStringAttr(dtypeName(t.getElementType())));
+    }
+  func->setAttr(kOpAttributesAttrName, attrs.getDictionary(op->getContext()));
   return func;
 }
