@@ -101,6 +101,15 @@ TEST(LinearAttention, GoldenRecurrence) {
         EXPECT_EQ(pool.data[i], 123.0f); // slot 0 untouched
     }
   }
+  // Default scale (0 -> 1/sqrt(D)) scales the outputs, not the state.
+  LinearAttentionConfig cfg{1, 2, {0.5}, 0.0, LinearForm::Auto, 64};
+  StatePool pool = StatePool::zeros(1, 1, 2);
+  std::vector<float> o;
+  ASSERT_OK(linearAttention(cfg, batchOf({3}, {3}), q, k, v, pool, {0}, o));
+  for (int i = 0; i < 6; ++i)
+    EXPECT_NEAR(o[i], wantO[i] / std::sqrt(2.0), 1e-6);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NEAR(pool.data[i], wantS[i], 1e-6);
 }
 
 /// A ragged batch with fresh and continuing sequences; returns outputs and

@@ -87,6 +87,7 @@ TEST_F(ThreeBlocks, QueryInsideFirstBlock) {
     ASSERT_EQ(s.numBlocks, 1);
     EXPECT_NEAR(s.at(0, 0, 0), 1.195465643171457, 1e-14);
   }
+  cfg.lse = LseMode::Exact;
   TopkConfig tk{8, 2, 1, 1};
   BlockScores s;
   ASSERT_OK(blockScores(cfg, batchOf({1}, {6}), q0, k1, nullptr, s));
@@ -215,8 +216,11 @@ TEST_F(MaxPool, WideWindowStopsAtOwnBlock) {
   EXPECT_DOUBLE_EQ(s.at(0, 0, 0), prob(3, 6));
   EXPECT_DOUBLE_EQ(s.at(0, 0, 1), prob(3, 6));
   // With a batch whose other sequence is longer, numBlocks grows to 3 and
-  // this query's block 2 stays -inf.
-  ASSERT_OK(blockScores(cfg, batchOf({1, 0}, {7, 11}), {1.0f}, k1, nullptr, s));
+  // this query's block 2 stays -inf. (Both sequences share K1's pages.)
+  CompressedKeys shared = k1;
+  shared.table.pages.insert(shared.table.pages.end(), k1.table.pages.begin(),
+                            k1.table.pages.end());
+  ASSERT_OK(blockScores(cfg, batchOf({1, 0}, {7, 11}), {1.0f}, shared, nullptr, s));
   ASSERT_EQ(s.numBlocks, 3);
   EXPECT_EQ(s.at(0, 0, 2), -kInf);
 }

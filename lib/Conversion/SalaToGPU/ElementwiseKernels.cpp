@@ -31,6 +31,9 @@ std::string describe(const Shape &s, StringRef what) {
           "] " + what)
       .str();
 }
+SmallVector<Extent> tokensShape(const Shape &s) {
+  return {"tokens", s.heads, s.headDim};
+}
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -41,9 +44,9 @@ LogicalResult salac::buildSigmoidGateKernel(Operation *op, KernelBuilder &kb) {
   auto gate = cast<sala::SigmoidGateOp>(op);
   Shape s = shapeOf(gate.getInput());
   int64_t rowElems = s.heads * s.headDim;
-  unsigned x = kb.addBuffer("input", s.elementType, describe(s, "values"));
-  unsigned z = kb.addBuffer("gate", s.elementType, describe(s, "gate logits z"));
-  unsigned y = kb.addBuffer("output", s.elementType,
+  unsigned x = kb.addBuffer("input", s.elementType, tokensShape(s), describe(s, "values"));
+  unsigned z = kb.addBuffer("gate", s.elementType, tokensShape(s), describe(s, "gate logits z"));
+  unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s),
                             describe(s, "input * sigmoid(gate); may alias input"));
   unsigned n = kb.addSize("tokens", "number of tokens");
   kb.setBlock(kBlock);
@@ -84,10 +87,10 @@ LogicalResult salac::buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
   int64_t warpsPerRow = tpr / 32;
   Type wType = cast<RankedTensorType>(norm.getWeight().getType()).getElementType();
 
-  unsigned x = kb.addBuffer("input", s.elementType, describe(s, "values"));
-  unsigned w = kb.addBuffer("weight", wType,
+  unsigned x = kb.addBuffer("input", s.elementType, tokensShape(s), describe(s, "values"));
+  unsigned w = kb.addBuffer("weight", wType, {rowLen},
                             "[" + std::to_string(rowLen) + "] norm weight");
-  unsigned y = kb.addBuffer("output", s.elementType,
+  unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s),
                             describe(s, "normalised values; may alias input"));
   unsigned n = kb.addSize("tokens", "number of tokens");
   kb.setBlock(kBlock);
@@ -174,10 +177,10 @@ LogicalResult salac::buildRopeKernel(Operation *op, KernelBuilder &kb) {
   bool neox = rope.getStyle() == sala::RopeStyle::NeoX;
   double theta = rope.getTheta().convertToDouble();
 
-  unsigned x = kb.addBuffer("input", s.elementType, describe(s, "values"));
-  unsigned p = kb.addBuffer("positions", IntegerType::get(op->getContext(), 32),
+  unsigned x = kb.addBuffer("input", s.elementType, tokensShape(s), describe(s, "values"));
+  unsigned p = kb.addBuffer("positions", IntegerType::get(op->getContext(), 32), {"tokens"},
                             "[tokens] position of each token");
-  unsigned y = kb.addBuffer("output", s.elementType,
+  unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s),
                             describe(s, "rotated values; may alias input"));
   unsigned n = kb.addSize("tokens", "number of tokens");
   kb.setBlock(kBlock);

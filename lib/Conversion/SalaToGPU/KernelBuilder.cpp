@@ -19,9 +19,10 @@ KernelBuilder::KernelBuilder(gpu::GPUModuleOp module, StringRef name, Location l
     : module(module), name(name.str()), loc(loc), b(module.getContext()) {}
 
 unsigned KernelBuilder::addBuffer(StringRef pname, Type elementType,
-                                  StringRef meaning) {
+                                  ArrayRef<Extent> shape, StringRef meaning) {
   params.push_back({pname.str(), "ptr", dtypeName(elementType), meaning.str(),
-                    MemRefType::get({kUnboundedExtent}, elementType)});
+                    MemRefType::get({kUnboundedExtent}, elementType),
+                    SmallVector<Extent>(shape)});
   return params.size() - 1;
 }
 
@@ -62,6 +63,13 @@ gpu::GPUFuncOp KernelBuilder::finish() {
         b.getNamedAttr("meaning", b.getStringAttr(p.meaning))};
     if (!p.dtype.empty())
       fields.push_back(b.getNamedAttr("dtype", b.getStringAttr(p.dtype)));
+    if (p.kind == "ptr") {
+      SmallVector<Attribute> dims;
+      for (const Extent &e : p.shape)
+        dims.push_back(e.param.empty() ? Attribute(b.getI64IntegerAttr(e.size))
+                                       : Attribute(b.getStringAttr(e.param)));
+      fields.push_back(b.getNamedAttr("shape", b.getArrayAttr(dims)));
+    }
     paramAttrs.push_back(DictionaryAttr::get(ctx, fields));
   }
   for (const GridDim &g : grid) {

@@ -41,6 +41,15 @@ struct GridDim {
   }
 };
 
+/// One dimension of a buffer's shape in the manifest: a constant, or the value
+/// of a scalar size parameter.
+struct Extent {
+  Extent(int64_t size) : size(size) {}
+  Extent(const char *param) : size(-1), param(param) {}
+  int64_t size;
+  std::string param;
+};
+
 /// Builds one kernel: declare its parameters, then `begin()`, emit the body at
 /// the returned builder's insertion point, then `finish()`.
 class KernelBuilder {
@@ -48,9 +57,10 @@ public:
   KernelBuilder(mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                 mlir::Location loc);
 
-  /// Declare a global buffer parameter of `elementType`; returns its index.
+  /// Declare a global buffer parameter of `elementType` and row-major `shape`
+  /// (recorded in the manifest so launchers can check tensors); returns its index.
   unsigned addBuffer(llvm::StringRef name, mlir::Type elementType,
-                     llvm::StringRef meaning);
+                     llvm::ArrayRef<Extent> shape, llvm::StringRef meaning);
   /// Declare a scalar size parameter (index; `.u64` in PTX).
   unsigned addSize(llvm::StringRef name, llvm::StringRef meaning);
 
@@ -96,6 +106,7 @@ private:
   struct Param {
     std::string name, kind, dtype, meaning;
     mlir::Type type;
+    llvm::SmallVector<Extent> shape;
   };
   mlir::gpu::GPUModuleOp module;
   std::string name;
