@@ -167,7 +167,7 @@ Status linearAttention(const LinearAttentionConfig &cfg,
                      (cfg.form == LinearForm::Auto && L == 1);
     for (int64_t h = 0; h < H; ++h) {
       float *slot = pool.data.data() + slots[b] * pool.slotSize() + h * D * D;
-      if (true)
+      if (batch.historyLen(b) > 0)
         std::copy(slot, slot + D * D, S.begin());
       else
         std::fill(S.begin(), S.end(), 0.0);
