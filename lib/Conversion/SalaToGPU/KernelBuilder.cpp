@@ -5,6 +5,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include <cmath>
 
@@ -132,6 +134,65 @@ Value KernelBuilder::fromF32(Value v, Type to) {
   return arith::TruncFOp::create(b, loc, to, v);
 }
 
+Value KernelBuilder::loadIndex(Value buffer, Value index) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), load(buffer, index));
+}
+
+Value KernelBuilder::loadVector(Value buffer, Value index, int64_t n,
+                                int64_t alignBytes) {
+  auto elem = cast<MemRefType>(buffer.getType()).getElementType();
+  return vector::LoadOp::create(b, loc, VectorType::get({n}, elem), buffer,
+                                ValueRange{index}, /*nontemporal=*/false,
+                                llvm::MaybeAlign(alignBytes));
+}
+
+void KernelBuilder::storeVector(Value value, Value buffer, Value index,
+                                int64_t alignBytes) {
+  vector::StoreOp::create(b, loc, value, buffer, ValueRange{index},
+                          /*nontemporal=*/false, llvm::MaybeAlign(alignBytes));
+}
+
+Value KernelBuilder::cmp(arith::CmpIPredicate pred, Value x, Value y) {
+  return arith::CmpIOp::create(b, loc, pred, x, y);
+}
+Value KernelBuilder::add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+Value KernelBuilder::sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+Value KernelBuilder::mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+Value KernelBuilder::div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+Value KernelBuilder::rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+
+void KernelBuilder::ifThen(Value cond, llvm::function_ref<void()> body) {
+  auto ifOp = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  body();
+}
+
+Value KernelBuilder::findSequence(Value cu, Value batch, Value token) {
+  // Invariant cu[lo] <= token < cu[hi]; 31 halvings cover any int32 batch, and
+  // once lo + 1 == hi the steps leave lo unchanged.
+  auto loop = scf::ForOp::create(b, loc, idx(0), idx(31), idx(1),
+                                 ValueRange{idx(0), batch});
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value lo = loop.getRegionIterArgs()[0], hi = loop.getRegionIterArgs()[1];
+    Value mid = div(add(lo, hi), idx(2));
+    Value atMid = loadIndex(cu, mid);
+    Value right = cmp(arith::CmpIPredicate::sle, atMid, token);
+    Value moved = cmp(arith::CmpIPredicate::ugt, sub(hi, lo), idx(1));
+    Value goRight = arith::AndIOp::create(b, loc, right, moved);
+    Value goLeft = arith::AndIOp::create(
+        b, loc, arith::XOrIOp::create(b, loc, right, arith::ConstantOp::create(
+                                                         b, loc, b.getBoolAttr(true))),
+        moved);
+    Value newLo = arith::SelectOp::create(b, loc, goRight, mid, lo);
+    Value newHi = arith::SelectOp::create(b, loc, goLeft, mid, hi);
+    scf::YieldOp::create(b, loc, ValueRange{newLo, newHi});
+  }
+  return loop.getResult(0);
+}
+
 Value KernelBuilder::ptxUnaryF32(StringRef instr, Value x) {
   // A pure inline-asm instruction: math ops would become libdevice calls, and
   // libdevice is only present where the CUDA toolkit is installed.
@@ -182,7 +243,8 @@ std::string salac::dtypeName(Type t) {
 }
 
 bool salac::hasKernelBuilder(Operation *op) {
-  return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp>(op);
+  return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::KVAppendOp,
+             sala::CompressKeysOp>(op);
 }
 
 std::string salac::kernelBaseName(Operation *op) {
@@ -203,6 +265,19 @@ std::string salac::kernelBaseName(Operation *op) {
       .Case([&](sala::SigmoidGateOp o) {
         return "sala_sigmoid_gate" + shape(o.getInput());
       })
+      .Case([&](sala::KVAppendOp o) {
+        auto c = o.getCache().getType();
+        return "sala_kv_append_p" + std::to_string(c.getPageSize()) + shape(o.getKey());
+      })
+      .Case([&](sala::CompressKeysOp o) {
+        auto c = o.getCache().getType();
+        auto k = o.getKeys().getType();
+        return "sala_compress_keys_k" + std::to_string(k.getKernelSize()) + "_s" +
+               std::to_string(k.getKernelStride()) + "_p" +
+               std::to_string(c.getPageSize()) + "_h" + std::to_string(c.getKvHeads()) +
+               "_d" + std::to_string(c.getHeadDim()) + "_" +
+               dtypeName(c.getElementType());
+      })
       .Default([](Operation *op) {
         std::string n = op->getName().getStringRef().str();
         std::replace(n.begin(), n.end(), '.', '_');
@@ -218,6 +293,8 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
           .Case([&](sala::RMSNormOp) { return buildRMSNormKernel(op, kb); })
           .Case([&](sala::RopeOp) { return buildRopeKernel(op, kb); })
           .Case([&](sala::SigmoidGateOp) { return buildSigmoidGateKernel(op, kb); })
+          .Case([&](sala::KVAppendOp) { return buildKVAppendKernel(op, kb); })
+          .Case([&](sala::CompressKeysOp) { return buildCompressKeysKernel(op, kb); })
           .Default([&](Operation *) {
             return op->emitOpError() << "has no GPU kernel builder yet";
           });

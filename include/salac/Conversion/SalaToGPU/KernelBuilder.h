@@ -13,6 +13,7 @@
 #ifndef SALAC_CONVERSION_SALATOGPU_KERNELBUILDER_H
 #define SALAC_CONVERSION_SALATOGPU_KERNELBUILDER_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/SmallVector.h"
@@ -46,6 +47,7 @@ struct GridDim {
 struct Extent {
   Extent(int64_t size) : size(size) {}
   Extent(const char *param) : size(-1), param(param) {}
+  Extent(std::string param) : size(-1), param(std::move(param)) {}
   int64_t size;
   std::string param;
 };
@@ -99,6 +101,26 @@ public:
   mlir::Value expF32(mlir::Value x);
   /// 1 / sqrt(x) by rsqrt.approx.
   mlir::Value rsqrtF32(mlir::Value x);
+  /// An i32 element of `buffer`, as an index (sign-extended).
+  mlir::Value loadIndex(mlir::Value buffer, mlir::Value index);
+  /// `n` consecutive elements as a vector, `alignBytes`-aligned (16-byte
+  /// accesses are what make global memory traffic efficient).
+  mlir::Value loadVector(mlir::Value buffer, mlir::Value index, int64_t n,
+                         int64_t alignBytes);
+  void storeVector(mlir::Value value, mlir::Value buffer, mlir::Value index,
+                   int64_t alignBytes);
+  /// The sequence b of a ragged batch that owns query row `token`:
+  /// cu[b] <= token < cu[b+1], by binary search over `batch` sequences.
+  mlir::Value findSequence(mlir::Value cuSeqlens, mlir::Value batch,
+                           mlir::Value token);
+  /// Emits `body` under `if (cond)`; the builder continues after it.
+  void ifThen(mlir::Value cond, llvm::function_ref<void()> body);
+  mlir::Value cmp(mlir::arith::CmpIPredicate pred, mlir::Value a, mlir::Value b);
+  mlir::Value add(mlir::Value a, mlir::Value b);
+  mlir::Value sub(mlir::Value a, mlir::Value b);
+  mlir::Value mul(mlir::Value a, mlir::Value b);
+  mlir::Value div(mlir::Value a, mlir::Value b); // unsigned
+  mlir::Value rem(mlir::Value a, mlir::Value b); // unsigned
   /// Sum of `v` over the `width` lanes (a power of two <= 32) of a warp segment.
   mlir::Value warpSum(mlir::Value v, int64_t width);
 
@@ -123,6 +145,11 @@ private:
 /// Short name of a float type for kernel names and manifests ("bf16").
 std::string dtypeName(mlir::Type t);
 
+/// A shape extent that is a scalar parameter plus a constant ("batch+1").
+inline std::string plus(llvm::StringRef param, int64_t n) {
+  return (param + "+" + llvm::Twine(n)).str();
+}
+
 /// Whether salac can build a GPU kernel for `op` (today: the elementwise ops).
 bool hasKernelBuilder(mlir::Operation *op);
 /// A readable kernel name from the op and its static attributes.
@@ -135,6 +162,8 @@ buildKernel(mlir::Operation *op, mlir::gpu::GPUModuleOp module, llvm::StringRef 
 mlir::LogicalResult buildRMSNormKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildRopeKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildSigmoidGateKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildKVAppendKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildCompressKeysKernel(mlir::Operation *op, KernelBuilder &kb);
 
 } // namespace salac
 

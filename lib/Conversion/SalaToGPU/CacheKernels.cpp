@@ -1,0 +1,199 @@
+//===- CacheKernels.cpp - KV append and key compression kernels -----------===//
+//
+// Both kernels read the paged layout directly: a token at position p of
+// sequence b lives in page page_table[b][p / page_size], row p % page_size.
+// Page indices outside the pool are skipped rather than written (the runtime
+// validates page tables and reports them; the kernel must not corrupt memory).
+//
+//===----------------------------------------------------------------------===//
+#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Dialect/Sala/IR/SalaOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace salac;
+using arith::CmpIPredicate;
+
+namespace {
+constexpr int64_t kBlock = 256;
+
+/// Elements per 16-byte access, or 1 when a row cannot be split that way.
+int64_t vectorWidth(Type elementType, int64_t rowElems) {
+  int64_t bytes = elementType.getIntOrFloatBitWidth() / 8;
+  int64_t n = 16 / bytes;
+  return rowElems % n == 0 ? n : 1;
+}
+
+/// The common metadata parameters of a ragged batch over a paged cache.
+struct BatchParams {
+  unsigned pageTable, cu, lens;
+};
+BatchParams addBatchParams(KernelBuilder &kb, Type i32) {
+  BatchParams p;
+  p.pageTable = kb.addBuffer("page_table", i32, {"batch", "max_pages"},
+                             "[batch, max_pages] physical page of each logical page");
+  p.cu = kb.addBuffer("cu_seqlens_q", i32, {plus("batch", 1)},
+                      "[batch + 1] cumulative query lengths");
+  p.lens = kb.addBuffer("seq_lens", i32, {"batch"},
+                        "[batch] KV length of each sequence after this step");
+  return p;
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// sala.kv_append: one thread per 16 bytes of a token's K (and V) row.
+//===----------------------------------------------------------------------===//
+
+LogicalResult salac::buildKVAppendKernel(Operation *op, KernelBuilder &kb) {
+  auto append = cast<sala::KVAppendOp>(op);
+  sala::KVCacheType cache = append.getCache().getType();
+  int64_t kvh = cache.getKvHeads(), d = cache.getHeadDim(), page = cache.getPageSize();
+  int64_t rowElems = kvh * d;
+  Type elem = cache.getElementType();
+  Type i32 = IntegerType::get(op->getContext(), 32);
+  int64_t vec = vectorWidth(elem, rowElems);
+  int64_t chunks = rowElems / vec;
+
+  SmallVector<Extent> rows = {"tokens", kvh, d};
+  SmallVector<Extent> pool = {"pages", page, kvh, d};
+  unsigned k = kb.addBuffer("key", elem, rows, "[tokens, kv_heads, head_dim] new keys");
+  unsigned v = kb.addBuffer("value", elem, rows, "[tokens, kv_heads, head_dim] new values");
+  unsigned kc = kb.addBuffer("k_cache", elem, pool, "[pages, page_size, kv_heads, head_dim] key pool");
+  unsigned vc = kb.addBuffer("v_cache", elem, pool, "[pages, page_size, kv_heads, head_dim] value pool");
+  BatchParams bp = addBatchParams(kb, i32);
+  unsigned tokens = kb.addSize("tokens", "number of new tokens (rows of key/value)");
+  unsigned batch = kb.addSize("batch", "number of sequences");
+  unsigned maxPages = kb.addSize("max_pages", "columns of page_table");
+  unsigned pages = kb.addSize("pages", "pages in the pool");
+  kb.setBlock(kBlock);
+  kb.setGrid(GridDim::scaled("tokens", chunks, kBlock));
+
+  OpBuilder &b = kb.begin();
+  Location loc = kb.getLoc();
+  Value g = kb.globalThreadId();
+  Value total = kb.mul(kb.arg(tokens), kb.idx(chunks));
+  kb.ifThen(kb.cmp(CmpIPredicate::ult, g, total), [&] {
+    Value t = kb.div(g, kb.idx(chunks));
+    Value c = kb.mul(kb.rem(g, kb.idx(chunks)), kb.idx(vec));
+    Value seq = kb.findSequence(kb.arg(bp.cu), kb.arg(batch), t);
+    Value start = kb.loadIndex(kb.arg(bp.cu), seq);
+    Value qLen = kb.sub(kb.loadIndex(kb.arg(bp.cu), kb.add(seq, kb.idx(1))), start);
+    Value pos = kb.add(kb.sub(kb.loadIndex(kb.arg(bp.lens), seq), qLen),
+                       kb.sub(t, start));
+    Value logical = kb.div(pos, kb.idx(page));
+    Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxPages));
+    kb.ifThen(inTable, [&] {
+      Value phys = kb.loadIndex(
+          kb.arg(bp.pageTable), kb.add(kb.mul(seq, kb.arg(maxPages)), logical));
+      // Unsigned compare: a negative page index is out of range too.
+      kb.ifThen(kb.cmp(CmpIPredicate::ult, phys, kb.arg(pages)), [&] {
+        Value slot = kb.add(kb.mul(phys, kb.idx(page)), kb.rem(pos, kb.idx(page)));
+        Value dst = kb.add(kb.mul(slot, kb.idx(rowElems)), c);
+        Value src = kb.add(kb.mul(t, kb.idx(rowElems)), c);
+        int64_t align = vec * elem.getIntOrFloatBitWidth() / 8;
+        kb.storeVector(kb.loadVector(kb.arg(k), src, vec, align), kb.arg(kc), dst, align);
+        kb.storeVector(kb.loadVector(kb.arg(v), src, vec, align), kb.arg(vc), dst, align);
+      });
+    });
+  });
+  (void)b;
+  (void)loc;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// sala.compress_keys: a block per (sequence, new entry), a thread per channel.
+// Entry i = mean of K[stride*i .. stride*i + kernel - 1]; a step appending
+// q_len tokens completes at most ceil(q_len / stride) entries (window ends are
+// `stride` apart), which bounds the grid.
+//===----------------------------------------------------------------------===//
+
+LogicalResult salac::buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
+  auto compress = cast<sala::CompressKeysOp>(op);
+  sala::KVCacheType cache = compress.getCache().getType();
+  sala::CompressedKeysType keys = compress.getKeys().getType();
+  int64_t kvh = cache.getKvHeads(), d = cache.getHeadDim(), page = cache.getPageSize();
+  int64_t kpage = keys.getPageSize();
+  int64_t kernel = keys.getKernelSize(), stride = keys.getKernelStride();
+  int64_t rowElems = kvh * d;
+  Type elem = cache.getElementType(), kelem = keys.getElementType();
+  Type i32 = IntegerType::get(op->getContext(), 32);
+
+  unsigned kc = kb.addBuffer("k_cache", elem, {"pages", page, kvh, d},
+                             "[pages, page_size, kv_heads, head_dim] key pool");
+  unsigned ck = kb.addBuffer("keys", kelem, {"key_pages", kpage, kvh, d},
+                             "[key_pages, key_page_size, kv_heads, head_dim] "
+                             "compressed-key pool");
+  BatchParams bp = addBatchParams(kb, i32);
+  unsigned kpt = kb.addBuffer("key_page_table", i32, {"batch", "max_key_pages"},
+                              "[batch, max_key_pages] pages of the compressed keys");
+  unsigned batch = kb.addSize("batch", "number of sequences");
+  unsigned maxPages = kb.addSize("max_pages", "columns of page_table");
+  unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
+  unsigned maxQ = kb.addSize("max_q_len", "longest query length in the batch");
+  unsigned pages = kb.addSize("pages", "pages in the key pool");
+  unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
+  kb.setBlock(kBlock);
+  kb.setGrid(GridDim::scaled("batch", 1, 1), GridDim::scaled("max_q_len", 1, stride));
+
+  OpBuilder &b = kb.begin();
+  Location loc = kb.getLoc();
+  Value seq = kb.blockId();
+  Value j = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  (void)maxQ;
+  Value start = kb.loadIndex(kb.arg(bp.cu), seq);
+  Value qLen = kb.sub(kb.loadIndex(kb.arg(bp.cu), kb.add(seq, kb.idx(1))), start);
+  Value newLen = kb.loadIndex(kb.arg(bp.lens), seq);
+  Value oldLen = kb.sub(newLen, qLen);
+  // Entries complete for a length n: n < kernel ? 0 : (n - kernel) / stride + 1.
+  auto complete = [&](Value n) {
+    Value enough = kb.cmp(CmpIPredicate::sge, n, kb.idx(kernel));
+    Value m = kb.add(kb.div(kb.sub(n, kb.idx(kernel)), kb.idx(stride)), kb.idx(1));
+    return arith::SelectOp::create(b, loc, enough, m, kb.idx(0)).getResult();
+  };
+  Value entry = kb.add(complete(oldLen), j);
+  kb.ifThen(kb.cmp(CmpIPredicate::slt, entry, complete(newLen)), [&] {
+    Value logicalKeyPage = kb.div(entry, kb.idx(kpage));
+    Value keyPage = kb.loadIndex(
+        kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)), logicalKeyPage));
+    Value keyPageOk = arith::AndIOp::create(
+        b, loc, kb.cmp(CmpIPredicate::ult, logicalKeyPage, kb.arg(maxKeyPages)),
+        kb.cmp(CmpIPredicate::ult, keyPage, kb.arg(keyPages)));
+    Value first = kb.mul(entry, kb.idx(stride));
+    // A thread per channel (looping when a row is wider than the block).
+    auto channels = scf::ForOp::create(b, loc, kb.threadId(), kb.idx(rowElems),
+                                       kb.idx(kBlock));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(channels.getBody());
+    Value c = channels.getInductionVar();
+    auto sum = scf::ForOp::create(b, loc, kb.idx(0), kb.idx(kernel), kb.idx(1),
+                                  ValueRange{kb.f32(0.0)});
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(sum.getBody());
+      Value pos = kb.add(first, sum.getInductionVar());
+      Value logical = kb.div(pos, kb.idx(page));
+      Value phys = kb.loadIndex(kb.arg(bp.pageTable),
+                                kb.add(kb.mul(seq, kb.arg(maxPages)), logical));
+      // Out-of-pool pages read as zero instead of faulting.
+      Value ok = arith::AndIOp::create(
+          b, loc, kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxPages)),
+          kb.cmp(CmpIPredicate::ult, phys, kb.arg(pages)));
+      Value safePage = arith::SelectOp::create(b, loc, ok, phys, kb.idx(0));
+      Value slot = kb.add(kb.mul(safePage, kb.idx(page)), kb.rem(pos, kb.idx(page)));
+      Value x = kb.toF32(kb.load(kb.arg(kc), kb.add(kb.mul(slot, kb.idx(rowElems)), c)));
+      x = arith::SelectOp::create(b, loc, ok, x, kb.f32(0.0));
+      scf::YieldOp::create(
+          b, loc, ValueRange{arith::AddFOp::create(b, loc, sum.getRegionIterArgs()[0], x)});
+    }
+    Value mean = arith::DivFOp::create(b, loc, sum.getResult(0), kb.f32(double(kernel)));
+    kb.ifThen(keyPageOk, [&] {
+      Value slot = kb.add(kb.mul(keyPage, kb.idx(kpage)), kb.rem(entry, kb.idx(kpage)));
+      kb.store(kb.fromF32(mean, kelem), kb.arg(ck),
+               kb.add(kb.mul(slot, kb.idx(rowElems)), c));
+    });
+  });
+  return success();
+}
