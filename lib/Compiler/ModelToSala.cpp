@@ -108,7 +108,7 @@ void ModuleBuilder::addLinear(int64_t layer, sala::MixerMode mode) {
     args.push_back(weight(h * d));
   if (cfg.lightningUseRope)
     args.push_back(vec);
-  args.append({state, vec, vec});
+  args.append({state, vec, vec, vec});
   Block *body = startFunc(layer, "linear", mode, args, tokens(h, d));
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPointToStart(body);
@@ -125,7 +125,7 @@ void ModuleBuilder::addLinear(int64_t layer, sala::MixerMode mode) {
     ow = next();
   if (cfg.lightningUseRope)
     pos = next();
-  Value pool = next(), slots = next(), cu = next();
+  Value pool = next(), slots = next(), cu = next(), lens = next();
   double scale = cfg.linearScale();
   FloatAttr scaleAttr;
   if (std::abs(scale - 1.0 / std::sqrt(double(d))) > 1e-12)
@@ -133,7 +133,7 @@ void ModuleBuilder::addLinear(int64_t layer, sala::MixerMode mode) {
   Location l = loc(llvm::formatv("layer {0}", layer).str());
   Value out = sala::LinearMixerOp::create(
       b, l, tokens(h, d), sala::MixerModeAttr::get(ctx, mode), q, k, v, z, qw, kw, ow, pos,
-      pool, slots, cu,
+      pool, slots, cu, lens,
       b.getDenseF64ArrayAttr(cfg.linearSlopes()), b.getF32FloatAttr(cfg.rmsNormEps),
       b.getF32FloatAttr(cfg.ropeTheta),
       sala::RopeStyleAttr::get(ctx, sala::RopeStyle::NeoX), IntegerAttr(), scaleAttr);

@@ -78,19 +78,19 @@ func.func @sparse_prefill(%q: !q, %k: !kvt, %v: !kvt, %kv: !kv, %pt: tensor<?x?x
 
 // Linear decode: q/k norms, RoPE, recurrent linear attention, full norm, gate.
 // CHECK-LABEL: func.func @linear_decode
-// CHECK-SAME: (%[[Q:[^:]*]]: tensor<?x32x128xbf16>, %[[K:[^:]*]]: tensor<?x32x128xbf16>, %[[V:[^:]*]]: tensor<?x32x128xbf16>, %[[Z:[^:]*]]: tensor<?x32x128xbf16>, %[[QW:[^:]*]]: tensor<128xbf16>, %[[KW:[^:]*]]: tensor<128xbf16>, %[[OW:[^:]*]]: tensor<4096xbf16>, %[[POS:[^:]*]]: tensor<?xi32>, %[[POOL:[^:]*]]: !state_pool, %[[SLOTS:[^:]*]]: tensor<?xi32>, %[[CU:[^:]*]]: tensor<?xi32>)
+// CHECK-SAME: (%[[Q:[^:]*]]: tensor<?x32x128xbf16>, %[[K:[^:]*]]: tensor<?x32x128xbf16>, %[[V:[^:]*]]: tensor<?x32x128xbf16>, %[[Z:[^:]*]]: tensor<?x32x128xbf16>, %[[QW:[^:]*]]: tensor<128xbf16>, %[[KW:[^:]*]]: tensor<128xbf16>, %[[OW:[^:]*]]: tensor<4096xbf16>, %[[POS:[^:]*]]: tensor<?xi32>, %[[POOL:[^:]*]]: !state_pool, %[[SLOTS:[^:]*]]: tensor<?xi32>, %[[CU:[^:]*]]: tensor<?xi32>, %[[LENS:[^:]*]]: tensor<?xi32>)
 // CHECK-NEXT: %[[QN:.*]] = sala.rms_norm head %[[Q]], %[[QW]] : tensor<?x32x128xbf16>, tensor<128xbf16>
 // CHECK-NEXT: %[[KN:.*]] = sala.rms_norm head %[[K]], %[[KW]] : tensor<?x32x128xbf16>, tensor<128xbf16>
 // CHECK-NEXT: %[[QR:.*]] = sala.rope neox %[[QN]], %[[POS]] : tensor<?x32x128xbf16>
 // CHECK-NEXT: %[[KR:.*]] = sala.rope neox %[[KN]], %[[POS]] : tensor<?x32x128xbf16>
-// CHECK-NEXT: %[[A:.*]] = sala.linear_attention recurrent %[[QR]], %[[KR]], %[[V]], %[[POOL]][%[[SLOTS]]] lens(%[[CU]]) {slopes = array<f64: 0.8408964152537145, {{.*}}, 3.906250e-03>}
+// CHECK-NEXT: %[[A:.*]] = sala.linear_attention recurrent %[[QR]], %[[KR]], %[[V]], %[[POOL]][%[[SLOTS]]] lens(%[[CU]], %[[LENS]]) {slopes = array<f64: 0.8408964152537145, {{.*}}, 3.906250e-03>}
 // CHECK-NEXT: %[[N:.*]] = sala.rms_norm full %[[A]], %[[OW]] : tensor<?x32x128xbf16>, tensor<4096xbf16>
 // CHECK-NEXT: %[[G:.*]] = sala.sigmoid_gate %[[N]], %[[Z]]
 // CHECK-NEXT: return %[[G]]
 func.func @linear_decode(%q: !q, %k: !q, %v: !q, %z: !q, %qw: tensor<128xbf16>, %kw: tensor<128xbf16>, %ow: tensor<4096xbf16>,
-                         %pos: tensor<?xi32>, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) -> !q {
+                         %pos: tensor<?xi32>, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> !q {
   %o = sala.linear_mixer decode %q, %k, %v gate(%z : !q) qk_norm(%qw, %kw : tensor<128xbf16>, tensor<128xbf16>)
-      out_norm(%ow : tensor<4096xbf16>) positions(%pos) state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
+      out_norm(%ow : tensor<4096xbf16>) positions(%pos) state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
   return %o : !q
 }
 
@@ -108,9 +108,9 @@ func.func @linear_decode(%q: !q, %k: !q, %v: !q, %z: !q, %qw: tensor<128xbf16>, 
 // Linear prefill without optional parts: only the chunked linear attention,
 // keeping the mixer's chunk size, eps and theta where they apply.
 // CHECK-LABEL: func.func @linear_prefill
-// CHECK-NEXT: %[[A:.*]] = sala.linear_attention chunked %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}[%{{.*}}] lens(%{{.*}}) {chunk_size = 32 : i64, slopes = array<f64: 1.000000e+00, 5.000000e-01>}
+// CHECK-NEXT: %[[A:.*]] = sala.linear_attention chunked %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}[%{{.*}}] lens(%{{.*}}, %{{.*}}) {chunk_size = 32 : i64, slopes = array<f64: 1.000000e+00, 5.000000e-01>}
 // CHECK-NEXT: return %[[A]]
-func.func @linear_prefill(%x: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>) -> tensor<?x2x16xf32> {
-  %o = sala.linear_mixer prefill %x, %x, %x state(%pool[%slots]) lens(%cu) {slopes = array<f64: 1.0, 0.5>, chunk_size = 32} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>
+func.func @linear_prefill(%x: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> tensor<?x2x16xf32> {
+  %o = sala.linear_mixer prefill %x, %x, %x state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 1.0, 0.5>, chunk_size = 32} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>
   return %o : tensor<?x2x16xf32>
 }

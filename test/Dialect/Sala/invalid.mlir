@@ -700,9 +700,9 @@ func.func @e(%a: !q, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %pt: tensor<?x?xi
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !sala.state_pool<heads = 16, head_dim = 128, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: !q, %pool: !sala.state_pool<heads = 16, head_dim = 128, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_attention' op query has 32 heads but the state pool has 16}}
-  %o = sala.linear_attention recurrent %q, %q, %q, %pool[%slots] lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !sala.state_pool<heads = 16, head_dim = 128, element_type = f32> -> !q
+  %o = sala.linear_attention recurrent %q, %q, %q, %pool[%slots] lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !sala.state_pool<heads = 16, head_dim = 128, element_type = f32> -> !q
   return
 }
 
@@ -716,9 +716,9 @@ func.func @e(%q: !q, %pool: !sala.state_pool<heads = 16, head_dim = 128, element
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_attention' op slopes has 2 entries but there are 32 heads}}
-  %o = sala.linear_attention recurrent %q, %q, %q, %pool[%slots] lens(%cu) {slopes = array<f64: 1.0, 2.0>} : !q, !st -> !q
+  %o = sala.linear_attention recurrent %q, %q, %q, %pool[%slots] lens(%cu, %lens) {slopes = array<f64: 1.0, 2.0>} : !q, !st -> !q
   return
 }
 
@@ -732,9 +732,9 @@ func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_attention' op slopes[1] must be finite and non-negative, got -5.000000e-01}}
-  %o = sala.linear_attention recurrent %q, %q, %q, %pool[%slots] lens(%cu) {slopes = array<f64: 1.0, -0.5>} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32> -> tensor<?x2x16xf32>
+  %o = sala.linear_attention recurrent %q, %q, %q, %pool[%slots] lens(%cu, %lens) {slopes = array<f64: 1.0, -0.5>} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32> -> tensor<?x2x16xf32>
   return
 }
 
@@ -748,9 +748,9 @@ func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_attention' op chunk_size is only meaningful for the chunked form}}
-  %o = sala.linear_attention recurrent %q, %q, %q, %pool[%slots] lens(%cu) {slopes = array<f64: 1.0, 0.5>, chunk_size = 64} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32> -> tensor<?x2x16xf32>
+  %o = sala.linear_attention recurrent %q, %q, %q, %pool[%slots] lens(%cu, %lens) {slopes = array<f64: 1.0, 0.5>, chunk_size = 64} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32> -> tensor<?x2x16xf32>
   return
 }
 
@@ -764,9 +764,9 @@ func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_attention' op chunk_size must be positive, got 0}}
-  %o = sala.linear_attention chunked %q, %q, %q, %pool[%slots] lens(%cu) {slopes = array<f64: 1.0, 0.5>, chunk_size = 0} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32> -> tensor<?x2x16xf32>
+  %o = sala.linear_attention chunked %q, %q, %q, %pool[%slots] lens(%cu, %lens) {slopes = array<f64: 1.0, 0.5>, chunk_size = 0} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32> -> tensor<?x2x16xf32>
   return
 }
 
@@ -780,9 +780,9 @@ func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !sala.state_pool<heads = 32, head_dim = 64, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: !q, %pool: !sala.state_pool<heads = 32, head_dim = 64, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_attention' op query head_dim (128) does not match state pool head_dim (64)}}
-  %o = sala.linear_attention chunked %q, %q, %q, %pool[%slots] lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !sala.state_pool<heads = 32, head_dim = 64, element_type = f32> -> !q
+  %o = sala.linear_attention chunked %q, %q, %q, %pool[%slots] lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !sala.state_pool<heads = 32, head_dim = 64, element_type = f32> -> !q
   return
 }
 
@@ -1020,9 +1020,9 @@ func.func @e(%q: tensor<?x30x128xbf16>, %k: tensor<?x4x128xbf16>, %z: tensor<?x3
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
   // expected-error @+1 {{'sala.linear_mixer' op slopes has 1 entries but there are 32 heads}}
-  %o = sala.linear_mixer decode %q, %q, %q state(%pool[%slots]) lens(%cu) {slopes = array<f64: 1.0>} : !q, !st
+  %o = sala.linear_mixer decode %q, %q, %q state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 1.0>} : !q, !st
   return
 }
 
@@ -1036,9 +1036,9 @@ func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: 
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
   // expected-error @+1 {{'sala.linear_mixer' op q norm weight has 64 elements but head_dim is 128}}
-  %o = sala.linear_mixer decode %q, %q, %q qk_norm(%w, %w : tensor<64xbf16>, tensor<64xbf16>) state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
+  %o = sala.linear_mixer decode %q, %q, %q qk_norm(%w, %w : tensor<64xbf16>, tensor<64xbf16>) state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
   return
 }
 
@@ -1052,9 +1052,9 @@ func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: 
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
   // expected-error @+1 {{'sala.linear_mixer' op out norm weight has 1024 elements but heads x head_dim is 4096}}
-  %o = sala.linear_mixer decode %q, %q, %q out_norm(%ow : tensor<1024xbf16>) state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
+  %o = sala.linear_mixer decode %q, %q, %q out_norm(%ow : tensor<1024xbf16>) state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
   return
 }
 
@@ -1068,9 +1068,9 @@ func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: 
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
   // expected-error @+1 {{'sala.linear_mixer' op chunk_size is only meaningful in prefill mode}}
-  %o = sala.linear_mixer decode %q, %q, %q state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, chunk_size = 64} : !q, !st
+  %o = sala.linear_mixer decode %q, %q, %q state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, chunk_size = 64} : !q, !st
   return
 }
 
@@ -1084,9 +1084,9 @@ func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: 
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %w: tensor<64xbf16>, %ow: tensor<1024xbf16>) {
   // expected-error @+1 {{'sala.linear_mixer' op eps must be positive, got -1}}
-  %o = sala.linear_mixer prefill %q, %q, %q state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, eps = -1.0 : f32} : !q, !st
+  %o = sala.linear_mixer prefill %q, %q, %q state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, eps = -1.0 : f32} : !q, !st
   return
 }
 
@@ -1164,9 +1164,9 @@ func.func @e(%q: !q, %k1: !k1, %k2: !k2, %cu: tensor<?xi32>, %lens: tensor<?xi32
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: tensor<?x2x15xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 15, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: tensor<?x2x15xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 15, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_mixer' op head_dim must be even for RoPE, got 15}}
-  %o = sala.linear_mixer decode %q, %q, %q positions(%cu) state(%pool[%slots]) lens(%cu) {slopes = array<f64: 1.0, 0.5>} : tensor<?x2x15xf32>, !sala.state_pool<heads = 2, head_dim = 15, element_type = f32>
+  %o = sala.linear_mixer decode %q, %q, %q positions(%cu) state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 1.0, 0.5>} : tensor<?x2x15xf32>, !sala.state_pool<heads = 2, head_dim = 15, element_type = f32>
   return
 }
 
@@ -1180,9 +1180,9 @@ func.func @e(%q: tensor<?x2x15xf32>, %pool: !sala.state_pool<heads = 2, head_dim
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_mixer' op theta must be positive, got 0}}
-  %o = sala.linear_mixer decode %q, %q, %q state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, theta = 0.0 : f32} : !q, !st
+  %o = sala.linear_mixer decode %q, %q, %q state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, theta = 0.0 : f32} : !q, !st
   return
 }
 
@@ -1196,9 +1196,9 @@ func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_mixer' op chunk_size must be positive, got -64}}
-  %o = sala.linear_mixer prefill %q, %q, %q state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, chunk_size = -64} : !q, !st
+  %o = sala.linear_mixer prefill %q, %q, %q state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, chunk_size = -64} : !q, !st
   return
 }
 
@@ -1212,9 +1212,9 @@ func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_mixer' op scale must be positive and finite, got 0}}
-  %o = sala.linear_mixer decode %q, %q, %q gate(%q : !q) state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, scale = 0.0 : f32} : !q, !st
+  %o = sala.linear_mixer decode %q, %q, %q gate(%q : !q) state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, scale = 0.0 : f32} : !q, !st
   return
 }
 
@@ -1228,8 +1228,8 @@ func.func @e(%q: !q, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-func.func @e(%q: !q, %z: tensor<?x32x64xbf16>, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>) {
+func.func @e(%q: !q, %z: tensor<?x32x64xbf16>, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
   // expected-error @+1 {{'sala.linear_mixer' op gate type 'tensor<?x32x64xbf16>' differs from query type 'tensor<?x32x128xbf16>'}}
-  %o = sala.linear_mixer decode %q, %q, %q gate(%z : tensor<?x32x64xbf16>) state(%pool[%slots]) lens(%cu) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
+  %o = sala.linear_mixer decode %q, %q, %q gate(%z : tensor<?x32x64xbf16>) state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
   return
 }

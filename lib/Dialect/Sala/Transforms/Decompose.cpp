@@ -102,7 +102,8 @@ struct DecomposeLinearMixer : OpRewritePattern<LinearMixerOp> {
     Value out = LinearAttentionOp::create(
         rewriter, loc, op.getQuery().getType(),
         decode ? LinearForm::Recurrent : LinearForm::Chunked, q, k, op.getValue(),
-        op.getState(), op.getSlots(), op.getCuSeqlens(), op.getSlopesAttr(),
+        op.getState(), op.getSlots(), op.getCuSeqlensQ(), op.getSeqLens(),
+        op.getSlopesAttr(),
         decode ? IntegerAttr() : op.getChunkSizeAttr(), op.getScaleAttr());
     if (op.getOutNormWeight())
       out = RMSNormOp::create(rewriter, loc, out.getType(), NormScope::Full, out,

@@ -283,12 +283,15 @@ def Sala_LinearAttentionOp : Sala_Op<"linear_attention",
     Per head `h`, with `gamma_h = exp(-slopes[h])` and the state `S` of the
     sequence's slot (`head_dim x head_dim`, f32):
     `S_t = gamma_h * S_{t-1} + k_t^T v_t`, `o_t = scale * q_t S_t`. The final state
-    is written back to the slot. `recurrent` computes it token by token; `chunked`
+    is written back to the slot. The initial state is the slot's content when the
+    sequence has history (`seq_lens[b] > q_len(b)`), and zero for a fresh
+    sequence whatever the slot holds (vLLM's `has_initial_state`), so slots need
+    no clearing between requests. `recurrent` computes it token by token; `chunked`
     computes the equivalent chunked form (`chunk_size` tokens, default 64) and
     must agree to f32 rounding.
 
     ```mlir
-    %o = sala.linear_attention chunked %q, %k, %v, %pool[%slots] lens(%cu)
+    %o = sala.linear_attention chunked %q, %k, %v, %pool[%slots] lens(%cu, %lens)
         {slopes = array<f64: ...32 values...>, chunk_size = 64}
         : tensor<?x32x128xbf16>, !sala.state_pool<...> -> tensor<?x32x128xbf16>
     ```
@@ -296,13 +299,14 @@ def Sala_LinearAttentionOp : Sala_Op<"linear_attention",
   let arguments = (ins Sala_LinearFormAttr:$form, Sala_TokenTensor:$query,
                        Sala_TokenTensor:$key, Sala_TokenTensor:$value,
                        Sala_WritesCache<Sala_StatePoolType>:$state,
-                       Sala_IndexVector:$slots, Sala_IndexVector:$cu_seqlens,
+                       Sala_IndexVector:$slots, Sala_IndexVector:$cu_seqlens_q,
+                       Sala_IndexVector:$seq_lens,
                        DenseF64ArrayAttr:$slopes, OptionalAttr<I64Attr>:$chunk_size,
                        OptionalAttr<F32Attr>:$scale);
   let results = (outs Sala_TokenTensor:$output);
   let assemblyFormat = [{
     $form $query `,` $key `,` $value `,` $state `[` $slots `]`
-    `lens` `(` $cu_seqlens `)` attr-dict
+    `lens` `(` $cu_seqlens_q `,` $seq_lens `)` attr-dict
     `:` type($query) `,` qualified(type($state)) `->` type($output)
   }];
   let hasVerifier = 1;
@@ -437,7 +441,7 @@ def Sala_LinearMixerOp : Sala_Op<"linear_mixer",
     ```mlir
     %o = sala.linear_mixer decode %q, %k, %v gate(%z : tensor<?x32x128xbf16>)
         qk_norm(%qw, %kw : tensor<128xbf16>, tensor<128xbf16>) out_norm(%ow : tensor<4096xbf16>)
-        positions(%pos) state(%pool[%slots]) lens(%cu)
+        positions(%pos) state(%pool[%slots]) lens(%cu_q, %lens)
         {slopes = array<f64: ...>, eps = 1.0e-06 : f32, theta = 1.0e+04 : f32,
          rope_style = #sala.rope_style<neox>}
         : tensor<?x32x128xbf16>, !sala.state_pool<...>
@@ -451,7 +455,8 @@ def Sala_LinearMixerOp : Sala_Op<"linear_mixer",
                        Optional<Sala_Weight>:$out_norm_weight,
                        Optional<Sala_IndexVector>:$positions,
                        Sala_WritesCache<Sala_StatePoolType>:$state,
-                       Sala_IndexVector:$slots, Sala_IndexVector:$cu_seqlens,
+                       Sala_IndexVector:$slots, Sala_IndexVector:$cu_seqlens_q,
+                       Sala_IndexVector:$seq_lens,
                        DenseF64ArrayAttr:$slopes,
                        DefaultValuedAttr<F32Attr, "1.0e-6">:$eps,
                        DefaultValuedAttr<F32Attr, "10000.0">:$theta,
@@ -468,7 +473,7 @@ def Sala_LinearMixerOp : Sala_Op<"linear_mixer",
     (`out_norm` `(` $out_norm_weight^ `:` type($out_norm_weight) `)`)?
     (`positions` `(` $positions^ `)`)?
     `state` `(` $state `[` $slots `]` `)`
-    `lens` `(` $cu_seqlens `)` attr-dict
+    `lens` `(` $cu_seqlens_q `,` $seq_lens `)` attr-dict
     `:` type($query) `,` qualified(type($state))
   }];
   let hasVerifier = 1;

@@ -15,7 +15,7 @@ def SalaDecompose : Pass<"sala-decompose"> {
     %o = sala.linear_mixer decode %q, %k, %v gate(%z : tensor<?x32x128xbf16>)
         qk_norm(%qw, %kw : tensor<128xbf16>, tensor<128xbf16>)
         out_norm(%ow : tensor<4096xbf16>) positions(%pos) state(%pool[%slots])
-        lens(%cu) {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st
+        lens(%cu, %lens) {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st
     ```
 
     After:
@@ -25,7 +25,7 @@ def SalaDecompose : Pass<"sala-decompose"> {
     %kn = sala.rms_norm head %k, %kw : tensor<?x32x128xbf16>, tensor<128xbf16>
     %qr = sala.rope neox %qn, %pos : tensor<?x32x128xbf16>
     %kr = sala.rope neox %kn, %pos : tensor<?x32x128xbf16>
-    %a = sala.linear_attention recurrent %qr, %kr, %v, %pool[%slots] lens(%cu)
+    %a = sala.linear_attention recurrent %qr, %kr, %v, %pool[%slots] lens(%cu, %lens)
         {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st -> tensor<?x32x128xbf16>
     %n = sala.rms_norm full %a, %ow : tensor<?x32x128xbf16>, tensor<4096xbf16>
     %o = sala.sigmoid_gate %n, %z : tensor<?x32x128xbf16>
