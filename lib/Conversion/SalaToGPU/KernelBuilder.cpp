@@ -243,6 +243,8 @@ std::string salac::dtypeName(Type t) {
 }
 
 bool salac::hasKernelBuilder(Operation *op) {
+  if (auto la = dyn_cast<sala::LinearAttentionOp>(op))
+    return la.getForm() == sala::LinearForm::Recurrent;
   return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::KVAppendOp,
              sala::CompressKeysOp>(op);
 }
@@ -264,6 +266,10 @@ std::string salac::kernelBaseName(Operation *op) {
       })
       .Case([&](sala::SigmoidGateOp o) {
         return "sala_sigmoid_gate" + shape(o.getInput());
+      })
+      .Case([&](sala::LinearAttentionOp o) {
+        return "sala_linear_attention_" +
+               sala::stringifyLinearForm(o.getForm()).str() + shape(o.getQuery());
       })
       .Case([&](sala::KVAppendOp o) {
         auto c = o.getCache().getType();
@@ -294,6 +300,7 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
           .Case([&](sala::RopeOp) { return buildRopeKernel(op, kb); })
           .Case([&](sala::SigmoidGateOp) { return buildSigmoidGateKernel(op, kb); })
           .Case([&](sala::KVAppendOp) { return buildKVAppendKernel(op, kb); })
+          .Case([&](sala::LinearAttentionOp) { return buildLinearRecurrentKernel(op, kb); })
           .Case([&](sala::CompressKeysOp) { return buildCompressKeysKernel(op, kb); })
           .Default([&](Operation *) {
             return op->emitOpError() << "has no GPU kernel builder yet";

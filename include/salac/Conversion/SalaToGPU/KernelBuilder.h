@@ -164,6 +164,7 @@ mlir::LogicalResult buildRopeKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildSigmoidGateKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildKVAppendKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildCompressKeysKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildLinearRecurrentKernel(mlir::Operation *op, KernelBuilder &kb);
 
 } // namespace salac
 
