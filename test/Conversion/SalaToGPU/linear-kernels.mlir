@@ -26,5 +26,6 @@ func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, 
 // PTX-LABEL: .visible .entry sala_linear_attention_recurrent_h32_d128_bf16(
 // PTX: .shared .align 4 .b8
 // PTX: bar.sync 0;
-// PTX: ld.global.{{.*}}f32
-// PTX: st.global.{{.*}}f32
+// The state row walk, unrolled: f32 loads and stores, 512 bytes apart.
+// PTX: ld.global.b32 {{.*}}+-512]
+// PTX: st.global.b32 {{.*}}+-512]
