@@ -211,6 +211,20 @@ Value KernelBuilder::expF32(Value x) {
 
 Value KernelBuilder::rsqrtF32(Value x) { return ptxUnaryF32("rsqrt.approx.f32", x); }
 
+Value KernelBuilder::warpMax(Value v, int64_t width) {
+  Value w = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
+  for (int64_t off = width / 2; off >= 1; off /= 2) {
+    Value o = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(off));
+    auto shfl = gpu::ShuffleOp::create(b, loc, v, o, w, gpu::ShuffleMode::XOR);
+    v = arith::MaximumFOp::create(b, loc, v, shfl.getShuffleResult());
+  }
+  return v;
+}
+
+Value KernelBuilder::select(Value c, Value x, Value y) {
+  return arith::SelectOp::create(b, loc, c, x, y);
+}
+
 Value KernelBuilder::warpSum(Value v, int64_t width) {
   Value w = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
   for (int64_t off = width / 2; off >= 1; off /= 2) {
@@ -245,6 +259,8 @@ std::string salac::dtypeName(Type t) {
 bool salac::hasKernelBuilder(Operation *op) {
   if (auto la = dyn_cast<sala::LinearAttentionOp>(op))
     return la.getForm() == sala::LinearForm::Recurrent;
+  if (isa<sala::SparseAttentionOp, sala::DenseAttentionOp>(op))
+    return attentionKernelSupports(op);
   return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::KVAppendOp,
              sala::CompressKeysOp>(op);
 }
@@ -270,6 +286,17 @@ std::string salac::kernelBaseName(Operation *op) {
       .Case([&](sala::LinearAttentionOp o) {
         return "sala_linear_attention_" +
                sala::stringifyLinearForm(o.getForm()).str() + shape(o.getQuery());
+      })
+      .Case([&](sala::SparseAttentionOp o) {
+        return "sala_sparse_attention_b" + std::to_string(o.getBlockSize()) + "_k" +
+               std::to_string(o.getBlocks().getType().getDimSize(2)) + "_p" +
+               std::to_string(o.getCache().getType().getPageSize()) +
+               shape(o.getQuery());
+      })
+      .Case([&](sala::DenseAttentionOp o) {
+        return "sala_dense_attention_p" +
+               std::to_string(o.getCache().getType().getPageSize()) +
+               shape(o.getQuery());
       })
       .Case([&](sala::KVAppendOp o) {
         auto c = o.getCache().getType();
@@ -300,6 +327,8 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
           .Case([&](sala::RopeOp) { return buildRopeKernel(op, kb); })
           .Case([&](sala::SigmoidGateOp) { return buildSigmoidGateKernel(op, kb); })
           .Case([&](sala::KVAppendOp) { return buildKVAppendKernel(op, kb); })
+          .Case<sala::SparseAttentionOp, sala::DenseAttentionOp>(
+              [&](Operation *) { return buildAttentionKernel(op, kb); })
           .Case([&](sala::LinearAttentionOp) { return buildLinearRecurrentKernel(op, kb); })
           .Case([&](sala::CompressKeysOp) { return buildCompressKeysKernel(op, kb); })
           .Default([&](Operation *) {

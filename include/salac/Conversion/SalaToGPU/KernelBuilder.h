@@ -121,6 +121,9 @@ public:
   mlir::Value mul(mlir::Value a, mlir::Value b);
   mlir::Value div(mlir::Value a, mlir::Value b); // unsigned
   mlir::Value rem(mlir::Value a, mlir::Value b); // unsigned
+  /// Max of `v` over a warp segment of `width` lanes.
+  mlir::Value warpMax(mlir::Value v, int64_t width);
+  mlir::Value select(mlir::Value c, mlir::Value a, mlir::Value b);
   /// Sum of `v` over the `width` lanes (a power of two <= 32) of a warp segment.
   mlir::Value warpSum(mlir::Value v, int64_t width);
 
@@ -165,6 +168,9 @@ mlir::LogicalResult buildSigmoidGateKernel(mlir::Operation *op, KernelBuilder &k
 mlir::LogicalResult buildKVAppendKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildCompressKeysKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildLinearRecurrentKernel(mlir::Operation *op, KernelBuilder &kb);
+/// Whether the attention kernel supports the op's shapes (see AttentionKernels.cpp).
+bool attentionKernelSupports(mlir::Operation *op);
+mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb);
 
 } // namespace salac
 
