@@ -254,3 +254,45 @@ LogicalResult salac::buildRopeKernel(Operation *op, KernelBuilder &kb) {
   b.setInsertionPointAfter(ifOp);
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// sala.length_select: 16 bytes per thread, the sequence found by binary search.
+//===----------------------------------------------------------------------===//
+
+LogicalResult salac::buildLengthSelectKernel(Operation *op, KernelBuilder &kb) {
+  auto ls = cast<sala::LengthSelectOp>(op);
+  Shape s = shapeOf(ls.getShortValue());
+  int64_t rowElems = s.heads * s.headDim;
+  int64_t bytes = s.elementType.getIntOrFloatBitWidth() / 8;
+  int64_t vec = rowElems % (16 / bytes) == 0 ? 16 / bytes : 1;
+  int64_t chunks = rowElems / vec;
+  Type i32 = IntegerType::get(op->getContext(), 32);
+  unsigned sv = kb.addBuffer("short_value", s.elementType, tokensShape(s),
+                             describe(s, "rows for sequences shorter than the threshold"));
+  unsigned lv = kb.addBuffer("long_value", s.elementType, tokensShape(s),
+                             describe(s, "rows for the other sequences"));
+  unsigned cu = kb.addBuffer("cu_seqlens_q", i32, {plus("batch", 1)},
+                             "[batch + 1] cumulative query lengths");
+  unsigned lens = kb.addBuffer("seq_lens", i32, {"batch"}, "[batch] KV length of each sequence");
+  unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s), describe(s, "result"));
+  unsigned n = kb.addSize("tokens", "number of tokens");
+  unsigned batch = kb.addSize("batch", "number of sequences");
+  kb.setBlock(kBlock);
+  kb.setGrid(GridDim::scaled("tokens", chunks, kBlock));
+
+  OpBuilder &b = kb.begin();
+  Location loc = kb.getLoc();
+  Value g = kb.globalThreadId();
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, g, kb.mul(kb.arg(n), kb.idx(chunks))), [&] {
+    Value token = kb.div(g, kb.idx(chunks));
+    Value seq = kb.findSequence(kb.arg(cu), kb.arg(batch), token);
+    Value isShort = kb.cmp(arith::CmpIPredicate::slt, kb.loadIndex(kb.arg(lens), seq),
+                           kb.idx(ls.getThreshold()));
+    Value at = kb.mul(g, kb.idx(vec));
+    int64_t align = vec * bytes;
+    Value a = kb.loadVector(kb.arg(sv), at, vec, align);
+    Value c = kb.loadVector(kb.arg(lv), at, vec, align);
+    kb.storeVector(arith::SelectOp::create(b, loc, isShort, a, c), kb.arg(y), at, align);
+  });
+  return success();
+}

@@ -230,7 +230,9 @@ Value KernelBuilder::warpSum(Value v, int64_t width) {
   for (int64_t off = width / 2; off >= 1; off /= 2) {
     Value o = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(off));
     auto shfl = gpu::ShuffleOp::create(b, loc, v, o, w, gpu::ShuffleMode::XOR);
-    v = arith::AddFOp::create(b, loc, v, shfl.getShuffleResult());
+    v = isa<FloatType>(v.getType())
+            ? arith::AddFOp::create(b, loc, v, shfl.getShuffleResult()).getResult()
+            : arith::AddIOp::create(b, loc, v, shfl.getShuffleResult()).getResult();
   }
   return v;
 }
@@ -261,8 +263,10 @@ bool salac::hasKernelBuilder(Operation *op) {
     return la.getForm() == sala::LinearForm::Recurrent;
   if (isa<sala::SparseAttentionOp, sala::DenseAttentionOp>(op))
     return attentionKernelSupports(op);
+  if (isa<sala::BlockScoresOp, sala::TopkBlocksOp>(op))
+    return selectKernelSupports(op);
   return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::KVAppendOp,
-             sala::CompressKeysOp>(op);
+             sala::CompressKeysOp, sala::LengthSelectOp>(op);
 }
 
 std::string salac::kernelBaseName(Operation *op) {
@@ -298,6 +302,22 @@ std::string salac::kernelBaseName(Operation *op) {
                std::to_string(o.getCache().getType().getPageSize()) +
                shape(o.getQuery());
       })
+      .Case([&](sala::BlockScoresOp o) {
+        auto k = o.getKeys().getType();
+        return "sala_block_scores_k" + std::to_string(k.getKernelSize()) + "_s" +
+               std::to_string(k.getKernelStride()) + "_b" +
+               std::to_string(o.getBlockSize()) + shape(o.getQuery());
+      })
+      .Case([&](sala::TopkBlocksOp o) {
+        return "sala_topk_blocks_b" + std::to_string(o.getBlockSize()) + "_k" +
+               std::to_string(o.getTopk()) + "_i" + std::to_string(o.getInitBlocks()) +
+               "_l" + std::to_string(o.getLocalBlocks()) + "_g" +
+               std::to_string(o.getScores().getType().getDimSize(1));
+      })
+      .Case([&](sala::LengthSelectOp o) {
+        return "sala_length_select_t" + std::to_string(o.getThreshold()) +
+               shape(o.getShortValue());
+      })
       .Case([&](sala::KVAppendOp o) {
         auto c = o.getCache().getType();
         return "sala_kv_append_p" + std::to_string(c.getPageSize()) + shape(o.getKey());
@@ -327,6 +347,9 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
           .Case([&](sala::RopeOp) { return buildRopeKernel(op, kb); })
           .Case([&](sala::SigmoidGateOp) { return buildSigmoidGateKernel(op, kb); })
           .Case([&](sala::KVAppendOp) { return buildKVAppendKernel(op, kb); })
+          .Case([&](sala::LengthSelectOp) { return buildLengthSelectKernel(op, kb); })
+          .Case([&](sala::BlockScoresOp) { return buildBlockScoresKernel(op, kb); })
+          .Case([&](sala::TopkBlocksOp) { return buildTopkBlocksKernel(op, kb); })
           .Case<sala::SparseAttentionOp, sala::DenseAttentionOp>(
               [&](Operation *) { return buildAttentionKernel(op, kb); })
           .Case([&](sala::LinearAttentionOp) { return buildLinearRecurrentKernel(op, kb); })

@@ -124,7 +124,8 @@ public:
   /// Max of `v` over a warp segment of `width` lanes.
   mlir::Value warpMax(mlir::Value v, int64_t width);
   mlir::Value select(mlir::Value c, mlir::Value a, mlir::Value b);
-  /// Sum of `v` over the `width` lanes (a power of two <= 32) of a warp segment.
+  /// Sum of `v` (f32 or i32) over the `width` lanes (a power of two <= 32) of a
+  /// warp segment.
   mlir::Value warpSum(mlir::Value v, int64_t width);
 
 private:
@@ -165,12 +166,16 @@ buildKernel(mlir::Operation *op, mlir::gpu::GPUModuleOp module, llvm::StringRef 
 mlir::LogicalResult buildRMSNormKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildRopeKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildSigmoidGateKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildLengthSelectKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildKVAppendKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildCompressKeysKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildLinearRecurrentKernel(mlir::Operation *op, KernelBuilder &kb);
 /// Whether the attention kernel supports the op's shapes (see AttentionKernels.cpp).
 bool attentionKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb);
+bool selectKernelSupports(mlir::Operation *op);
+mlir::LogicalResult buildBlockScoresKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildTopkBlocksKernel(mlir::Operation *op, KernelBuilder &kb);
 
 } // namespace salac
 

@@ -1,0 +1,72 @@
+//===- Passes.td - salac conversion passes -----------------*- tablegen -*-===//
+#ifndef SALAC_CONVERSION_PASSES_TD
+#define SALAC_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertSalaToLoops : Pass<"convert-sala-to-loops", "::mlir::ModuleOp"> {
+  let summary = "Lower primitive sala ops to scf/memref/arith/math loops on the host";
+  let description = [{
+    The portable lowering: every primitive sala op becomes a loop nest over
+    memrefs that computes exactly the semantics of DESIGN.md sections 2-4 (the
+    same as the C++ reference), accumulating in f32 (f64 for the compressed-key
+    means and the RoPE angles). Composite mixers must be expanded first
+    (`sala-decompose`); a composite op left in the input is an error.
+
+    Types (and so function signatures) convert as follows:
+
+    | sala / tensor type | memref type(s) |
+    |---|---|
+    | `tensor<...>` | `memref<...>` (identity layout, same shape) |
+    | `!sala.kv_cache<page_size = P, kv_heads = G, head_dim = D, element_type = E>` | two memrefs, K then V: `memref<?xPxGxDxE>` each |
+    | `!sala.compressed_keys<..., page_size = P, kv_heads = G, head_dim = D, element_type = E>` | `memref<?xPxGxDxE>` |
+    | `!sala.state_pool<heads = H, head_dim = D, element_type = E>` | `memref<?xHxDxDxE>` |
+
+    A function keeps its argument order, except that each `!sala.kv_cache`
+    argument becomes two consecutive arguments (its K buffer, then its V buffer).
+    Tensor results become memref results allocated by the function with
+    `memref.alloc` (malloc): the caller owns them. Temporaries are freed before
+    the function returns. Caches and state pools are updated in place. The
+    lowered code assumes validated inputs (page tables inside the pool, lengths
+    within the page tables, distinct slots); `salac run` validates in C++.
+
+    With `c-interface`, every converted function gets `llvm.emit_c_interface`,
+    so that the LLVM lowering emits a `_mlir_ciface_<name>` wrapper taking a
+    pointer to the result descriptor(s) first, then a pointer to each memref
+    descriptor.
+
+    Before:
+
+    ```mlir
+    func.func @gate(%x: tensor<?x4x8xbf16>, %z: tensor<?x4x8xbf16>) -> tensor<?x4x8xbf16> {
+      %y = sala.sigmoid_gate %x, %z : tensor<?x4x8xbf16>
+      return %y : tensor<?x4x8xbf16>
+    }
+    ```
+
+    After:
+
+    ```mlir
+    func.func @gate(%x: memref<?x4x8xbf16>, %z: memref<?x4x8xbf16>) -> memref<?x4x8xbf16> {
+      %t = memref.dim %x, %c0 : memref<?x4x8xbf16>
+      %y = memref.alloc(%t) : memref<?x4x8xbf16>
+      scf.for %i = %c0 to %t step %c1 {
+        scf.for %h = %c0 to %c4 step %c1 {
+          scf.for %d = %c0 to %c8 step %c1 {
+            ... x * 1 / (1 + exp(-z)) in f32, truncated to bf16 ...
+            memref.store %r, %y[%i, %h, %d] : memref<?x4x8xbf16>
+      } } }
+      return %y : memref<?x4x8xbf16>
+    }
+    ```
+  }];
+  let options = [
+    Option<"emitCInterface", "c-interface", "bool", /*default=*/"false",
+           "Mark converted functions llvm.emit_c_interface">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+#endif
