@@ -103,10 +103,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   if (s.sparse)
     sel = kb.addBuffer("blocks", i32, {"tokens", s.kvHeads, s.selected},
                        "[tokens, kv_heads, selected] selected block indices, -1 = none");
-  unsigned cu = kb.addBuffer("cu_seqlens_q", i32, {plus("batch", 1)},
-                             "[batch + 1] cumulative query lengths");
-  unsigned lens = kb.addBuffer("seq_lens", i32, {"batch"},
-                               "[batch] KV length of each sequence (after append)");
+  unsigned cu = kb.addCuSeqlens();
+  unsigned lens = kb.addSeqLens();
   unsigned out = kb.addBuffer("output", bf16, rows, "[tokens, heads, head_dim] o");
   unsigned tokens = kb.addSize("tokens", "number of query tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");
@@ -135,24 +133,15 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   };
   auto forLoop = [&](Value lb, Value ub, Value step, ValueRange init,
                      function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto loop = scf::ForOp::create(b, loc, lb, ub, step, init);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    SmallVector<Value> yields = body(loop.getInductionVar(), loop.getRegionIterArgs());
-    if (loop.getBody()->empty() || !loop.getBody()->back().hasTrait<OpTrait::IsTerminator>())
-      scf::YieldOp::create(b, loc, yields);
-    return loop;
+    return kb.forLoop(lb, ub, step, init, body);
   };
+
 
   Value tid = kb.threadId();
   Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
   Value token = kb.div(kb.blockId(), kb.idx(s.kvHeads));
   Value kvHead = kb.rem(kb.blockId(), kb.idx(s.kvHeads));
-  Value seq = kb.findSequence(kb.arg(cu), kb.arg(batch), token);
-  Value start = kb.loadIndex(kb.arg(cu), seq);
-  Value qLen = kb.sub(kb.loadIndex(kb.arg(cu), kb.add(seq, kb.idx(1))), start);
-  Value seqLen = kb.loadIndex(kb.arg(lens), seq);
-  Value pos = kb.add(kb.sub(seqLen, qLen), kb.sub(token, start));
+  auto [seq, pos] = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
 
   // Stage the group's queries (f32) and reset the softmax state.
   Value qRow0 = kb.mul(kb.add(kb.mul(token, kb.idx(s.heads)), kb.mul(kvHead, kb.idx(g))),

@@ -34,10 +34,8 @@ BatchParams addBatchParams(KernelBuilder &kb, Type i32) {
   BatchParams p;
   p.pageTable = kb.addBuffer("page_table", i32, {"batch", "max_pages"},
                              "[batch, max_pages] physical page of each logical page");
-  p.cu = kb.addBuffer("cu_seqlens_q", i32, {plus("batch", 1)},
-                      "[batch + 1] cumulative query lengths");
-  p.lens = kb.addBuffer("seq_lens", i32, {"batch"},
-                        "[batch] KV length of each sequence after this step");
+  p.cu = kb.addCuSeqlens();
+  p.lens = kb.addSeqLens();
   return p;
 }
 } // namespace
@@ -129,7 +127,7 @@ LogicalResult salac::buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
   BatchParams bp = addBatchParams(kb, i32);
   unsigned kpt = kb.addBuffer("key_page_table", i32, {"batch", "max_key_pages"},
                               "[batch, max_key_pages] pages of the compressed keys");
-  unsigned batch = kb.addSize("batch", "number of sequences");
+  kb.addSize("batch", "number of sequences"); // sizes the grid
   unsigned maxPages = kb.addSize("max_pages", "columns of page_table");
   unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
   unsigned maxQ = kb.addSize("max_q_len", "longest query length in the batch");

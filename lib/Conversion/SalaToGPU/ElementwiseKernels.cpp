@@ -266,14 +266,12 @@ LogicalResult salac::buildLengthSelectKernel(Operation *op, KernelBuilder &kb) {
   int64_t bytes = s.elementType.getIntOrFloatBitWidth() / 8;
   int64_t vec = rowElems % (16 / bytes) == 0 ? 16 / bytes : 1;
   int64_t chunks = rowElems / vec;
-  Type i32 = IntegerType::get(op->getContext(), 32);
   unsigned sv = kb.addBuffer("short_value", s.elementType, tokensShape(s),
                              describe(s, "rows for sequences shorter than the threshold"));
   unsigned lv = kb.addBuffer("long_value", s.elementType, tokensShape(s),
                              describe(s, "rows for the other sequences"));
-  unsigned cu = kb.addBuffer("cu_seqlens_q", i32, {plus("batch", 1)},
-                             "[batch + 1] cumulative query lengths");
-  unsigned lens = kb.addBuffer("seq_lens", i32, {"batch"}, "[batch] KV length of each sequence");
+  unsigned cu = kb.addCuSeqlens();
+  unsigned lens = kb.addSeqLens();
   unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s), describe(s, "result"));
   unsigned n = kb.addSize("tokens", "number of tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");

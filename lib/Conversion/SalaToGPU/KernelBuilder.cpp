@@ -28,6 +28,16 @@ unsigned KernelBuilder::addBuffer(StringRef pname, Type elementType,
   return params.size() - 1;
 }
 
+unsigned KernelBuilder::addCuSeqlens() {
+  return addBuffer("cu_seqlens_q", IntegerType::get(b.getContext(), 32),
+                   {plus("batch", 1)}, "[batch + 1] cumulative query lengths");
+}
+
+unsigned KernelBuilder::addSeqLens() {
+  return addBuffer("seq_lens", IntegerType::get(b.getContext(), 32), {"batch"},
+                   "[batch] length of each sequence after this step's tokens");
+}
+
 unsigned KernelBuilder::addSize(StringRef pname, StringRef meaning) {
   params.push_back({pname.str(), "i64", "", meaning.str(), b.getIndexType()});
   return params.size() - 1;
@@ -160,6 +170,26 @@ Value KernelBuilder::sub(Value x, Value y) { return arith::SubIOp::create(b, loc
 Value KernelBuilder::mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
 Value KernelBuilder::div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
 Value KernelBuilder::rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+
+std::pair<Value, Value> KernelBuilder::queryPosition(Value cu, Value lens, Value batch,
+                                                     Value token) {
+  Value seq = findSequence(cu, batch, token);
+  Value start = loadIndex(cu, seq);
+  Value qLen = sub(loadIndex(cu, add(seq, idx(1))), start);
+  return {seq, add(sub(loadIndex(lens, seq), qLen), sub(token, start))};
+}
+
+scf::ForOp KernelBuilder::forLoop(
+    Value lb, Value ub, Value step, ValueRange init,
+    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  auto f = scf::ForOp::create(b, loc, lb, ub, step, init);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(f.getBody());
+  SmallVector<Value> yields = body(f.getInductionVar(), f.getRegionIterArgs());
+  if (!init.empty()) // without iter_args the builder already added the yield
+    scf::YieldOp::create(b, loc, yields);
+  return f;
+}
 
 void KernelBuilder::ifThen(Value cond, llvm::function_ref<void()> body) {
   auto ifOp = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);

@@ -39,11 +39,9 @@ LogicalResult salac::buildLinearRecurrentKernel(Operation *op, KernelBuilder &kb
                              "[slots, heads, head_dim, head_dim] state pool, "
                              "S[dk][dv]; updated in place");
   unsigned sl = kb.addBuffer("slot_ids", i32, {"batch"}, "[batch] state slot of each sequence");
-  unsigned cu = kb.addBuffer("cu_seqlens_q", i32, {plus("batch", 1)},
-                             "[batch + 1] cumulative query lengths");
-  unsigned lens = kb.addBuffer("seq_lens", i32, {"batch"},
-                               "[batch] length of each sequence after this step; "
-                               "a sequence with no history starts from a zero state");
+  unsigned cu = kb.addCuSeqlens();
+  // A sequence with no history (seq_lens == q_len) starts from a zero state.
+  unsigned lens = kb.addSeqLens();
   unsigned out = kb.addBuffer("output", elem, rows, "[tokens, heads, head_dim] o");
   unsigned tokens = kb.addSize("tokens", "number of tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");

@@ -48,16 +48,9 @@ struct Emitter {
   Value lor(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
   void barrier() { gpu::BarrierOp::create(b, loc); }
 
-  /// scf.for whose body returns the values to yield.
   scf::ForOp loop(Value lb, Value ub, Value step, ValueRange init,
                   function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto f = scf::ForOp::create(b, loc, lb, ub, step, init);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(f.getBody());
-    SmallVector<Value> y = body(f.getInductionVar(), f.getRegionIterArgs());
-    if (!init.empty()) // without iter_args the builder already added the yield
-      scf::YieldOp::create(b, loc, y);
-    return f;
+    return kb.forLoop(lb, ub, step, init, body);
   }
 
   /// Sum over the block of an i32 per thread; `scratch` holds kWarps i32.
@@ -100,17 +93,6 @@ struct Emitter {
   }
 };
 
-/// Position of query row `token` and the sequence it belongs to.
-struct QueryPos {
-  Value seq, pos;
-};
-QueryPos queryPosition(KernelBuilder &kb, Value cu, Value lens, Value batch, Value token) {
-  Value seq = kb.findSequence(cu, batch, token);
-  Value start = kb.loadIndex(cu, seq);
-  Value qLen = kb.sub(kb.loadIndex(cu, kb.add(seq, kb.idx(1))), start);
-  Value pos = kb.add(kb.sub(kb.loadIndex(lens, seq), qLen), kb.sub(token, start));
-  return {seq, pos};
-}
 } // namespace
 
 bool salac::selectKernelSupports(Operation *op) {
@@ -146,9 +128,8 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
                                "[key_pages, key_page_size, kv_heads, head_dim] compressed keys");
   unsigned kpt = kb.addBuffer("key_page_table", i32, {"batch", "max_key_pages"},
                               "[batch, max_key_pages] pages of the compressed keys");
-  unsigned cu = kb.addBuffer("cu_seqlens_q", i32, {plus("batch", 1)},
-                             "[batch + 1] cumulative query lengths");
-  unsigned lens = kb.addBuffer("seq_lens", i32, {"batch"}, "[batch] KV length of each sequence");
+  unsigned cu = kb.addCuSeqlens();
+  unsigned lens = kb.addSeqLens();
   unsigned out = kb.addBuffer("scores", f32, {"tokens", kvh, "max_blocks"},
                               "[tokens, kv_heads, max_blocks] block scores (-inf past a "
                               "query's own block)");
@@ -173,7 +154,10 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
   Value token = kb.div(kb.blockId(), kb.idx(kvh));
   Value group = kb.rem(kb.blockId(), kb.idx(kvh));
-  QueryPos qp = queryPosition(kb, kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
+  auto [qpSeq, qpPos] = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
+  struct {
+    Value seq, pos;
+  } qp{qpSeq, qpPos};
   Value scale = kb.f32(bs.getEffectiveScale());
 
   // The group's queries, f32, in shared memory.
@@ -330,9 +314,8 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
 
   unsigned sc = kb.addBuffer("scores", f32, {"tokens", kvh, "max_blocks"},
                              "[tokens, kv_heads, max_blocks] block scores");
-  unsigned cu = kb.addBuffer("cu_seqlens_q", i32, {plus("batch", 1)},
-                             "[batch + 1] cumulative query lengths");
-  unsigned lens = kb.addBuffer("seq_lens", i32, {"batch"}, "[batch] KV length of each sequence");
+  unsigned cu = kb.addCuSeqlens();
+  unsigned lens = kb.addSeqLens();
   unsigned out = kb.addBuffer("blocks", i32, {"tokens", kvh, kSel},
                               "[tokens, kv_heads, selected] selected blocks, ascending, "
                               "-1 padded");
@@ -350,7 +333,10 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
   Value token = kb.div(kb.blockId(), kb.idx(kvh));
   Value group = kb.rem(kb.blockId(), kb.idx(kvh));
-  QueryPos qp = queryPosition(kb, kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
+  auto [qpSeq, qpPos] = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
+  struct {
+    Value seq, pos;
+  } qp{qpSeq, qpPos};
   Value own = kb.div(qp.pos, kb.idx(block));
   Value nCand = kb.add(own, kb.idx(1));
   Value rowIn = kb.mul(kb.add(kb.mul(token, kb.idx(kvh)), group), kb.arg(maxBlocks));

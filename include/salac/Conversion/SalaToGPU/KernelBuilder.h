@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/SmallVector.h"
 #include <array>
@@ -63,6 +64,10 @@ public:
   /// (recorded in the manifest so launchers can check tensors); returns its index.
   unsigned addBuffer(llvm::StringRef name, mlir::Type elementType,
                      llvm::ArrayRef<Extent> shape, llvm::StringRef meaning);
+  /// The ragged-batch metadata every batched kernel takes, with the standard
+  /// names and meanings: `cu_seqlens_q` [batch + 1] and `seq_lens` [batch].
+  unsigned addCuSeqlens();
+  unsigned addSeqLens();
   /// Declare a scalar size parameter (index; `.u64` in PTX).
   unsigned addSize(llvm::StringRef name, llvm::StringRef meaning);
 
@@ -113,6 +118,15 @@ public:
   /// cu[b] <= token < cu[b+1], by binary search over `batch` sequences.
   mlir::Value findSequence(mlir::Value cuSeqlens, mlir::Value batch,
                            mlir::Value token);
+  /// The sequence owning query row `token` and the token's position in it
+  /// (seq_lens[b] - q_len(b) + row offset).
+  std::pair<mlir::Value, mlir::Value> queryPosition(mlir::Value cu, mlir::Value lens,
+                                                    mlir::Value batch, mlir::Value token);
+  /// scf.for whose body returns the values to yield (nothing without init).
+  mlir::scf::ForOp
+  forLoop(mlir::Value lb, mlir::Value ub, mlir::Value step, mlir::ValueRange init,
+          llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value, mlir::ValueRange)>
+              body);
   /// Emits `body` under `if (cond)`; the builder continues after it.
   void ifThen(mlir::Value cond, llvm::function_ref<void()> body);
   mlir::Value cmp(mlir::arith::CmpIPredicate pred, mlir::Value a, mlir::Value b);
