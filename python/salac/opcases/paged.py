@@ -1,0 +1,408 @@
+"""Cases of the ops over ragged batches, paged caches and state pools."""
+
+import math
+
+from .base import (DEFAULT_TOKENS, OpCase, batch_args, cu_seqlens, page_table, poison, ragged_batch,
+                   randn, sparse_batch, torch_dtype, window_of)
+
+
+class KvAppendCase(OpCase):
+    op = "sala.kv_append"
+    required = ("key", "value", "page_table", "cu_seqlens_q", "seq_lens")
+    outputs = ("k_cache", "v_cache")
+    scalars = ("tokens", "batch", "max_pages", "pages")
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        from .. import reference as R
+        q_lens, seq_lens = ragged_batch(sc["tokens"], gen)
+        kc = spec.param("k_cache")
+        ps, kvh, d = kc.shape[1], kc.shape[2], kc.shape[3]
+        table, pages = page_table(seq_lens, ps, device, gen)
+        a = {"tokens": sum(q_lens), "batch": len(q_lens), "max_pages": table.shape[1],
+             "pages": pages, "page_table": table, "cu_seqlens_q": cu_seqlens(q_lens, device),
+             "seq_lens": torch.tensor(seq_lens, dtype=torch.int32, device=device)}
+        a["key"] = randn((a["tokens"], kvh, d), spec.param("key").dtype, device, gen)
+        a["value"] = randn((a["tokens"], kvh, d), spec.param("value").dtype, device, gen)
+        for name in ("k_cache", "v_cache"):
+            a[name] = randn((pages, ps, kvh, d), spec.param(name).dtype, device, gen)
+        # Poison the rows this step writes.
+        batch = R.Batch(a["cu_seqlens_q"], seq_lens)
+        nan = torch.full((a["tokens"], kvh, d), float("nan"), device=device)
+        R.kv_append(nan, nan, a["k_cache"], a["v_cache"], table, a["cu_seqlens_q"], batch.seq_lens)
+        return a
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        kc, vc = a["k_cache"].clone(), a["v_cache"].clone()
+        R.kv_append(a["key"], a["value"], kc, vc, a["page_table"], a["cu_seqlens_q"],
+                    a["seq_lens"])
+        return {"k_cache": kc, "v_cache": vc}
+
+    def bytes_moved(self, spec, a):
+        new = a["key"].nbytes + a["value"].nbytes          # read, then written
+        meta = sum(a[n].nbytes for n in ("page_table", "cu_seqlens_q", "seq_lens"))
+        return 2 * new + meta
+
+
+class CompressKeysCase(KvAppendCase):
+    op = "sala.compress_keys"
+    required = ("k_cache", "page_table", "cu_seqlens_q", "seq_lens", "key_page_table")
+    outputs = ("keys",)
+    scalars = ("batch", "max_pages", "max_key_pages", "max_q_len", "pages", "key_pages")
+
+    window = staticmethod(window_of)
+
+    def unsupported(self, spec):
+        if self.window(spec) is None:
+            return (f"no harness support for {spec.op}: kernel size/stride are neither in "
+                    "the attributes nor in the kernel name")
+        return super().unsupported(spec)
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        from .. import reference as R
+        kern, stride = self.window(spec)
+        q_lens, seq_lens = ragged_batch(sc["tokens"], gen, window=(kern, stride))
+        kc, ks = spec.param("k_cache"), spec.param("keys")
+        table, pages = page_table(seq_lens, kc.shape[1], device, gen)
+        entries = [R.num_compressed(n, kern, stride) for n in seq_lens]
+        ktable, kpages = page_table(entries, ks.shape[1], device, gen)
+        a = {"batch": len(q_lens), "max_pages": table.shape[1], "pages": pages,
+             "max_key_pages": ktable.shape[1], "key_pages": kpages, "max_q_len": max(q_lens),
+             "page_table": table, "key_page_table": ktable,
+             "cu_seqlens_q": cu_seqlens(q_lens, device),
+             "seq_lens": torch.tensor(seq_lens, dtype=torch.int32, device=device),
+             "k_cache": randn((pages,) + kc.shape[1:], kc.dtype, device, gen),
+             "keys": randn((kpages,) + ks.shape[1:], ks.dtype, device, gen)}
+        # Poison the entries whose windows this step completes.
+        batch = R.Batch(a["cu_seqlens_q"], seq_lens)
+        for b in range(batch.B):
+            lo = R.num_compressed(batch.history(b), kern, stride)
+            hi = R.num_compressed(seq_lens[b], kern, stride)
+            if hi > lo:
+                idx = torch.arange(lo, hi, device=device)
+                R.scatter(a["keys"], ktable, b, idx,
+                          torch.full((hi - lo,) + ks.shape[2:], float("nan"), device=device))
+        return a
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        kern, stride = self.window(spec)
+        keys = a["keys"].clone()
+        R.compress_keys(a["k_cache"], a["page_table"], keys, a["key_page_table"],
+                        a["cu_seqlens_q"], a["seq_lens"], kernel=kern, stride=stride)
+        return {"keys": keys}
+
+    def bytes_moved(self, spec, a):
+        """The K rows under the new windows, read once; the new entries written."""
+        from .. import reference as R
+        kern, stride = self.window(spec)
+        kc = spec.param("k_cache")
+        row = math.prod(kc.shape[2:]) * 2
+        batch = R.Batch(a["cu_seqlens_q"], a["seq_lens"])
+        total = 0
+        for b in range(batch.B):
+            lo = R.num_compressed(batch.history(b), kern, stride)
+            hi = R.num_compressed(batch.seq_lens[b], kern, stride)
+            if hi > lo:
+                total += (stride * (hi - 1) + kern - stride * lo) * row + (hi - lo) * row
+        return total
+
+
+class LinearRecurrentCase(OpCase):
+    op = "sala.linear_attention"
+    required = ("query", "key", "value", "slot_ids", "cu_seqlens_q", "seq_lens")
+    outputs = ("output", "state")
+    inout = ("state",)
+    scalars = ("tokens", "batch", "slots")
+
+    def unsupported(self, spec):
+        if spec.attributes.get("form", "recurrent") != "recurrent":
+            return f"no harness support for {spec.op} (form {spec.attributes['form']})"
+        return super().unsupported(spec)
+
+    def scenarios(self, spec, tokens=DEFAULT_TOKENS):
+        # Decode batches, plus a small ragged multi-token batch; long prefills
+        # are the chunked kernel's job.
+        out = [{"tokens": t} for t in tokens if t <= 64]
+        return out + [{"tokens": 13, "q_lens": (3, 1, 7, 2)}]
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        q = spec.param("query")
+        h, d = q.shape[1], q.shape[2]
+        if "q_lens" in sc:
+            q_lens = list(sc["q_lens"])
+            seq_lens = [n + (0 if i == 1 else 50 * i) for i, n in enumerate(q_lens)]
+        else:
+            q_lens, seq_lens = ragged_batch(sc["tokens"], gen)
+        B, T = len(q_lens), sum(q_lens)
+        slots = B + 3
+        a = {"tokens": T, "batch": B, "slots": slots,
+             "slot_ids": torch.randperm(slots, generator=gen, device=gen.device)[:B]
+             .to(device=device, dtype=torch.int32),
+             "cu_seqlens_q": cu_seqlens(q_lens, device),
+             "seq_lens": torch.tensor(seq_lens, dtype=torch.int32, device=device),
+             "state": randn((slots, h, d, d), spec.param("state").dtype, device, gen, 0.1),
+             "output": torch.empty((T, h, d), dtype=torch_dtype(spec.param("output").dtype),
+                                   device=device)}
+        poison(a["output"])
+        for n in ("query", "key", "value"):
+            a[n] = randn((T, h, d), spec.param(n).dtype, device, gen)
+        return a
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        state = a["state"].clone()
+        at = spec.attributes
+        o = R.linear_attention(a["query"], a["key"], a["value"], state, a["slot_ids"],
+                               a["cu_seqlens_q"], form="recurrent", slopes=at.get("slopes"),
+                               scale=at.get("scale"), seq_lens=a["seq_lens"])
+        return {"output": o, "state": state}
+
+    def bytes_moved(self, spec, a):
+        """q, k, v read, o written; each used slot's state read and written once."""
+        s = a["state"]
+        slot = s[0].nbytes
+        small = sum(a[n].nbytes for n in ("slot_ids", "cu_seqlens_q", "seq_lens"))
+        return 4 * a["query"].nbytes + 2 * a["batch"] * slot + small
+
+
+class DenseAttentionCase(OpCase):
+    """Causal GQA attention over the paged cache: decode batches with contexts
+    below dense_len (8192), and one 4096-token prefill."""
+    op = "sala.dense_attention"
+    required = ("query", "k_cache", "v_cache", "page_table", "cu_seqlens_q", "seq_lens")
+    scalars = ("tokens", "batch", "max_pages", "pages")
+
+    def scenarios(self, spec, tokens=DEFAULT_TOKENS):
+        return [{"tokens": t} for t in tokens if t <= 4096]  # keep the harness quick
+
+    def batch(self, tokens, gen):
+        return ragged_batch(tokens, gen, max_history=8191)
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        q_lens, seq_lens = self.batch(sc["tokens"], gen)
+        kc, qp = spec.param("k_cache"), spec.param("query")
+        table, pages = page_table(seq_lens, kc.shape[1], device, gen)
+        T = sum(q_lens)
+        a = {"tokens": T, "batch": len(q_lens), "max_pages": table.shape[1], "pages": pages,
+             "page_table": table, "cu_seqlens_q": cu_seqlens(q_lens, device),
+             "seq_lens": torch.tensor(seq_lens, dtype=torch.int32, device=device),
+             "query": randn((T,) + qp.shape[1:], qp.dtype, device, gen),
+             "k_cache": randn((pages,) + kc.shape[1:], kc.dtype, device, gen),
+             "v_cache": randn((pages,) + kc.shape[1:], kc.dtype, device, gen),
+             "output": torch.empty((T,) + qp.shape[1:], dtype=torch_dtype(qp.dtype),
+                                   device=device)}
+        poison(a["output"])
+        return a
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        return {"output": R.dense_attention(a["query"], a["k_cache"], a["v_cache"],
+                                            a["page_table"], a["cu_seqlens_q"], a["seq_lens"],
+                                            scale=spec.attributes.get("scale"))}
+
+    def kv_rows(self, spec, a):
+        """Cached rows per (sequence, KV group) the launch must read at least."""
+        return [[n] * a["k_cache"].shape[2] for n in a["seq_lens"].tolist()]
+
+    def bytes_moved(self, spec, a):
+        """q read, o written, each needed K and V row read once (of its group)."""
+        kc = a["k_cache"]
+        row = kc.shape[3] * kc.element_size()
+        rows = sum(sum(r) for r in self.kv_rows(spec, a))
+        meta = sum(a[n].nbytes for n in ("page_table", "cu_seqlens_q", "seq_lens"))
+        return 2 * a["query"].nbytes + 2 * rows * row + meta
+
+
+class SparseAttentionCase(DenseAttentionCase):
+    """Stage 2 over up to `selected` blocks per (token, KV group): decode
+    batches with 8K-64K contexts, a 4096-token chunk continuing a 12K history;
+    random valid selections (ascending, some -1)."""
+    op = "sala.sparse_attention"
+    required = DenseAttentionCase.required + ("blocks",)
+
+    def batch(self, tokens, gen):
+        return sparse_batch(tokens, gen)
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        from .. import reference as R
+        a = super().make_inputs(spec, sc, device, gen)
+        bs = self.block_size(spec)
+        T, kvh, K = spec.param("blocks").resolve_shape(a)
+        nb = -(-max(a["seq_lens"].tolist()) // bs)
+        cur = (R.token_positions(a["cu_seqlens_q"], a["seq_lens"], device) // bs)[:, None, None]
+        r = torch.rand((T, kvh, nb), generator=gen, device=device)
+        j = torch.arange(nb, device=device)
+        r = r.masked_fill(j > cur, -1.0)
+        r[..., 0] = 2.0  # the init block, as topk_blocks forces it
+        top = torch.topk(r, min(K, nb), dim=-1)
+        drop = torch.rand(top.values.shape, generator=gen, device=device) < 0.05
+        sel = torch.where((top.values < 0) | drop, nb, top.indices)
+        sel = torch.sort(sel, dim=-1).values
+        sel = torch.where(sel == nb, -1, sel)
+        if sel.shape[-1] < K:
+            sel = torch.cat([sel, sel.new_full((T, kvh, K - sel.shape[-1]), -1)], dim=-1)
+        a["blocks"] = sel.to(torch.int32).contiguous()
+        return a
+
+    @staticmethod
+    def block_size(spec):
+        return spec.attributes.get("block_size", spec.param("k_cache").shape[1])
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        return {"output": R.sparse_attention(a["query"], a["k_cache"], a["v_cache"],
+                                             a["page_table"], a["blocks"], a["cu_seqlens_q"],
+                                             a["seq_lens"], block_size=self.block_size(spec),
+                                             scale=spec.attributes.get("scale"))}
+
+    def kv_rows(self, spec, a):
+        """Per sequence and group: rows of the union of its tokens' blocks."""
+        bs, out = self.block_size(spec), []
+        cu, lens = a["cu_seqlens_q"].tolist(), a["seq_lens"].tolist()
+        for b, n in enumerate(lens):
+            sel = a["blocks"][cu[b]:cu[b + 1]]
+            per = []
+            for g in range(sel.shape[1]):
+                u = sel[:, g].unique()
+                u = u[u >= 0]
+                per.append(int((n - u * bs).clamp(max=bs).sum()) if u.numel() else 0)
+            out.append(per)
+        return out
+
+
+class BlockScoresCase(OpCase):
+    """Stage 1 (exact softmax): scores of every block from the compressed keys."""
+    op = "sala.block_scores"
+    required = ("query", "keys", "key_page_table", "cu_seqlens_q", "seq_lens")
+    outputs = ("scores",)
+    scalars = ("tokens", "batch", "max_key_pages", "key_pages", "max_blocks")
+
+    def unsupported(self, spec):
+        if window_of(spec) is None:
+            return (f"no harness support for {spec.op}: kernel size/stride are neither in "
+                    "the attributes nor in the kernel name")
+        return super().unsupported(spec)
+
+    def scenarios(self, spec, tokens=DEFAULT_TOKENS):
+        return [{"tokens": t} for t in tokens if t <= 4096]
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        from .. import reference as R
+        kern, stride = window_of(spec)
+        bs = spec.attributes.get("block_size", 64)
+        q_lens, seq_lens = sparse_batch(sc["tokens"], gen)
+        ks, qp = spec.param("keys"), spec.param("query")
+        ktable, kpages = page_table([R.num_compressed(n, kern, stride) for n in seq_lens],
+                                    ks.shape[1], device, gen)
+        a = batch_args(q_lens, seq_lens, device)
+        T = a["tokens"]
+        a.update(max_key_pages=ktable.shape[1], key_pages=kpages, key_page_table=ktable,
+                 max_blocks=max(-(-n // bs) for n in seq_lens),
+                 query=randn((T,) + qp.shape[1:], qp.dtype, device, gen),
+                 keys=randn((kpages,) + ks.shape[1:], ks.dtype, device, gen))
+        a["scores"] = torch.empty(spec.param("scores").resolve_shape(a), device=device,
+                                  dtype=torch_dtype(spec.param("scores").dtype))
+        poison(a["scores"])
+        return a
+
+    def reference(self, spec, a):
+        import torch
+        from .. import reference as R
+        at, (kern, stride) = spec.attributes, window_of(spec)
+        return {"scores": R.block_scores(
+            a["query"], a["keys"], a["key_page_table"], a["cu_seqlens_q"], a["seq_lens"],
+            kernel=kern, stride=stride, block_size=at.get("block_size", 64),
+            pool_kernel=at.get("pool_kernel", 5), pool_stride=at.get("pool_stride"),
+            pool_padding=at.get("pool_padding", 1), scale=at.get("scale"),
+            num_blocks=a["max_blocks"], dtype=torch.float64)}
+
+    def bytes_moved(self, spec, a):
+        from .. import reference as R
+        kern, stride = window_of(spec)
+        ks = a["keys"]
+        entry = ks[0, 0].nbytes
+        ents = sum(R.num_compressed(n, kern, stride) for n in a["seq_lens"].tolist())
+        meta = sum(a[n].nbytes for n in ("key_page_table", "cu_seqlens_q", "seq_lens"))
+        return a["query"].nbytes + ents * entry + a["scores"].nbytes + meta
+
+
+class TopkBlocksCase(OpCase):
+    """Top-k over block scores quantised to 1/8 (many ties), -inf past each
+    query's block and for a few blocks that saw nothing."""
+    op = "sala.topk_blocks"
+    required = ("scores", "cu_seqlens_q", "seq_lens")
+    outputs = ("blocks",)
+    scalars = ("tokens", "batch", "max_blocks")
+
+    def scenarios(self, spec, tokens=DEFAULT_TOKENS):
+        return [{"tokens": t} for t in tokens if t <= 4096]
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        from .. import reference as R
+        bs = spec.attributes.get("block_size", 64)
+        q_lens, seq_lens = sparse_batch(sc["tokens"], gen)
+        a = batch_args(q_lens, seq_lens, device)
+        T, kvh = a["tokens"], spec.param("scores").shape[1]
+        nb = a["max_blocks"] = max(-(-n // bs) for n in seq_lens)
+        s = torch.floor(torch.rand((T, kvh, nb), generator=gen, device=device) * 128) / 8
+        s = s.masked_fill(torch.rand((T, kvh, nb), generator=gen, device=device) < 0.05,
+                          float("-inf"))
+        cur = (R.token_positions(a["cu_seqlens_q"], a["seq_lens"], device) // bs)
+        j = torch.arange(nb, device=device)
+        a["scores"] = s.masked_fill(j[None, None, :] > cur[:, None, None], float("-inf"))
+        a["blocks"] = torch.empty(spec.param("blocks").resolve_shape(a), dtype=torch.int32,
+                                  device=device)
+        poison(a["blocks"])
+        return a
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        at = spec.attributes
+        K = spec.param("blocks").shape[2]
+        local = at.get("local_blocks", 32)
+        return {"blocks": R.topk_blocks(a["scores"], a["cu_seqlens_q"], a["seq_lens"],
+                                        block_size=at.get("block_size", 64),
+                                        topk=at.get("topk", K - local),
+                                        init_blocks=at.get("init_blocks", 1),
+                                        local_blocks=local)}
+
+
+class LengthSelectCase(OpCase):
+    """Rows per sequence from short_value or long_value by seq_len < threshold;
+    lengths drawn on both sides of the threshold."""
+    op = "sala.length_select"
+    required = ("short_value", "long_value", "cu_seqlens_q", "seq_lens")
+    scalars = ("tokens", "batch")
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        thr = int(spec.attributes.get("threshold", 8192))
+        q_lens, _ = ragged_batch(sc["tokens"], gen)
+        hist = torch.randint(0, 2 * thr, (len(q_lens),), generator=gen, device=gen.device)
+        a = batch_args(q_lens, [q + h for q, h in zip(q_lens, hist.tolist())], device)
+        for n in ("short_value", "long_value"):
+            p = spec.param(n)
+            a[n] = randn(p.resolve_shape(a), p.dtype, device, gen)
+        p = spec.param("output")
+        a["output"] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
+        poison(a["output"])
+        return a
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        return {"output": R.length_select(a["short_value"], a["long_value"], a["cu_seqlens_q"],
+                                          a["seq_lens"], int(spec.attributes.get("threshold",
+                                                                                 8192)))}
+
+    def bytes_moved(self, spec, a):
+        """Each row read from one of the two inputs, written once."""
+        meta = a["cu_seqlens_q"].nbytes + a["seq_lens"].nbytes
+        return 2 * a["output"].nbytes + meta
