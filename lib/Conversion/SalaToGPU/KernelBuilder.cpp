@@ -368,6 +368,37 @@ std::string salac::kernelBaseName(Operation *op) {
       });
 }
 
+/// What a kernel is specialised on, for the manifest: the op's own attributes
+/// (not its bookkeeping ones) plus the static shape parameters of its operands.
+static DictionaryAttr kernelAttributes(Operation *op) {
+  Builder b(op->getContext());
+  NamedAttrList attrs(op->getAttrDictionary());
+  attrs.erase(kKernelAttrName);
+  attrs.erase("operandSegmentSizes");
+  auto setShape = [&](RankedTensorType t) {
+    if (t.getRank() != 3 || t.isDynamicDim(1) || t.isDynamicDim(2))
+      return;
+    attrs.set("heads", b.getI64IntegerAttr(t.getDimSize(1)));
+    attrs.set("head_dim", b.getI64IntegerAttr(t.getDimSize(2)));
+    attrs.set("dtype", b.getStringAttr(dtypeName(t.getElementType())));
+  };
+  for (Value v : op->getOperands()) {
+    if (auto t = dyn_cast<RankedTensorType>(v.getType())) {
+      if (isa<FloatType>(t.getElementType()) && !attrs.get("heads"))
+        setShape(t);
+    } else if (auto kv = dyn_cast<sala::KVCacheType>(v.getType())) {
+      attrs.set("page_size", b.getI64IntegerAttr(kv.getPageSize()));
+      attrs.set("kv_heads", b.getI64IntegerAttr(kv.getKvHeads()));
+    } else if (auto ck = dyn_cast<sala::CompressedKeysType>(v.getType())) {
+      attrs.set("kernel_size", b.getI64IntegerAttr(ck.getKernelSize()));
+      attrs.set("kernel_stride", b.getI64IntegerAttr(ck.getKernelStride()));
+      attrs.set("key_page_size", b.getI64IntegerAttr(ck.getPageSize()));
+      attrs.set("kv_heads", b.getI64IntegerAttr(ck.getKvHeads()));
+    }
+  }
+  return attrs.getDictionary(op->getContext());
+}
+
 FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp module,
                                              StringRef name) {
   KernelBuilder kb(module, name, op->getLoc());
@@ -392,16 +423,6 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
   gpu::GPUFuncOp func = kb.finish();
   OpBuilder b(op->getContext());
   func->setAttr(kOpAttrName, b.getStringAttr(op->getName().getStringRef()));
-  // The op's attributes plus the shape it was specialised on.
-  NamedAttrList attrs(op->getAttrDictionary());
-  attrs.erase(kKernelAttrName);
-  if (op->getNumOperands() > 0)
-    if (auto t = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
-        t && t.getRank() == 3) {
-      attrs.set("heads", b.getI64IntegerAttr(t.getDimSize(1)));
-      attrs.set("head_dim", b.getI64IntegerAttr(t.getDimSize(2)));
-      attrs.set("dtype", b.getStringAttr(dtypeName(t.getElementType())));
-    }
-  func->setAttr(kOpAttributesAttrName, attrs.getDictionary(op->getContext()));
+  func->setAttr(kOpAttributesAttrName, kernelAttributes(op));
   return func;
 }
