@@ -290,7 +290,7 @@ std::string salac::dtypeName(Type t) {
 
 bool salac::hasKernelBuilder(Operation *op) {
   if (auto la = dyn_cast<sala::LinearAttentionOp>(op))
-    return la.getForm() == sala::LinearForm::Recurrent;
+    return la.getForm() == sala::LinearForm::Recurrent || linearChunkedKernelSupports(op);
   if (isa<sala::SparseAttentionOp, sala::DenseAttentionOp>(op))
     return attentionKernelSupports(op);
   if (isa<sala::BlockScoresOp, sala::TopkBlocksOp>(op))
@@ -413,7 +413,11 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
           .Case([&](sala::TopkBlocksOp) { return buildTopkBlocksKernel(op, kb); })
           .Case<sala::SparseAttentionOp, sala::DenseAttentionOp>(
               [&](Operation *) { return buildAttentionKernel(op, kb); })
-          .Case([&](sala::LinearAttentionOp) { return buildLinearRecurrentKernel(op, kb); })
+          .Case([&](sala::LinearAttentionOp la) {
+            return la.getForm() == sala::LinearForm::Recurrent
+                       ? buildLinearRecurrentKernel(op, kb)
+                       : buildLinearChunkedKernel(op, kb);
+          })
           .Case([&](sala::CompressKeysOp) { return buildCompressKeysKernel(op, kb); })
           .Default([&](Operation *) {
             return op->emitOpError() << "has no GPU kernel builder yet";

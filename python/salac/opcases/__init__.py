@@ -16,22 +16,32 @@ from .base import (DEFAULT_TOKENS, TOLERANCE, OpCase, RmsNormCase, RopeCase,  # 
 __all__ = ["CASES", "DEFAULT_TOKENS", "TOLERANCE", "OpCase", "case_for", "compare", "poison",
            "torch_dtype"]
 from .paged import (BlockScoresCase, CompressKeysCase, DenseAttentionCase,  # noqa: F401
-                    KvAppendCase, LengthSelectCase, LinearRecurrentCase,
+                    KvAppendCase, LengthSelectCase, LinearChunkedCase,
+                    LinearRecurrentCase,
                     SparseAttentionCase, TopkBlocksCase)
 
-CASES = {c.op: c for c in (SigmoidGateCase(), RmsNormCase(), RopeCase(), KvAppendCase(),
-                           CompressKeysCase(), LinearRecurrentCase(), DenseAttentionCase(),
-                           SparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(),
-                           LengthSelectCase())}
+_ALL = (SigmoidGateCase(), RmsNormCase(), RopeCase(), KvAppendCase(), CompressKeysCase(),
+        LinearRecurrentCase(), LinearChunkedCase(), DenseAttentionCase(),
+        SparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(), LengthSelectCase())
+# Op name -> its cases (an op may have several kernels, e.g. linear attention's
+# recurrent and chunked forms); the first that supports a kernel drives it.
+CASES = {}
+for _c in _ALL:
+    CASES.setdefault(_c.op, []).append(_c)
 
 
 def case_for(spec):
     """(case, None) or (None, reason to skip)."""
-    case = CASES.get(spec.op)
-    if case is None:
+    cases = CASES.get(spec.op)
+    if not cases:
         return None, f"no harness support for {spec.op}"
-    reason = case.unsupported(spec)
-    return (None, reason) if reason else (case, None)
+    reasons = []
+    for case in cases:
+        reason = case.unsupported(spec)
+        if not reason:
+            return case, None
+        reasons.append(reason)
+    return None, "; ".join(reasons)
 
 
 def compare(out, ref, dtype):

@@ -134,6 +134,7 @@ class LinearRecurrentCase(OpCase):
         h, d = q.shape[1], q.shape[2]
         if "q_lens" in sc:
             q_lens = list(sc["q_lens"])
+            # Sequence 1 is fresh (its slot's content must be ignored).
             seq_lens = [n + (0 if i == 1 else 50 * i) for i, n in enumerate(q_lens)]
         else:
             q_lens, seq_lens = ragged_batch(sc["tokens"], gen)
@@ -167,6 +168,21 @@ class LinearRecurrentCase(OpCase):
         slot = s[0].nbytes
         small = sum(a[n].nbytes for n in ("slot_ids", "cu_seqlens_q", "seq_lens"))
         return 4 * a["query"].nbytes + 2 * a["batch"] * slot + small
+
+
+class LinearChunkedCase(LinearRecurrentCase):
+    """The chunked (prefill) kernel: ragged prefills that are and are not
+    multiples of the chunk, fresh and continuing sequences, then long prefills.
+    The reference is the recurrent form: the two must agree."""
+
+    def unsupported(self, spec):
+        if spec.attributes.get("form") != "chunked":
+            return f"no harness support for {spec.op} (form {spec.attributes.get('form')})"
+        return OpCase.unsupported(self, spec)
+
+    def scenarios(self, spec, tokens=DEFAULT_TOKENS):
+        out = [{"tokens": 295, "q_lens": (64, 100, 1, 130)}]
+        return out + [{"tokens": t} for t in tokens if t >= 4096]
 
 
 class DenseAttentionCase(OpCase):

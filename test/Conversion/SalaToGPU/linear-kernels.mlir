@@ -3,7 +3,8 @@
 
 // Recurrent linear attention (decode): a block per (sequence, head), a thread
 // per value column of the f32 state; q and k of the token staged in shared
-// memory. The chunked (prefill) form has no GPU kernel yet.
+// memory. Chunked (prefill): the same grid, 64-token chunks with Q, K and the
+// decayed scores in shared memory (48 KiB).
 
 !st = !sala.state_pool<heads = 32, head_dim = 128, element_type = f32>
 func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> tensor<?x32x128xbf16> {
@@ -13,8 +14,7 @@ func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, 
 }
 
 // MLIR: sala.linear_attention recurrent {{.*}}sala.kernel = @sala_kernels::@sala_linear_attention_recurrent_h32_d128_bf16
-// MLIR: sala.linear_attention chunked
-// MLIR-NOT: sala.kernel
+// MLIR: sala.linear_attention chunked {{.*}}sala.kernel = @sala_kernels::@sala_linear_attention_chunked_h32_d128_bf16
 // MLIR: gpu.func @sala_linear_attention_recurrent_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>) kernel
 // MLIR-SAME: block = array<i64: 128, 1, 1>, grid = [{div = 1 : i64, mul = 32 : i64, param = "batch"}, 1, 1]
 // MLIR-SAME: shape = ["slots", 32, 128, 128]
@@ -22,6 +22,8 @@ func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, 
 // MLIR: arith.constant 0.996101379 : f32
 // MLIR: gpu.barrier
 // MLIR: gpu.barrier
+
+// MLIR: gpu.func @sala_linear_attention_chunked_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<8192xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<8192xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<4096xf32, #gpu.address_space<workgroup>>) kernel
 
 // PTX-LABEL: .visible .entry sala_linear_attention_recurrent_h32_d128_bf16(
 // PTX: .shared .align 4 .b8

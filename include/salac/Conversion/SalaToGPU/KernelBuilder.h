@@ -184,6 +184,8 @@ mlir::LogicalResult buildLengthSelectKernel(mlir::Operation *op, KernelBuilder &
 mlir::LogicalResult buildKVAppendKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildCompressKeysKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildLinearRecurrentKernel(mlir::Operation *op, KernelBuilder &kb);
+bool linearChunkedKernelSupports(mlir::Operation *op);
+mlir::LogicalResult buildLinearChunkedKernel(mlir::Operation *op, KernelBuilder &kb);
 /// Whether the attention kernel supports the op's shapes (see AttentionKernels.cpp).
 bool attentionKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb);
