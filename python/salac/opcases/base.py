@@ -54,6 +54,8 @@ class OpCase:
 
     @staticmethod
     def label(sc):
+        if "label" in sc:  # grid scenarios name themselves
+            return sc["label"]
         return ", ".join(f"{k}={v}" for k, v in sc.items())
 
     def fill(self, spec, param, shape, device, gen):
@@ -160,6 +162,50 @@ def ragged_batch(tokens, gen, max_history=8192, window=None):
         q = [8192] * (tokens // 8192) + ([tokens % 8192] if tokens % 8192 else [])
         hist = [0] + [r(max_history) for _ in q[1:]]
     return q, [a + b for a, b in zip(q, hist)]
+
+
+def scenario_batch(sc, draw):
+    """(q_lens, seq_lens): the scenario's own when it carries them (the
+    correctness grid does), else draw()."""
+    if "seq_lens" in sc:
+        q_lens, seq_lens = list(sc["q_lens"]), list(sc["seq_lens"])
+        if len(q_lens) != len(seq_lens) or any(q > n for q, n in zip(q_lens, seq_lens)):
+            raise ValueError(f"scenario {sc.get('label')}: q_lens {q_lens[:8]} do not fit "
+                             f"seq_lens {seq_lens[:8]}")
+        return q_lens, seq_lens
+    return draw()
+
+
+def row_chunks(cu, seq_lens, max_rows):
+    """Splits a ragged batch's query rows into pieces of at most max_rows rows
+    (a sequence with more rows is cut across pieces). Each piece is a batch
+    of its own whose tokens keep their positions: returns a list of
+    (row0, row1, seqs, cu_sub, seq_lens_sub), seqs being the original
+    sequence indices and seq_lens_sub cut after the piece's last row of each.
+    Pure Python: for references that work per query row (stage 1, stage 2,
+    dense attention) and would otherwise hold [rows, ..., context] at once."""
+    cu, seq_lens = [int(c) for c in cu], [int(n) for n in seq_lens]
+    max_rows = max(1, int(max_rows))
+    pieces, cur = [], None          # cur: [row0, seqs, cu_sub, lens_sub]
+    for b in range(len(seq_lens)):
+        q0, q1 = cu[b], cu[b + 1]
+        hist = seq_lens[b] - (q1 - q0)
+        r = q0
+        while r < q1:
+            if cur is None:
+                cur = [r, [], [0], []]
+            room = max_rows - (r - cur[0])
+            take = min(room, q1 - r)
+            cur[1].append(b)
+            cur[2].append(cur[2][-1] + take)
+            cur[3].append(hist + (r + take - q0))
+            r += take
+            if r - cur[0] >= max_rows:
+                pieces.append((cur[0], r, cur[1], cur[2], cur[3]))
+                cur = None
+    if cur is not None:
+        pieces.append((cur[0], cur[0] + cur[2][-1], cur[1], cur[2], cur[3]))
+    return pieces
 
 
 def page_table(entries, page_size, device, gen, spare=3):

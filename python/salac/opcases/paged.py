@@ -3,7 +3,39 @@
 import math
 
 from .base import (DEFAULT_TOKENS, OpCase, batch_args, cu_seqlens, page_table, poison, ragged_batch,
-                   randn, sparse_batch, torch_dtype, window_of)
+                   randn, row_chunks, scenario_batch, sparse_batch, torch_dtype, window_of)
+
+# References that hold [query rows, ..., context] at once (stage 1, stage 2,
+# dense attention) run over pieces of at most this many rows x longest context.
+REF_ROWS_X_CONTEXT = 1 << 28
+
+
+def by_rows(a, compute, rows=("query",), tables=("page_table",), budget=None):
+    """compute(a) for a per-query-row reference, over row pieces of the batch
+    (see row_chunks) when all rows at once would exceed the budget (rows x
+    longest context, default REF_ROWS_X_CONTEXT); the pieces' results are
+    stacked along the first dimension."""
+    import torch
+    cu, lens = a["cu_seqlens_q"].tolist(), a["seq_lens"].tolist()
+    T = cu[-1]
+    max_rows = max(1, (budget or REF_ROWS_X_CONTEXT) // max(lens + [1]))
+    if T <= max_rows:
+        return compute(a)
+    out = None
+    dev = a["cu_seqlens_q"].device
+    for r0, r1, seqs, cu_sub, lens_sub in row_chunks(cu, lens, max_rows):
+        sub = dict(a)
+        for n in rows:
+            sub[n] = a[n][r0:r1]
+        for n in tables:
+            sub[n] = a[n][torch.tensor(seqs, device=a[n].device)]
+        sub["cu_seqlens_q"] = torch.tensor(cu_sub, dtype=torch.int32, device=dev)
+        sub["seq_lens"] = torch.tensor(lens_sub, dtype=torch.int32, device=dev)
+        part = compute(sub)
+        if out is None:
+            out = part.new_empty((T,) + tuple(part.shape[1:]))
+        out[r0:r1] = part
+    return out
 
 
 class KvAppendCase(OpCase):
@@ -15,7 +47,7 @@ class KvAppendCase(OpCase):
     def make_inputs(self, spec, sc, device, gen):
         import torch
         from .. import reference as R
-        q_lens, seq_lens = ragged_batch(sc["tokens"], gen)
+        q_lens, seq_lens = scenario_batch(sc, lambda: ragged_batch(sc["tokens"], gen))
         kc = spec.param("k_cache")
         ps, kvh, d = kc.shape[1], kc.shape[2], kc.shape[3]
         table, pages = page_table(seq_lens, ps, device, gen)
@@ -63,7 +95,8 @@ class CompressKeysCase(KvAppendCase):
         import torch
         from .. import reference as R
         kern, stride = self.window(spec)
-        q_lens, seq_lens = ragged_batch(sc["tokens"], gen, window=(kern, stride))
+        q_lens, seq_lens = scenario_batch(
+            sc, lambda: ragged_batch(sc["tokens"], gen, window=(kern, stride)))
         kc, ks = spec.param("k_cache"), spec.param("keys")
         table, pages = page_table(seq_lens, kc.shape[1], device, gen)
         entries = [R.num_compressed(n, kern, stride) for n in seq_lens]
@@ -132,7 +165,9 @@ class LinearRecurrentCase(OpCase):
         import torch
         q = spec.param("query")
         h, d = q.shape[1], q.shape[2]
-        if "q_lens" in sc:
+        if "seq_lens" in sc:
+            q_lens, seq_lens = scenario_batch(sc, None)
+        elif "q_lens" in sc:
             q_lens = list(sc["q_lens"])
             # Sequence 1 is fresh (its slot's content must be ignored).
             seq_lens = [n + (0 if i == 1 else 50 * i) for i, n in enumerate(q_lens)]
@@ -200,7 +235,7 @@ class DenseAttentionCase(OpCase):
 
     def make_inputs(self, spec, sc, device, gen):
         import torch
-        q_lens, seq_lens = self.batch(sc["tokens"], gen)
+        q_lens, seq_lens = scenario_batch(sc, lambda: self.batch(sc["tokens"], gen))
         kc, qp = spec.param("k_cache"), spec.param("query")
         table, pages = page_table(seq_lens, kc.shape[1], device, gen)
         T = sum(q_lens)
@@ -217,9 +252,9 @@ class DenseAttentionCase(OpCase):
 
     def reference(self, spec, a):
         from .. import reference as R
-        return {"output": R.dense_attention(a["query"], a["k_cache"], a["v_cache"],
-                                            a["page_table"], a["cu_seqlens_q"], a["seq_lens"],
-                                            scale=spec.attributes.get("scale"))}
+        return {"output": by_rows(a, lambda s: R.dense_attention(
+            s["query"], s["k_cache"], s["v_cache"], s["page_table"], s["cu_seqlens_q"],
+            s["seq_lens"], scale=spec.attributes.get("scale")))}
 
     def kv_rows(self, spec, a):
         """Cached rows per (sequence, KV group) the launch must read at least."""
@@ -237,7 +272,9 @@ class DenseAttentionCase(OpCase):
 class SparseAttentionCase(DenseAttentionCase):
     """Stage 2 over up to `selected` blocks per (token, KV group): decode
     batches with 8K-64K contexts, a 4096-token chunk continuing a 12K history;
-    random valid selections (ascending, some -1)."""
+    random valid selections (ascending, some -1). A scenario with
+    local_blocks = n also selects each token's n most recent blocks, as
+    topk_blocks does (the grid's scenarios)."""
     op = "sala.sparse_attention"
     required = DenseAttentionCase.required + ("blocks",)
 
@@ -256,6 +293,9 @@ class SparseAttentionCase(DenseAttentionCase):
         j = torch.arange(nb, device=device)
         r = r.masked_fill(j > cur, -1.0)
         r[..., 0] = 2.0  # the init block, as topk_blocks forces it
+        local = int(sc.get("local_blocks", 0))
+        if local:
+            r = r.masked_fill((j >= cur - local + 1) & (j <= cur), 2.0)
         top = torch.topk(r, min(K, nb), dim=-1)
         drop = torch.rand(top.values.shape, generator=gen, device=device) < 0.05
         sel = torch.where((top.values < 0) | drop, nb, top.indices)
@@ -272,10 +312,10 @@ class SparseAttentionCase(DenseAttentionCase):
 
     def reference(self, spec, a):
         from .. import reference as R
-        return {"output": R.sparse_attention(a["query"], a["k_cache"], a["v_cache"],
-                                             a["page_table"], a["blocks"], a["cu_seqlens_q"],
-                                             a["seq_lens"], block_size=self.block_size(spec),
-                                             scale=spec.attributes.get("scale"))}
+        return {"output": by_rows(a, lambda s: R.sparse_attention(
+            s["query"], s["k_cache"], s["v_cache"], s["page_table"], s["blocks"],
+            s["cu_seqlens_q"], s["seq_lens"], block_size=self.block_size(spec),
+            scale=spec.attributes.get("scale")), rows=("query", "blocks"))}
 
     def kv_rows(self, spec, a):
         """Per sequence and group: rows of the union of its tokens' blocks."""
@@ -293,7 +333,8 @@ class SparseAttentionCase(DenseAttentionCase):
 
 
 class BlockScoresCase(OpCase):
-    """Stage 1 (exact softmax): scores of every block from the compressed keys."""
+    """Stage 1 (exact softmax): scores of every block from the compressed keys.
+    A scenario's query_scale scales the queries (near-uniform attention)."""
     op = "sala.block_scores"
     required = ("query", "keys", "key_page_table", "cu_seqlens_q", "seq_lens")
     outputs = ("scores",)
@@ -313,7 +354,7 @@ class BlockScoresCase(OpCase):
         from .. import reference as R
         kern, stride = window_of(spec)
         bs = spec.attributes.get("block_size", 64)
-        q_lens, seq_lens = sparse_batch(sc["tokens"], gen)
+        q_lens, seq_lens = scenario_batch(sc, lambda: sparse_batch(sc["tokens"], gen))
         ks, qp = spec.param("keys"), spec.param("query")
         ktable, kpages = page_table([R.num_compressed(n, kern, stride) for n in seq_lens],
                                     ks.shape[1], device, gen)
@@ -321,7 +362,8 @@ class BlockScoresCase(OpCase):
         T = a["tokens"]
         a.update(max_key_pages=ktable.shape[1], key_pages=kpages, key_page_table=ktable,
                  max_blocks=max(-(-n // bs) for n in seq_lens),
-                 query=randn((T,) + qp.shape[1:], qp.dtype, device, gen),
+                 query=randn((T,) + qp.shape[1:], qp.dtype, device, gen,
+                             sc.get("query_scale", 1.0)),
                  keys=randn((kpages,) + ks.shape[1:], ks.dtype, device, gen))
         a["scores"] = torch.empty(spec.param("scores").resolve_shape(a), device=device,
                                   dtype=torch_dtype(spec.param("scores").dtype))
@@ -332,12 +374,12 @@ class BlockScoresCase(OpCase):
         import torch
         from .. import reference as R
         at, (kern, stride) = spec.attributes, window_of(spec)
-        return {"scores": R.block_scores(
-            a["query"], a["keys"], a["key_page_table"], a["cu_seqlens_q"], a["seq_lens"],
+        return {"scores": by_rows(a, lambda s: R.block_scores(
+            s["query"], s["keys"], s["key_page_table"], s["cu_seqlens_q"], s["seq_lens"],
             kernel=kern, stride=stride, block_size=at.get("block_size", 64),
             pool_kernel=at.get("pool_kernel", 5), pool_stride=at.get("pool_stride"),
             pool_padding=at.get("pool_padding", 1), scale=at.get("scale"),
-            num_blocks=a["max_blocks"], dtype=torch.float64)}
+            num_blocks=a["max_blocks"], dtype=torch.float64), tables=("key_page_table",))}
 
     def bytes_moved(self, spec, a):
         from .. import reference as R
@@ -364,7 +406,7 @@ class TopkBlocksCase(OpCase):
         import torch
         from .. import reference as R
         bs = spec.attributes.get("block_size", 64)
-        q_lens, seq_lens = sparse_batch(sc["tokens"], gen)
+        q_lens, seq_lens = scenario_batch(sc, lambda: sparse_batch(sc["tokens"], gen))
         a = batch_args(q_lens, seq_lens, device)
         T, kvh = a["tokens"], spec.param("scores").shape[1]
         nb = a["max_blocks"] = max(-(-n // bs) for n in seq_lens)
@@ -401,9 +443,13 @@ class LengthSelectCase(OpCase):
     def make_inputs(self, spec, sc, device, gen):
         import torch
         thr = int(spec.attributes.get("threshold", 8192))
-        q_lens, _ = ragged_batch(sc["tokens"], gen)
-        hist = torch.randint(0, 2 * thr, (len(q_lens),), generator=gen, device=gen.device)
-        a = batch_args(q_lens, [q + h for q, h in zip(q_lens, hist.tolist())], device)
+        if "seq_lens" in sc:
+            q_lens, seq_lens = scenario_batch(sc, None)
+        else:
+            q_lens, _ = ragged_batch(sc["tokens"], gen)
+            hist = torch.randint(0, 2 * thr, (len(q_lens),), generator=gen, device=gen.device)
+            seq_lens = [q + h for q, h in zip(q_lens, hist.tolist())]
+        a = batch_args(q_lens, seq_lens, device)
         for n in ("short_value", "long_value"):
             p = spec.param(n)
             a[n] = randn(p.resolve_shape(a), p.dtype, device, gen)
