@@ -1,6 +1,8 @@
 //===- InitAll.cpp - register salac's dialects and passes -----------------===//
 #include "salac/InitAll.h"
 #include "salac/Compiler/Pipeline.h"
+#include "salac/Conversion/Passes.h"
+#include "salac/Conversion/SalaToLoops/CPUPipeline.h"
 #include "salac/Dialect/Sala/IR/SalaDialect.h"
 #include "salac/Dialect/Sala/Transforms/Passes.h"
 
@@ -15,6 +17,7 @@
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVM.h"
 #include "mlir/Dialect/UB/IR/UBOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -62,6 +65,8 @@ void salac::registerAllDialects(mlir::DialectRegistry &registry) {
 void salac::registerAllPasses() {
   sala::registerSalaPasses();
   registerPipelines();
+  registerSalacConversionPasses();
+  registerCPUPipeline();
   // The upstream passes salac's pipelines use, for salac-opt and lit tests.
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
@@ -72,4 +77,11 @@ void salac::registerAllPasses() {
   mlir::registerReconcileUnrealizedCastsPass();
   mlir::registerGpuNVVMAttachTarget();
   mlir::registerGpuModuleToBinaryPass();
+  // ... and those of salac-cpu-pipeline.
+  mlir::arith::registerArithExpandOpsPass();
+  mlir::registerConvertMathToLLVMPass();
+  mlir::registerFinalizeMemRefToLLVMConversionPass();
+  mlir::registerArithToLLVMConversionPass();
+  mlir::registerConvertControlFlowToLLVMPass();
+  mlir::registerConvertFuncToLLVMPass();
 }

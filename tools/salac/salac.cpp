@@ -1,10 +1,12 @@
 //===- salac.cpp - the salac compiler driver ------------------------------===//
 //
 // salac [input] [--emit=sala|mlir|llvm|ptx] [--chip=sm_90] [-o out]
+// salac run [input] [--layer=N] [--mode=decode|prefill] [sizes...]
 //
 // The input is a `.mlir` file in the sala dialect or a model `config.json`; with
-// no input, the embedded MiniCPM-SALA config is compiled. Errors are one line on
-// stderr and exit status 1.
+// no input, the embedded MiniCPM-SALA config is compiled. `salac run` executes
+// one block on the host CPU and checks it against the C++ reference
+// (salac/Runner/Runner.h). Errors are one line on stderr and exit status 1.
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Compiler/ModelToSala.h"
@@ -14,6 +16,7 @@
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 #include "salac/InitAll.h"
 #include "salac/Model/ModelConfig.h"
+#include "salac/Runner/Runner.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/MLIRContext.h"
@@ -84,6 +87,97 @@ cl::opt<bool> listKernels("list-kernels",
 int fail(const llvm::Twine &msg) {
   llvm::errs() << "salac: error: " << msg << "\n";
   return 1;
+}
+
+// --- salac run -------------------------------------------------------------
+// `salac run` shares --mode, --page-size and --lse-k2 and the positional input
+// with the compiler; the options below are its own. (Not an llvm::cl
+// SubCommand: that would change the compiler's --help.)
+cl::OptionCategory runCat("salac run options");
+cl::opt<std::string> runFunc("func", cl::desc("Function of a .mlir input to run"),
+                             cl::cat(runCat));
+cl::opt<int64_t> runLayer("layer", cl::desc("Mixer of a model config to run (default: 0)"),
+                          cl::cat(runCat));
+cl::opt<int64_t> runBatch("batch", cl::desc("Sequences in the batch (default: 2)"),
+                          cl::cat(runCat));
+cl::opt<int64_t> runQLen("q-len",
+                         cl::desc("New tokens per sequence (default: 1 in decode, 72 "
+                                  "in prefill)"),
+                         cl::cat(runCat));
+cl::list<int64_t> runQLens("q-lens",
+                           cl::desc("Ragged batch: new tokens of each sequence, e.g. "
+                                    "--q-lens=1,3,2"),
+                           cl::CommaSeparated, cl::cat(runCat));
+cl::opt<int64_t> runContext("context",
+                            cl::desc("Tokens cached before this step, every sequence "
+                                     "(default: 80 in decode, 24 in prefill)"),
+                            cl::cat(runCat));
+cl::list<int64_t> runContexts("contexts",
+                              cl::desc("Tokens cached before this step, per sequence"),
+                              cl::CommaSeparated, cl::cat(runCat));
+cl::opt<int64_t> runDenseLen("dense-len",
+                             cl::desc("Override the config's dense_len (0: always sparse)"),
+                             cl::cat(runCat));
+cl::opt<int64_t> runPoolPages("pool-pages",
+                              cl::desc("Pages in each KV-cache pool (default: what the "
+                                       "batch needs + 1)"),
+                              cl::cat(runCat));
+cl::opt<int64_t> runMaxPages("max-pages",
+                             cl::desc("Width of the KV page table, pages per sequence "
+                                      "(default: what the longest sequence needs)"),
+                             cl::cat(runCat));
+cl::opt<int64_t> runPoolSlots("pool-slots",
+                              cl::desc("Slots in each state pool (default: batch + 1)"),
+                              cl::cat(runCat));
+cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs (default: 1)"),
+                          cl::init(1), cl::cat(runCat));
+cl::opt<double> runTolerance("tolerance",
+                             cl::desc("Max relative error accepted (default: 1e-4 for "
+                                      "f32 blocks, 2^-6 for bf16 blocks)"),
+                             cl::cat(runCat));
+cl::opt<bool> runChecksums("checksums",
+                           cl::desc("Print a checksum of every compiled output"),
+                           cl::cat(runCat));
+
+template <typename T> std::optional<T> given(const cl::opt<T> &o) {
+  return o.getNumOccurrences() ? std::optional<T>(o.getValue()) : std::nullopt;
+}
+
+/// The first option of `options` given on the command line, if any.
+cl::Option *firstGiven(std::initializer_list<cl::Option *> options) {
+  for (cl::Option *o : options)
+    if (o->getNumOccurrences())
+      return o;
+  return nullptr;
+}
+
+int runMain() {
+  if (cl::Option *o = firstGiven(
+          {&emit, &chip, &outputPath, std::addressof(layers), &strict, &listKernels}))
+    return fail("--" + o->ArgStr + " does not apply to salac run");
+  runner::RunOptions o;
+  o.input = inputPath;
+  o.funcName = runFunc;
+  o.layer = given(runLayer);
+  o.mode = given(mode);
+  o.batch = given(runBatch);
+  o.qLen = given(runQLen);
+  o.context = given(runContext);
+  o.qLens.assign(runQLens.begin(), runQLens.end());
+  o.contexts.assign(runContexts.begin(), runContexts.end());
+  o.pageSize = given(pageSize);
+  o.denseLen = given(runDenseLen);
+  o.lseK2 = lseK2;
+  o.poolPages = given(runPoolPages);
+  o.maxPages = given(runMaxPages);
+  o.poolSlots = given(runPoolSlots);
+  o.seed = runSeed;
+  o.tolerance = given(runTolerance);
+  o.checksums = runChecksums;
+  DialectRegistry registry;
+  salac::registerAllDialects(registry);
+  MLIRContext ctx(registry);
+  return runner::runBlock(ctx, o, llvm::outs(), llvm::errs());
 }
 
 bool looksLikeJSON(llvm::StringRef path, llvm::StringRef text) {
@@ -168,13 +262,41 @@ int main(int argc, char **argv) {
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "salac 0.1.0 (LLVM/MLIR " << LLVM_VERSION_STRING << ")\n";
   });
-  cl::HideUnrelatedOptions(salacCat);
+  // `salac run ...`: the same parser without the word "run", its own options.
+  bool run = argc > 1 && llvm::StringRef(argv[1]) == "run";
+  std::vector<const char *> args(argv, argv + argc);
+  if (run) {
+    args.erase(args.begin() + 1);
+    args[0] = "salac run";
+    for (cl::Option *shared : {(cl::Option *)&mode, (cl::Option *)&pageSize,
+                               (cl::Option *)&lseK2, (cl::Option *)&inputPath})
+      shared->Categories.assign(1, &runCat);
+    mode.setDescription("decode or prefill (default: decode); a model config's mode, "
+                        "and the default sizes");
+    pageSize.setDescription("KV-cache page size of a model config (default: 64); for "
+                            "a .mlir input, checked against the block");
+  }
+  cl::HideUnrelatedOptions(run ? runCat : salacCat);
   cl::ParseCommandLineOptions(
-      argc, argv,
-      "salac: compiles the attention blocks of sparse+linear hybrid LLMs to PTX\n\n"
-      "  salac                      compile the embedded MiniCPM-SALA config\n"
-      "  salac config.json          compile a HuggingFace MiniCPM-SALA config\n"
-      "  salac block.mlir           compile a block written in the sala dialect\n");
+      int(args.size()), args.data(),
+      run ? "salac run: executes one block on the host CPU (salac-cpu-pipeline, JIT) "
+            "and checks every output against the C++ reference on seeded random inputs\n\n"
+            "  salac run                        layer 0 of the embedded config, decode\n"
+            "  salac run --layer=1 --mode=prefill --q-lens=1,70 --contexts=30,0\n"
+            "  salac run block.mlir --func=f    a function of a .mlir file\n"
+          : "salac: compiles the attention blocks of sparse+linear hybrid LLMs to PTX\n\n"
+            "  salac                      compile the embedded MiniCPM-SALA config\n"
+            "  salac config.json          compile a HuggingFace MiniCPM-SALA config\n"
+            "  salac block.mlir           compile a block written in the sala dialect\n"
+            "  salac run [input] [...]    run one block on the CPU against the reference\n"
+            "                             (salac run --help)\n");
+  if (run)
+    return runMain();
+  if (cl::Option *o = firstGiven({&runFunc, &runLayer, &runBatch, &runQLen, std::addressof(runQLens),
+                                  &runContext, std::addressof(runContexts), &runDenseLen, &runPoolPages,
+                                  &runMaxPages, &runPoolSlots, &runSeed, &runTolerance,
+                                  &runChecksums}))
+    return fail("--" + o->ArgStr + " applies to salac run");
 
   if (!isSupportedChip(chip))
     return fail("unsupported --chip '" + chip + "' (supported: " + supportedChips() +

@@ -57,7 +57,7 @@ struct ConvertSalaToLoops
     if (composite.wasInterrupted())
       return signalPassFailure();
 
-    SalaToLoopsTypeConverter converter(ctx);
+    SalaToLoopsTypeConverter converter;
     ConversionTarget target(*ctx);
     target.addIllegalDialect<sala::SalaDialect>();
     target.addLegalDialect<arith::ArithDialect, math::MathDialect,

@@ -57,13 +57,12 @@ struct BlockScoresToLoops : OpConversionPattern<sala::BlockScoresOp> {
                                 ConversionPatternRewriter &rewriter) const override {
     auto keysType = op.getKeys().getType();
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
-    int64_t heads = qType.getDimSize(1), headDim = qType.getDimSize(2);
+    int64_t headDim = qType.getDimSize(2);
     int64_t kvHeads = keysType.getKvHeads(), group = int64_t(op.getGroupSize());
     int64_t blockSize = int64_t(op.getBlockSize());
     int64_t poolKernel = int64_t(op.getPoolKernel());
     int64_t poolStride = int64_t(op.getPoolStride());
     int64_t poolPadding = int64_t(op.getPoolPadding());
-    (void)heads;
     auto resultType =
         cast<MemRefType>(getTypeConverter()->convertType(op.getScores().getType()));
 

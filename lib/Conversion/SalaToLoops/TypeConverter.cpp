@@ -15,7 +15,7 @@
 using namespace mlir;
 using namespace salac;
 
-salac::SalaToLoopsTypeConverter::SalaToLoopsTypeConverter(MLIRContext *ctx) {
+salac::SalaToLoopsTypeConverter::SalaToLoopsTypeConverter() {
   addConversion([](Type type) { return type; });
   addConversion([](RankedTensorType type) -> Type {
     return MemRefType::get(type.getShape(), type.getElementType());
@@ -51,7 +51,6 @@ salac::SalaToLoopsTypeConverter::SalaToLoopsTypeConverter(MLIRContext *ctx) {
     return UnrealizedConversionCastOp::create(builder, loc, type, inputs)
         .getResult(0);
   });
-  (void)ctx;
 }
 
 void salac::populateSalaToLoopsPatterns(const TypeConverter &converter,

@@ -19,7 +19,7 @@ namespace salac {
 /// each (shapes in Passes.td). Every other type is kept.
 class SalaToLoopsTypeConverter : public mlir::TypeConverter {
 public:
-  explicit SalaToLoopsTypeConverter(mlir::MLIRContext *ctx);
+  SalaToLoopsTypeConverter();
 };
 
 /// kv_append, compress_keys.
