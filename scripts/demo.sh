@@ -19,3 +19,11 @@ echo "entry points:"
 grep '.visible .entry' "$out/minicpm-sala.ptx" | sed 's/.visible .entry /  /; s/($//'
 echo "ptxas (sm_90):"
 python3 "$root/utils/check-ptx.py" "$out/minicpm-sala.ptx" | sed 's/^check-ptx: /  /'
+
+echo
+echo "== executing on this machine's CPU (no GPU needed): salac run, checked against the C++ reference"
+for args in "--layer=0 --mode=decode" "--layer=0 --mode=prefill" "--layer=0 --mode=decode --dense-len=0 --contexts=900,300" \
+            "--layer=1 --mode=decode" "--layer=1 --mode=prefill"; do
+  echo "-- salac run $args"
+  "$salac" run $args | sed -n '1,2p;/result #0/p;/^PASS\|^FAIL/p'
+done
