@@ -1,26 +1,51 @@
 //===- AttentionKernels.cpp - sparse (stage 2) and dense attention --------===//
 //
-// One kernel shape serves both: a block per (query token, KV group) walks
-// 64-token key tiles -- the selected blocks for sparse attention, every block
-// up to the query's own for dense attention -- with an online softmax. The
-// group's query heads share every K/V tile they load (GQA): the tile is read
-// from the paged cache once per group, not once per head.
+// One kernel shape serves both: a block of 4 warps per (query token, KV group)
+// walks 64-token key tiles -- the selected blocks for sparse attention, every
+// block up to the query's own for dense attention -- with an online softmax.
+// The group's query heads share every K/V tile they load (GQA): the tile is
+// read from the paged cache once per group, not once per head.
 //
-// Per tile: K and V (bf16) are staged in shared memory with 16-byte loads;
-// scores S[h][r] = scale q_h . k_r (a warp covers 8 keys x 4 heads, so the
-// padded K rows and Q rows are read without bank conflicts); a warp per head
-// group updates the running max and sum; then each thread owns one output
-// column and accumulates P V for all heads of the group in registers.
+// Tensor cores (mma.sync m16n8k16, bf16 in, f32 accumulate). The group's heads
+// are the 16 rows of the MMA (padded with zero rows below 16 heads). Warp w
+// owns keys 16w .. 16w+15 of every tile:
+//   S = Q K^T   16 heads x 16 keys, k = 128: Q (staged in shared memory once)
+//               and K fragments by ldmatrix (8 + 8 x4 loads, 16 mma per warp
+//               and tile);
+//   softmax     in registers: rows are spread over quads of lanes, so the row
+//               max and sum are two xor-shuffles; P is re-packed from the S
+//               accumulators straight into A fragments (no shared memory);
+//   O += P V    16 heads x 128 columns, k = 16 keys: V fragments by
+//               ldmatrix.trans (8 x4 loads per warp and tile); P is split into
+//               its bf16 rounding and the rounding residue, so 2 x 16 mma keep
+//               P V f32-accurate (P rounded to bf16 alone would leave
+//               outputs that cancel to small values with large errors).
+// Each warp keeps its own running max, sum and O (64 f32 a lane) over its keys;
+// after the last tile the 4 partial softmaxes are combined through shared
+// memory, the same split-K combine as flash-decoding, once per block.
 //
-// This is the CUDA-core version: correct for decode and prefill, memory-bound
-// for decode. Tensor cores (mma.sync) for prefill come with the fusion work.
+// K and V tiles (64 x 128 bf16, 16 KiB each, 16-byte chunks XOR-swizzled by
+// row so that ldmatrix and cp.async are free of bank conflicts) are fetched
+// with cp.async (zero-filled past the query's position, for -1 blocks and for
+// unmapped pages) and overlapped with compute: V of tile i lands while S of
+// tile i is computed; K of tile i+1 is issued right after P V of tile i
+// (issuing it before P V overlaps more, but makes ptxas spill).
+//
+// MLIR 22's convert-nvgpu-to-nvvm cannot lower a bf16 nvgpu.mma.sync (it has
+// no PTX type for bf16 operands), so the MMA is built as nvvm.mma.sync directly;
+// ldmatrix and cp.async are nvgpu ops.
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
@@ -28,10 +53,13 @@ using namespace salac;
 using arith::CmpIPredicate;
 
 namespace {
-constexpr int64_t kTile = 64;     // keys per tile (= the sparse block)
-constexpr int64_t kThreads = 128; // = head_dim: a thread per output column
-constexpr int64_t kKStride = 136; // padded bf16 K row: 272 B, 16-byte aligned
-constexpr int64_t kQStride = 132; // padded f32 Q row
+constexpr int64_t kTile = 64;            // keys per tile (= the sparse block)
+constexpr int64_t kDim = 128;            // head_dim
+constexpr int64_t kThreads = 128;        // 4 warps
+constexpr int64_t kRows = 16;            // MMA rows: the group's heads, padded
+constexpr int64_t kSlot = kTile * kDim;  // bf16 elements of a K or V tile
+constexpr int64_t kChunks = kDim / 8;    // 16-byte chunks per row
+constexpr int64_t kNTiles = kDim / 8;    // n8 tiles of the output columns
 
 struct AttnShape {
   int64_t heads, kvHeads, group, headDim, pageSize, blockSize, selected;
@@ -66,6 +94,79 @@ AttnShape shapeOf(Operation *op) {
   s.elem = qt.getElementType();
   return s;
 }
+
+/// Small emitters for the warp-level matrix code.
+struct Mma {
+  KernelBuilder &kb;
+  OpBuilder &b;
+  Location loc;
+  Type bf16, f32, i32;
+
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
+  Value feq(Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, y);
+  }
+  Value xori(Value x, Value y) { return arith::XOrIOp::create(b, loc, x, y); }
+  Value andi(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value ex2(Value x) { return kb.ptxUnaryF32("ex2.approx.ftz.f32", x); }
+
+  /// A vector<2xbf16> as the 32-bit register the MMA takes.
+  Value asI32(Value pair) {
+    Value v = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), pair);
+    return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{0});
+  }
+  /// Two f32 (x0 in the low half) as two bf16x2 registers whose sum is x to
+  /// about 16 significant bits: the rounded values and the rounding residues.
+  /// Two MMAs with them keep P V at nearly f32 accuracy (one would round P to
+  /// bf16 first: an absolute error of 2^-9 |P| |V| in every output).
+  std::pair<Value, Value> packSplit(Value x0, Value x1) {
+    auto v2 = VectorType::get({2}, bf16);
+    Value h0 = kb.fromF32(x0, bf16), h1 = kb.fromF32(x1, bf16);
+    Value r0 = kb.fromF32(fsub(x0, kb.toF32(h0)), bf16);
+    Value r1 = kb.fromF32(fsub(x1, kb.toF32(h1)), bf16);
+    return {asI32(vector::FromElementsOp::create(b, loc, v2, ValueRange{h0, h1})),
+            asI32(vector::FromElementsOp::create(b, loc, v2, ValueRange{r0, r1}))};
+  }
+  /// ldmatrix .x4 of 8x8 b16 matrices from shared memory; lane l gives the
+  /// address of row l % 8 of matrix l / 8. Returns the 4 registers.
+  SmallVector<Value, 4> ldmatrix(Value mem, Value index, bool transpose) {
+    Value m = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, bf16), mem,
+                                        ValueRange{index}, transpose, 4);
+    SmallVector<Value, 4> regs;
+    for (int64_t j = 0; j < 4; ++j)
+      regs.push_back(asI32(vector::ExtractOp::create(b, loc, m, ArrayRef<int64_t>{j})));
+    return regs;
+  }
+  /// D = A B + C, m16n8k16, A row-major 16x16 bf16 (4 regs), B column-major
+  /// 16x8 bf16 (2 regs), C/D 16x8 f32 (4 values).
+  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bReg, ArrayRef<Value> c) {
+    auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    auto op = NVVM::MmaOp::create(
+        b, loc, resTy, a, bReg, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+        std::nullopt,
+        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+    SmallVector<Value, 4> d;
+    for (int64_t j = 0; j < 4; ++j)
+      d.push_back(LLVM::ExtractValueOp::create(b, loc, op, ArrayRef<int64_t>{j}));
+    return d;
+  }
+  /// scf.if with results; both bodies return the values to yield.
+  ValueRange ifElse(Value cond, TypeRange types,
+                    function_ref<SmallVector<Value>()> thenBody,
+                    function_ref<SmallVector<Value>()> elseBody) {
+    auto op = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&op.getThenRegion().front());
+    scf::YieldOp::create(b, loc, thenBody());
+    b.setInsertionPointToStart(&op.getElseRegion().front());
+    scf::YieldOp::create(b, loc, elseBody());
+    return op.getResults();
+  }
+};
 } // namespace
 
 bool salac::attentionKernelSupports(Operation *op) {
@@ -73,10 +174,10 @@ bool salac::attentionKernelSupports(Operation *op) {
   auto cache = isa<sala::SparseAttentionOp>(op)
                    ? cast<sala::SparseAttentionOp>(op).getCache().getType()
                    : cast<sala::DenseAttentionOp>(op).getCache().getType();
-  // Shared memory holds a 64 x 128 tile of K and of V in bf16 and the scores
-  // of up to 16 heads; one thread per column of a 128-wide head.
-  return s.headDim == kThreads && s.blockSize == kTile && s.group % 4 == 0 &&
-         s.group <= 16 && s.elem.isBF16() && cache.getElementType().isBF16();
+  // The group's heads are the 16 rows of an MMA; a 128-wide head is 8 k-steps
+  // of S and 16 n-tiles of O; a 64-token tile is 16 keys for each of 4 warps.
+  return s.headDim == kDim && s.blockSize == kTile && s.group % 4 == 0 &&
+         s.group <= kRows && s.elem.isBF16() && cache.getElementType().isBF16();
 }
 
 LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
@@ -88,8 +189,9 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                               : cast<sala::DenseAttentionOp>(op).getEffectiveScale();
   int64_t d = s.headDim, g = s.group, page = s.pageSize;
   int64_t rowElems = s.kvHeads * d;
-  Type i32 = IntegerType::get(op->getContext(), 32);
-  Type f32 = Float32Type::get(op->getContext());
+  MLIRContext *ctx = op->getContext();
+  Type i32 = IntegerType::get(ctx, 32);
+  Type f32 = Float32Type::get(ctx);
   Type bf16 = s.elem;
 
   SmallVector<Extent> rows = {"tokens", s.heads, d};
@@ -116,168 +218,311 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Value qs = kb.addWorkgroupBuffer(f32, g * kQStride);
-  Value ks = kb.addWorkgroupBuffer(bf16, kTile * kKStride);
-  Value vs = kb.addWorkgroupBuffer(bf16, kTile * d);
-  Value ps = kb.addWorkgroupBuffer(f32, g * kTile);
-  Value mS = kb.addWorkgroupBuffer(f32, g);
-  Value lS = kb.addWorkgroupBuffer(f32, g);
-  Value corr = kb.addWorkgroupBuffer(f32, g);
+  Mma m{kb, b, loc, bf16, f32, i32};
+  // Left alone, ptxas gives the dense kernel with whole-tile pages ~180
+  // registers (2 blocks per SM); it fits 168 (3 blocks per SM; the sparse one
+  // gets 128) without spilling -- ptxas-attention.mlir checks that.
+  if (!s.sparse && page % kTile == 0)
+    b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                                         b.getI32IntegerAttr(3));
+  // The K tile, then the V tile; after the loop the same 32 KiB hold the
+  // warps' partial O (f32) for the combine.
+  Value kv = kb.addWorkgroupBuffer(bf16, 2 * kSlot, 16);
+  Value qs = kb.addWorkgroupBuffer(bf16, kRows * kDim, 16);
+  Value stats = kb.addWorkgroupBuffer(f32, 4 * kRows * 2); // [warp][row] (max, sum)
   const float negInf = -std::numeric_limits<float>::infinity();
   auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
-  auto fmul = [&](Value x, Value y) { return arith::MulFOp::create(b, loc, x, y).getResult(); };
-  auto fadd = [&](Value x, Value y) { return arith::AddFOp::create(b, loc, x, y).getResult(); };
-  auto fsub = [&](Value x, Value y) { return arith::SubFOp::create(b, loc, x, y).getResult(); };
-  auto fcmp = [&](arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, p, x, y).getResult();
-  };
-  auto forLoop = [&](Value lb, Value ub, Value step, ValueRange init,
-                     function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    return kb.forLoop(lb, ub, step, init, body);
-  };
-
+  auto idx = [&](int64_t v) { return kb.idx(v); };
+  auto ult = [&](Value x, Value y) { return kb.cmp(CmpIPredicate::ult, x, y); };
 
   Value tid = kb.threadId();
-  Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
-  Value token = kb.div(kb.blockId(), kb.idx(s.kvHeads));
-  Value kvHead = kb.rem(kb.blockId(), kb.idx(s.kvHeads));
+  Value lane = kb.rem(tid, idx(32)), warp = kb.div(tid, idx(32));
+  Value quad = kb.div(lane, idx(4)), inQuad = kb.rem(lane, idx(4));
+  Value token = kb.div(kb.blockId(), idx(s.kvHeads));
+  Value kvHead = kb.rem(kb.blockId(), idx(s.kvHeads));
   auto [seq, pos] = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
+  Value qRow0 = kb.mul(kb.add(kb.mul(token, idx(s.heads)), kb.mul(kvHead, idx(g))), idx(d));
 
-  // Stage the group's queries (f32) and reset the softmax state.
-  Value qRow0 = kb.mul(kb.add(kb.mul(token, kb.idx(s.heads)), kb.mul(kvHead, kb.idx(g))),
-                       kb.idx(d));
-  for (int64_t h = 0; h < g; ++h) {
-    Value x = kb.toF32(kb.load(kb.arg(qArg), kb.add(qRow0, kb.add(kb.idx(h * d), tid))));
-    kb.store(x, qs, kb.add(kb.idx(h * kQStride), tid));
+  // Q of the group (zero rows past it) in shared memory, 16-byte chunks
+  // swizzled like the K/V tiles; A fragments come from it by ldmatrix.
+  for (int64_t j = 0; j < kRows * kChunks / kThreads; ++j) {
+    Value c = kb.add(tid, idx(kThreads * j));
+    Value row = kb.div(c, idx(kChunks)), ch = kb.rem(c, idx(kChunks));
+    Value ok = ult(row, idx(g));
+    Value at = kb.add(qRow0, kb.add(kb.mul(kb.select(ok, row, idx(0)), idx(d)), kb.mul(ch, idx(8))));
+    auto v8 = VectorType::get({8}, bf16);
+    Value zero8 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v8, b.getZeroAttr(bf16)));
+    Value x = kb.select(ok, kb.loadVector(kb.arg(qArg), at, 8, 16), zero8);
+    Value dst = kb.add(kb.mul(row, idx(kDim)), kb.mul(m.xori(ch, kb.rem(row, idx(8))), idx(8)));
+    kb.storeVector(x, qs, dst, 16);
   }
-  kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-    kb.store(kb.f32(negInf), mS, tid);
-    kb.store(kb.f32(0.0), lS, tid);
-  });
 
   // The tiles to visit: the selected blocks, or every block up to pos.
-  Value numTiles = s.sparse ? kb.idx(s.selected) : kb.add(kb.div(pos, kb.idx(kTile)), kb.idx(1));
-  Value selRow = s.sparse ? kb.mul(kb.add(kb.mul(token, kb.idx(s.kvHeads)), kvHead),
-                                   kb.idx(s.selected))
+  Value numTiles = s.sparse ? idx(s.selected) : kb.add(kb.div(pos, idx(kTile)), idx(1));
+  Value selRow = s.sparse ? kb.mul(kb.add(kb.mul(token, idx(s.kvHeads)), kvHead), idx(s.selected))
                           : Value();
-  SmallVector<Value> zeros(g, kb.f32(0.0));
-  auto tiles = forLoop(kb.idx(0), numTiles, kb.idx(1), zeros, [&](Value i, ValueRange acc) {
-    Value block = i;
-    Value valid = kb.cmp(CmpIPredicate::ule, kb.mul(i, kb.idx(kTile)), pos);
-    if (s.sparse) {
-      Value raw = kb.load(kb.arg(sel), kb.add(selRow, i));
-      block = arith::IndexCastOp::create(b, loc, b.getIndexType(), raw);
-      Value nonNeg = arith::CmpIOp::create(
-          b, loc, CmpIPredicate::sge, raw,
-          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
-      valid = arith::AndIOp::create(
-          b, loc, nonNeg, kb.cmp(CmpIPredicate::sle, kb.mul(block, kb.idx(kTile)), pos));
+  // Tile slot i -> (whether it has visible keys, its first position). Slots past
+  // the end (the pipeline's look-ahead) are invalid.
+  auto tileOf = [&](Value i) -> std::pair<Value, Value> {
+    Value inRange = ult(i, numTiles);
+    if (!s.sparse)
+      return {inRange, kb.mul(i, idx(kTile))};
+    Value slot = kb.select(inRange, i, idx(s.selected - 1));
+    Value raw = kb.load(kb.arg(sel), kb.add(selRow, slot));
+    Value nonNeg = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw,
+                                         arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+    Value first = kb.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(), raw), idx(kTile));
+    Value valid = m.andi(m.andi(inRange, nonNeg), kb.cmp(CmpIPredicate::sle, first, pos));
+    return {valid, first};
+  };
+
+  // cp.async of one 64 x 128 tile of `cache` into the slot at `slotBase`: each
+  // thread copies rows tid / 16 + 8 j, chunk tid % 16, stored at chunk
+  // (chunk ^ row % 8). Rows that are not visible are zero-filled.
+  auto tokenTy = nvgpu::DeviceAsyncTokenType::get(ctx);
+  Value rowLo = kb.div(tid, idx(kChunks)), chunk = kb.rem(tid, idx(kChunks));
+  Value dstBase = kb.add(kb.mul(rowLo, idx(kDim)), kb.mul(m.xori(chunk, rowLo), idx(8)));
+  Value colOff = kb.add(kb.mul(kvHead, idx(d)), kb.mul(chunk, idx(8)));
+  auto physPage = [&](Value logical) -> std::pair<Value, Value> {
+    Value inTable = ult(logical, kb.arg(maxPages));
+    Value phys = kb.loadIndex(kb.arg(pt), kb.add(kb.mul(seq, kb.arg(maxPages)),
+                                                 kb.select(inTable, logical, idx(0))));
+    return {m.andi(inTable, ult(phys, kb.arg(pages))), phys};
+  };
+  auto issue = [&](unsigned cache, int64_t slotBase, Value valid, Value first) {
+    SmallVector<Value> copies;
+    Value pagePhys, pageOk, rowInPage0;
+    if (page % kTile == 0) { // the whole tile lies in one page
+      std::tie(pageOk, pagePhys) = physPage(kb.div(first, idx(page)));
+      rowInPage0 = kb.rem(first, idx(page));
     }
-    auto ifValid = scf::IfOp::create(b, loc, TypeRange(SmallVector<Type>(g, f32)), valid,
-                                     /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&ifValid.getElseRegion().front());
-      scf::YieldOp::create(b, loc, acc);
-      b.setInsertionPointToStart(&ifValid.getThenRegion().front());
-      Value first = kb.mul(block, kb.idx(kTile));
-      barrier(); // the previous tile is fully consumed
-      // K/V tile: 64 rows x 16 chunks of 8 bf16 for each of K and V.
-      forLoop(tid, kb.idx(kTile * (d / 8)), kb.idx(kThreads), {}, [&](Value c, ValueRange) {
-        Value r = kb.div(c, kb.idx(d / 8)), col = kb.mul(kb.rem(c, kb.idx(d / 8)), kb.idx(8));
-        Value p = kb.add(first, r);
-        Value logical = kb.div(p, kb.idx(page));
-        Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxPages));
-        Value safeLogical = kb.select(inTable, logical, kb.idx(0));
-        Value phys = kb.loadIndex(kb.arg(pt), kb.add(kb.mul(seq, kb.arg(maxPages)), safeLogical));
-        Value ok = arith::AndIOp::create(
-            b, loc, arith::AndIOp::create(b, loc, inTable,
-                                          kb.cmp(CmpIPredicate::ult, phys, kb.arg(pages))),
-            kb.cmp(CmpIPredicate::ule, p, pos));
-        Value src = kb.add(kb.mul(kb.add(kb.mul(kb.select(ok, phys, kb.idx(0)), kb.idx(page)),
-                                         kb.rem(p, kb.idx(page))),
-                                  kb.idx(rowElems)),
-                           kb.add(kb.mul(kvHead, kb.idx(d)), col));
-        auto vecT = VectorType::get({8}, bf16);
-        Value zero = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(
-                                                           vecT, b.getZeroAttr(bf16)));
-        auto load = scf::IfOp::create(b, loc, TypeRange{vecT, vecT}, ok, true);
-        {
-          OpBuilder::InsertionGuard g2(b);
-          b.setInsertionPointToStart(&load.getThenRegion().front());
-          scf::YieldOp::create(b, loc, ValueRange{kb.loadVector(kb.arg(kc), src, 8, 16),
-                                                  kb.loadVector(kb.arg(vc), src, 8, 16)});
-          b.setInsertionPointToStart(&load.getElseRegion().front());
-          scf::YieldOp::create(b, loc, ValueRange{zero, zero});
+    // Rows past the query read nothing (source size 0); their address only
+    // has to be formed, so within a mapped page it is not masked.
+    Value tileSrc;
+    if (page % kTile == 0) {
+      pageOk = m.andi(valid, pageOk);
+      tileSrc = kb.select(pageOk, kb.add(kb.mul(kb.add(kb.mul(pagePhys, idx(page)),
+                                                       kb.add(rowInPage0, rowLo)),
+                                                idx(rowElems)),
+                                         colOff),
+                          idx(0));
+    }
+    for (int64_t j = 0; j < kTile / (kThreads / kChunks); ++j) {
+      Value r = kb.add(rowLo, idx(8 * j));
+      Value p = kb.add(first, r);
+      Value ok, src;
+      if (page % kTile == 0) {
+        ok = pageOk;
+        src = kb.add(tileSrc, idx(8 * j * rowElems));
+      } else {
+        Value phys;
+        std::tie(ok, phys) = physPage(kb.div(p, idx(page)));
+        ok = m.andi(valid, ok);
+        src = kb.add(kb.mul(kb.add(kb.mul(phys, idx(page)), kb.rem(p, idx(page))), idx(rowElems)),
+                     colOff);
+        src = kb.select(ok, src, idx(0));
+      }
+      ok = m.andi(ok, kb.cmp(CmpIPredicate::ule, p, pos));
+      copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, tokenTy, kv, ValueRange{kb.add(dstBase, idx(slotBase + 8 * j * kDim))},
+          kb.arg(cache), ValueRange{src}, b.getIndexAttr(8), kb.select(ok, idx(8), idx(0)),
+          b.getUnitAttr()));
+    }
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies).getResult();
+  };
+  // Wait until at most `pending` groups of this thread are in flight. (The
+  // token only orders the op; the count is what the instruction waits for.)
+  Value anyToken;
+  auto waitGroups = [&](int32_t pending) {
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, anyToken, b.getI32IntegerAttr(pending));
+  };
+
+  // Per lane fragment addresses (bf16 elements in a slot). K, non-transposed:
+  // matrix mi = lane / 8 is keys 16 warp + 8 (mi / 2) .. +7, chunk 2 kk + mi % 2.
+  // V, transposed: keys 16 warp + 8 (mi % 2) .. +7, chunk 2 jj + mi / 2.
+  Value mi = kb.div(lane, idx(8)), r8 = kb.rem(lane, idx(8));
+  Value keyK = kb.add(kb.add(kb.mul(warp, idx(16)), kb.mul(kb.div(mi, idx(2)), idx(8))), r8);
+  Value keyV = kb.add(kb.add(kb.mul(warp, idx(16)), kb.mul(kb.rem(mi, idx(2)), idx(8))), r8);
+  Value chunkK = kb.rem(mi, idx(2)), chunkV = kb.div(mi, idx(2));
+  auto fragIndex = [&](int64_t slotBase, Value key, Value chunkIdx) {
+    return kb.add(idx(slotBase), kb.add(kb.mul(key, idx(kDim)),
+                                        kb.mul(m.xori(chunkIdx, r8), idx(8))));
+  };
+  // Q, non-transposed: matrix mi is rows 8 (mi % 2) .. +7, chunk 2 kk + mi / 2.
+  Value qRowL = kb.rem(lane, idx(16));
+  auto qIndex = [&](int64_t kk) {
+    Value ch = kb.add(kb.div(lane, idx(16)), idx(2 * kk));
+    return kb.add(kb.mul(qRowL, idx(kDim)), kb.mul(m.xori(ch, r8), idx(8)));
+  };
+  // Key positions of this lane's S values: 16 warp + 8 n + 2 inQuad + e.
+  Value keyS = kb.add(kb.mul(warp, idx(16)), kb.mul(inQuad, idx(2)));
+  Value scoreScale = kb.f32(double(scaleValue) * M_LOG2E); // scores in log2 units
+
+  {
+    auto [valid0, first0] = tileOf(idx(0));
+    anyToken = issue(kc, 0, valid0, first0);
+    issue(vc, kSlot, valid0, first0);
+  }
+  // Loop state: O (16 n-tiles x 4), then max and partial sum of rows quad and
+  // quad + 8.
+  SmallVector<Value> init(4 * kNTiles, kb.f32(0.0));
+  init.append({kb.f32(negInf), kb.f32(negInf), kb.f32(0.0), kb.f32(0.0)});
+  auto loop = kb.forLoop(idx(0), numTiles, idx(1), init, [&](Value i, ValueRange st) {
+    auto [valid, first] = tileOf(i);
+    ValueRange acc = st.take_front(4 * kNTiles);
+    Value mOld[2] = {st[4 * kNTiles], st[4 * kNTiles + 1]};
+    Value lOld[2] = {st[4 * kNTiles + 2], st[4 * kNTiles + 3]};
+    waitGroups(1); // K of tile i
+    barrier();
+    // S and the softmax update -> P as A fragments (4 rounded, 4 residues),
+    // new max and sum, correction.
+    SmallVector<Type> softTypes(8, i32);
+    softTypes.append(6, f32);
+    ValueRange soft = m.ifElse(valid, softTypes, [&]() -> SmallVector<Value> {
+      SmallVector<Value> sc[2] = {SmallVector<Value>(4, kb.f32(0.0)),
+                                  SmallVector<Value>(4, kb.f32(0.0))};
+      for (int64_t kk = 0; kk < d / 16; ++kk) {
+        auto qf = m.ldmatrix(qs, qIndex(kk), false);
+        auto kf = m.ldmatrix(kv, fragIndex(0, keyK, kb.add(chunkK, idx(2 * kk))), false);
+        sc[0] = m.mma(qf, {kf[0], kf[1]}, sc[0]);
+        sc[1] = m.mma(qf, {kf[2], kf[3]}, sc[1]);
+      }
+      // Scale to log2 units and mask keys after the query.
+      Value x[2][4];
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value p = kb.add(first, kb.add(keyS, idx(8 * n + e % 2)));
+          x[n][e] = kb.select(kb.cmp(CmpIPredicate::ule, p, pos), m.fmul(sc[n][e], scoreScale),
+                              kb.f32(negInf));
         }
-        kb.storeVector(load.getResult(0), ks, kb.add(kb.mul(r, kb.idx(kKStride)), col), 16);
-        kb.storeVector(load.getResult(1), vs, kb.add(kb.mul(r, kb.idx(d)), col), 16);
-        return SmallVector<Value>{};
-      });
-      barrier();
-      // Scores: pair P -> head (P % 4) + 4 (P / 256), key (P / 4) % 64.
-      forLoop(tid, kb.idx(g * kTile), kb.idx(kThreads), {}, [&](Value pIdx, ValueRange) {
-        Value h = kb.add(kb.rem(pIdx, kb.idx(4)), kb.mul(kb.div(pIdx, kb.idx(4 * kTile)), kb.idx(4)));
-        Value r = kb.rem(kb.div(pIdx, kb.idx(4)), kb.idx(kTile));
-        auto dot = forLoop(kb.idx(0), kb.idx(d), kb.idx(1), {kb.f32(0.0)},
-                           [&](Value c, ValueRange a) {
-                             Value qv = kb.load(qs, kb.add(kb.mul(h, kb.idx(kQStride)), c));
-                             Value kv = kb.toF32(kb.load(ks, kb.add(kb.mul(r, kb.idx(kKStride)), c)));
-                             return SmallVector<Value>{fadd(a[0], fmul(qv, kv))};
-                           });
-        Value sc = fmul(dot.getResult(0), kb.f32(scaleValue));
-        Value visible = kb.cmp(CmpIPredicate::ule, kb.add(first, r), pos);
-        kb.store(kb.select(visible, sc, kb.f32(negInf)), ps,
-                 kb.add(kb.mul(h, kb.idx(kTile)), r));
-        return SmallVector<Value>{};
-      });
-      barrier();
-      // Online softmax: a warp per head (4 warps cycle over the group).
-      forLoop(warp, kb.idx(g), kb.idx(kThreads / 32), {}, [&](Value h, ValueRange) {
-        Value at0 = kb.add(kb.mul(h, kb.idx(kTile)), lane);
-        Value at1 = kb.add(at0, kb.idx(32));
-        Value s0 = kb.load(ps, at0), s1 = kb.load(ps, at1);
-        Value tmax = kb.warpMax(arith::MaximumFOp::create(b, loc, s0, s1), 32);
-        Value mOld = kb.load(mS, h);
-        Value mNew = arith::MaximumFOp::create(b, loc, mOld, tmax);
-        Value none = fcmp(arith::CmpFPredicate::OEQ, mNew, kb.f32(negInf));
-        Value safeMax = kb.select(none, kb.f32(0.0), mNew);
-        Value p0 = kb.expF32(fsub(s0, safeMax)), p1 = kb.expF32(fsub(s1, safeMax));
-        Value alpha = kb.select(none, kb.f32(1.0), kb.expF32(fsub(mOld, safeMax)));
-        Value tsum = kb.warpSum(fadd(p0, p1), 32);
-        kb.store(p0, ps, at0);
-        kb.store(p1, ps, at1);
-        kb.ifThen(kb.cmp(CmpIPredicate::eq, lane, kb.idx(0)), [&] {
-          kb.store(mNew, mS, h);
-          kb.store(fadd(fmul(kb.load(lS, h), alpha), tsum), lS, h);
-          kb.store(alpha, corr, h);
-        });
-        return SmallVector<Value>{};
-      });
-      barrier();
-      // O[h][col] = O[h][col] * alpha_h + sum_r P[h][r] V[r][col].
-      SmallVector<Value> scaled;
-      for (int64_t h = 0; h < g; ++h)
-        scaled.push_back(fmul(acc[h], kb.load(corr, kb.idx(h))));
-      auto pv = forLoop(kb.idx(0), kb.idx(kTile), kb.idx(1), scaled, [&](Value r, ValueRange a) {
-        Value vv = kb.toF32(kb.load(vs, kb.add(kb.mul(r, kb.idx(d)), tid)));
-        SmallVector<Value> next;
-        for (int64_t h = 0; h < g; ++h)
-          next.push_back(fadd(a[h], fmul(kb.load(ps, kb.add(kb.idx(h * kTile), r)), vv)));
-        return next;
-      });
-      scf::YieldOp::create(b, loc, pv.getResults());
-    }
-    return SmallVector<Value>(ifValid.getResults());
+      SmallVector<Value> res(8);
+      Value mNew[2], lNew[2], alpha[2], pr[2][4];
+      for (int64_t h = 0; h < 2; ++h) { // row quad (e = 0, 1), row quad + 8 (e = 2, 3)
+        Value mx = m.fmax(m.fmax(x[0][2 * h], x[0][2 * h + 1]), m.fmax(x[1][2 * h], x[1][2 * h + 1]));
+        mNew[h] = m.fmax(mOld[h], kb.warpMax(mx, 4));
+        Value none = m.feq(mNew[h], kb.f32(negInf));
+        Value safe = kb.select(none, kb.f32(0.0), mNew[h]);
+        alpha[h] = kb.select(none, kb.f32(1.0), m.ex2(m.fsub(mOld[h], safe)));
+        Value sum = lOld[h];
+        sum = m.fmul(sum, alpha[h]);
+        for (int64_t n = 0; n < 2; ++n)
+          for (int64_t e = 2 * h; e < 2 * h + 2; ++e) {
+            pr[n][e] = m.ex2(m.fsub(x[n][e], safe));
+            sum = m.fadd(sum, pr[n][e]);
+          }
+        lNew[h] = sum;
+      }
+      // A fragment of P (16 heads x 16 keys): register r is row half r % 2,
+      // key half r / 2 (the S accumulators' layout).
+      for (int64_t r = 0; r < 4; ++r)
+        std::tie(res[r], res[4 + r]) = m.packSplit(pr[r / 2][2 * (r % 2)], pr[r / 2][2 * (r % 2) + 1]);
+      res.append({mNew[0], mNew[1], lNew[0], lNew[1], alpha[0], alpha[1]});
+      return res;
+    }, [&]() -> SmallVector<Value> {
+      Value z = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+      SmallVector<Value> res(8, z);
+      res.append({mOld[0], mOld[1], lOld[0], lOld[1], kb.f32(1.0), kb.f32(1.0)});
+      return res;
+    });
+    waitGroups(0); // V of tile i
+    barrier();     // ... and every warp is done with K
+    SmallVector<Type> accTypes(4 * kNTiles, f32);
+    ValueRange accNew = m.ifElse(valid, accTypes, [&]() -> SmallVector<Value> {
+      SmallVector<Value> o;
+      for (int64_t j = 0; j < kNTiles; ++j)
+        for (int64_t e = 0; e < 4; ++e)
+          o.push_back(m.fmul(acc[4 * j + e], soft[12 + e / 2]));
+      SmallVector<Value> pHi(soft.take_front(4)), pLo(soft.slice(4, 4));
+      for (int64_t jj = 0; jj < kNTiles / 2; ++jj) {
+        auto vf = m.ldmatrix(kv, fragIndex(kSlot, keyV, kb.add(chunkV, idx(2 * jj))), true);
+        for (int64_t t = 0; t < 2; ++t) {
+          int64_t j = 2 * jj + t;
+          auto dj = m.mma(pHi, {vf[2 * t], vf[2 * t + 1]}, ArrayRef<Value>(o).slice(4 * j, 4));
+          dj = m.mma(pLo, {vf[2 * t], vf[2 * t + 1]}, dj);
+          std::copy(dj.begin(), dj.end(), o.begin() + 4 * j);
+        }
+      }
+      return o;
+    }, [&]() -> SmallVector<Value> { return SmallVector<Value>(acc); });
+    auto [validNext, firstNext] = tileOf(kb.add(i, idx(1)));
+    issue(kc, 0, validNext, firstNext);
+    barrier(); // every warp is done with V
+    issue(vc, kSlot, validNext, firstNext);
+    SmallVector<Value> next(accNew);
+    next.append({soft[8], soft[9], soft[10], soft[11]});
+    return next;
   });
 
+  // Combine the 4 warps' softmaxes: M = max m_w, L = sum l_w 2^(m_w - M),
+  // O = sum O_w 2^(m_w - M) / L; rows that saw no key (M = -inf) give 0.
+  ValueRange res = loop.getResults();
+  Value mOwn[2] = {res[4 * kNTiles], res[4 * kNTiles + 1]};
+  Value lOwn[2] = {kb.warpSum(res[4 * kNTiles + 2], 4), kb.warpSum(res[4 * kNTiles + 3], 4)};
+  auto statIndex = [&](Value w, Value row) {
+    return kb.mul(kb.add(kb.mul(w, idx(kRows)), row), idx(2));
+  };
+  kb.ifThen(kb.cmp(CmpIPredicate::eq, inQuad, idx(0)), [&] {
+    for (int64_t h = 0; h < 2; ++h) {
+      Value at = statIndex(warp, kb.add(quad, idx(8 * h)));
+      kb.store(mOwn[h], stats, at);
+      kb.store(lOwn[h], stats, kb.add(at, idx(1)));
+    }
+  });
+  waitGroups(0); // the look-ahead copies write into the tile slots
   barrier();
-  for (int64_t h = 0; h < g; ++h) {
-    Value l = kb.load(lS, kb.idx(h));
-    Value empty = fcmp(arith::CmpFPredicate::OEQ, l, kb.f32(0.0));
-    Value o = kb.select(empty, kb.f32(0.0),
-                        arith::DivFOp::create(b, loc, tiles.getResult(h), l));
-    kb.store(kb.fromF32(o, bf16), kb.arg(out), kb.add(qRow0, kb.add(kb.idx(h * d), tid)));
+  Value factor[2];
+  for (int64_t h = 0; h < 2; ++h) {
+    Value row = kb.add(quad, idx(8 * h));
+    Value mw[4], lw[4];
+    Value mAll = kb.f32(negInf);
+    for (int64_t w = 0; w < 4; ++w) {
+      Value at = statIndex(idx(w), row);
+      mw[w] = kb.load(stats, at);
+      lw[w] = kb.load(stats, kb.add(at, idx(1)));
+      mAll = m.fmax(mAll, mw[w]);
+    }
+    Value none = m.feq(mAll, kb.f32(negInf));
+    Value safe = kb.select(none, kb.f32(0.0), mAll);
+    Value total = kb.f32(0.0);
+    for (int64_t w = 0; w < 4; ++w)
+      total = m.fadd(total, m.fmul(lw[w], m.ex2(m.fsub(mw[w], safe))));
+    Value empty = m.feq(total, kb.f32(0.0));
+    Value own = arith::DivFOp::create(b, loc, m.ex2(m.fsub(mOwn[h], safe)), total);
+    factor[h] = kb.select(empty, kb.f32(0.0), own);
+  }
+  // Partial O (f32) as [warp][row][column ^ 8 (row % 8)] over the tile slots.
+  auto v2f = VectorType::get({2}, f32), v4h = VectorType::get({4}, bf16);
+  for (int64_t j = 0; j < kNTiles; ++j)
+    for (int64_t h = 0; h < 2; ++h) {
+      Value row = kb.add(quad, idx(8 * h));
+      Value col = m.xori(kb.add(idx(8 * j), kb.mul(inQuad, idx(2))), kb.mul(quad, idx(8)));
+      Value at = kb.mul(kb.add(kb.mul(kb.add(kb.mul(warp, idx(kRows)), row), idx(kDim)), col), idx(2));
+      Value pair = vector::FromElementsOp::create(
+          b, loc, v2f,
+          ValueRange{m.fmul(res[4 * j + 2 * h], factor[h]), m.fmul(res[4 * j + 2 * h + 1], factor[h])});
+      kb.storeVector(vector::BitCastOp::create(b, loc, v4h, pair), kv, at, 8);
+    }
+  barrier();
+  // Sum the 4 partials: thread handles 4 columns of rows (tid + 128 j) / 32.
+  auto v4f = VectorType::get({4}, f32);
+  for (int64_t j = 0; j < kRows * kDim / 4 / kThreads; ++j) {
+    Value e = kb.add(tid, idx(kThreads * j));
+    Value row = kb.div(e, idx(kDim / 4)), col = kb.mul(kb.rem(e, idx(kDim / 4)), idx(4));
+    Value physCol = m.xori(col, kb.mul(kb.rem(row, idx(8)), idx(8)));
+    auto body = [&] {
+      Value sum;
+      for (int64_t w = 0; w < 4; ++w) {
+        Value at = kb.mul(kb.add(kb.mul(kb.add(idx(w * kRows), row), idx(kDim)), physCol), idx(2));
+        Value part = vector::BitCastOp::create(b, loc, v4f, kb.loadVector(kv, at, 8, 16));
+        sum = w ? m.fadd(sum, part) : part;
+      }
+      Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), sum);
+      kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col)), 8);
+    };
+    if (g == kRows)
+      body();
+    else
+      kb.ifThen(ult(row, idx(g)), body);
   }
   return success();
 }

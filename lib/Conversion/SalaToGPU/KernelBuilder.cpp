@@ -51,6 +51,15 @@ Value KernelBuilder::addWorkgroupBuffer(Type elementType, int64_t elements) {
   return func.addWorkgroupAttribution(type, loc);
 }
 
+Value KernelBuilder::addWorkgroupBuffer(Type elementType, int64_t elements,
+                                        int64_t alignBytes) {
+  Value buffer = addWorkgroupBuffer(elementType, elements);
+  func.setWorkgroupAttributionAttr(func.getNumWorkgroupAttributions() - 1,
+                                   LLVM::LLVMDialect::getAlignAttrName(),
+                                   b.getI64IntegerAttr(alignBytes));
+  return buffer;
+}
+
 OpBuilder &KernelBuilder::begin() {
   SmallVector<Type> types;
   for (const Param &p : params)

@@ -3,7 +3,8 @@
 
 // Stage-2 sparse attention and dense causal attention share one kernel shape:
 // a block per (query token, KV group), 64-token K/V tiles staged in shared
-// memory once for the group's 16 query heads, an online softmax.
+// memory once for the group's 16 query heads, an online softmax; S = Q K^T and
+// O += P V on tensor cores (mma.sync m16n8k16, bf16 -> f32).
 
 !kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
 !kv1 = !sala.kv_cache<page_size = 1, kv_heads = 2, head_dim = 128, element_type = bf16>
@@ -22,20 +23,42 @@ func.func @attn(%q: tensor<?x32x128xbf16>, %kv: !kv, %kv1: !kv1, %kv8: !kv8, %pt
 // MLIR: sala.dense_attention {{.*}}sala.kernel = @sala_kernels::@sala_dense_attention_p64_h32_d128_bf16
 // MLIR: sala.dense_attention {{.*}}sala.kernel = @sala_kernels::@sala_dense_attention_p1_h32_d128_bf16
 // MLIR: sala.dense_attention {{.*}}sala.kernel = @sala_kernels::@sala_dense_attention_p64_h32_d128_bf16_v2
-// Shared memory: Q of 16 heads (f32, padded rows), a K tile with padded rows,
-// a V tile, the scores, and the running max / sum / correction per head.
-// MLIR: gpu.func @sala_sparse_attention_b64_k96_p64_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<2112xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<8704xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<8192xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<1024xf32, #gpu.address_space<workgroup>>
+// Shared memory: the K tile and the V tile (64 x 128 bf16 each, 16-byte
+// aligned for ldmatrix and cp.async; the partial O of the 4 warps after the
+// loop), Q of the 16 heads, and each warp's max / sum per head for the combine.
+// MLIR: gpu.func @sala_sparse_attention_b64_k96_p64_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<16384xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2048xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>)
 // MLIR-SAME: block = array<i64: 128, 1, 1>, grid = [{div = 1 : i64, mul = 2 : i64, param = "tokens"}, 1, 1]
 // MLIR-SAME: shape = ["tokens", 2, 96]
-// MLIR: vector.load {{.*}} {alignment = 16 : i64} : memref<1099511627776xbf16>, vector<8xbf16>
+// K/V tiles by cp.async (zero-filled past the query).
+// MLIR: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1} : memref<1099511627776xbf16> to memref<16384xbf16, #gpu.address_space<workgroup>>
+// MLIR: nvgpu.device_async_create_group
+// MLIR: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// S = Q K^T: Q and K fragments by ldmatrix, bf16 MMA with f32 accumulators. (MLIR
+// 22's convert-nvgpu-to-nvvm has no bf16 nvgpu.mma.sync, so it is nvvm.mma.sync.)
+// MLIR: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<16384xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// MLIR: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// Online softmax in registers: quad shuffles, ex2 in log2 units.
 // MLIR: gpu.shuffle xor
 // MLIR: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;"
-// MLIR: gpu.func @sala_dense_attention_p64_h32_d128_bf16_v2({{.*}}) workgroup(%{{.*}} : memref<528xf32
+// O += P V: V fragments by ldmatrix.trans.
+// MLIR: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true}
+// MLIR: nvvm.mma.sync
+// MLIR: gpu.func @sala_dense_attention_p64_h32_d128_bf16_v2({{.*}}) workgroup(%{{.*}} : memref<16384xbf16
 
 // PTX-LABEL: .visible .entry sala_sparse_attention_b64_k96_p64_h32_d128_bf16(
-// PTX-DAG: ld.global.v4.b32
-// PTX-DAG: st.shared.v4.b32
+// PTX-DAG: .shared .align 16 .b8 {{.*}}[32768];
+// PTX-DAG: .shared .align 16 .b8 {{.*}}[4096];
+// PTX-DAG: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, %r{{[0-9]+}};
+// PTX-DAG: cp.async.wait_group 1;
 // PTX-DAG: bar.sync 0;
+// PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// PTX-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-DAG: shfl.sync.bfly.b32
 // PTX-DAG: ex2.approx.ftz.f32
 // PTX-LABEL: .visible .entry sala_dense_attention_p64_h32_d128_bf16(
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-LABEL: .visible .entry sala_dense_attention_p1_h32_d128_bf16(
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-LABEL: .visible .entry sala_dense_attention_p64_h32_d128_bf16_v2(
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32

@@ -1,4 +1,10 @@
 // REQUIRES: ptxas
 // RUN: salac %S/attention-kernels.mlir --emit=ptx -o %t.ptx
 // RUN: %check-ptx %t.ptx | FileCheck %s
+// The tensor-core attention kernels keep O (64 f32 a lane) and the softmax
+// state in registers for the whole kernel: none of them may spill.
+// CHECK-DAG: check-ptx: ok sala_sparse_attention_b64_k96_p64_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
+// CHECK-DAG: check-ptx: ok sala_dense_attention_p64_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
+// CHECK-DAG: check-ptx: ok sala_dense_attention_p1_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
+// CHECK-DAG: check-ptx: ok sala_dense_attention_p64_h32_d128_bf16_v2 registers={{[0-9]+}} spill_bytes=0
 // CHECK: check-ptx: 4 kernels assembled for sm_90, no spills

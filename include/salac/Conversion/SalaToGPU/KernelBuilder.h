@@ -78,6 +78,11 @@ public:
   }
   /// Statically sized workgroup memory, returned as a memref value.
   mlir::Value addWorkgroupBuffer(mlir::Type elementType, int64_t elements);
+  /// The same, aligned to `alignBytes` (`llvm.align` on the attribution): what
+  /// 16-byte accesses (ldmatrix, cp.async, vector<8xbf16>) need; without it the
+  /// buffer is only aligned to its element type.
+  mlir::Value addWorkgroupBuffer(mlir::Type elementType, int64_t elements,
+                                 int64_t alignBytes);
 
   /// Create the gpu.func; returns a builder positioned in its body.
   mlir::OpBuilder &begin();

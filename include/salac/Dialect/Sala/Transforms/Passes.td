@@ -69,7 +69,9 @@ def SalaFormKernels : Pass<"sala-form-kernels", "::mlir::ModuleOp"> {
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect", "::mlir::LLVM::LLVMDialect",
                            "::mlir::vector::VectorDialect",
-                           "::mlir::nvgpu::NVGPUDialect"];
+                           "::mlir::nvgpu::NVGPUDialect",
+                           // nvvm.mma.sync: MLIR 22 cannot lower a bf16 nvgpu.mma.sync.
+                           "::mlir::NVVM::NVVMDialect"];
 }
 
 #endif
