@@ -227,12 +227,10 @@ LogicalResult salac::buildRopeKernel(Operation *op, KernelBuilder &kb) {
   Value angle = arith::MulFOp::create(b, loc, pos, freq);
   // Reduce to [-pi, pi): angle - 2pi * round(angle / 2pi).
   Value turns = arith::MulFOp::create(b, loc, angle, kb.f64(1.0 / (2.0 * M_PI)));
-  Value rounded = arith::SIToFPOp::create(
-      b, loc, f64,
-      arith::FPToSIOp::create(b, loc, b.getI64Type(),
-                              arith::AddFOp::create(b, loc, turns, kb.f64(0.5))));
-  // fptosi truncates toward zero; for negative positions fix the floor.
   Value plusHalf = arith::AddFOp::create(b, loc, turns, kb.f64(0.5));
+  Value rounded = arith::SIToFPOp::create(
+      b, loc, f64, arith::FPToSIOp::create(b, loc, b.getI64Type(), plusHalf));
+  // fptosi truncates toward zero; for negative positions fix the floor.
   Value needsFix = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, plusHalf,
                                          rounded);
   rounded = arith::SelectOp::create(

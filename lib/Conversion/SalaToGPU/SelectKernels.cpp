@@ -20,6 +20,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include <limits>
+#include <tuple>
 
 using namespace mlir;
 using namespace salac;
@@ -154,10 +155,8 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
   Value token = kb.div(kb.blockId(), kb.idx(kvh));
   Value group = kb.rem(kb.blockId(), kb.idx(kvh));
-  auto [qpSeq, qpPos] = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
-  struct {
-    Value seq, pos;
-  } qp{qpSeq, qpPos};
+  Value seq, pos; // plain values: lambdas below capture them
+  std::tie(seq, pos) = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
   Value scale = kb.f32(bs.getEffectiveScale());
 
   // The group's queries, f32, in shared memory.
@@ -169,7 +168,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   e.barrier();
 
   // Entries visible to position p: stride*i + kernel - 1 <= p.
-  Value p1 = kb.add(qp.pos, kb.idx(1));
+  Value p1 = kb.add(pos, kb.idx(1));
   Value visible = kb.select(kb.cmp(CmpIPredicate::slt, p1, kb.idx(kernel)), kb.idx(0),
                             kb.add(kb.div(kb.sub(p1, kb.idx(kernel)), kb.idx(stride)), kb.idx(1)));
 
@@ -178,7 +177,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   auto scoresOf = [&](Value i) -> std::pair<SmallVector<Value>, Value> {
     Value logical = kb.div(i, kb.idx(kpage));
     Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxKeyPages));
-    Value page = kb.loadIndex(kb.arg(kpt), kb.add(kb.mul(qp.seq, kb.arg(maxKeyPages)),
+    Value page = kb.loadIndex(kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)),
                                                   kb.select(inTable, logical, kb.idx(0))));
     Value ok = e.land(inTable, kb.cmp(CmpIPredicate::ult, page, kb.arg(keyPages)));
     Value row = kb.add(kb.mul(kb.add(kb.mul(kb.select(ok, page, kb.idx(0)), kb.idx(kpage)),
@@ -252,7 +251,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
 
   // Pass 2: group probabilities per entry, max-pooled onto blocks in chunks.
   Value rowOut = kb.mul(kb.add(kb.mul(token, kb.idx(kvh)), group), kb.arg(maxBlocks));
-  Value own = kb.div(qp.pos, kb.idx(block));
+  Value own = kb.div(pos, kb.idx(block));
   Value nOwn = kb.add(own, kb.idx(1));
   Value nWrite = kb.select(kb.cmp(CmpIPredicate::ult, nOwn, kb.arg(maxBlocks)), nOwn,
                            kb.arg(maxBlocks));
@@ -333,11 +332,9 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
   Value token = kb.div(kb.blockId(), kb.idx(kvh));
   Value group = kb.rem(kb.blockId(), kb.idx(kvh));
-  auto [qpSeq, qpPos] = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
-  struct {
-    Value seq, pos;
-  } qp{qpSeq, qpPos};
-  Value own = kb.div(qp.pos, kb.idx(block));
+  Value seq, pos; // plain values: lambdas below capture them
+  std::tie(seq, pos) = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
+  Value own = kb.div(pos, kb.idx(block));
   Value nCand = kb.add(own, kb.idx(1));
   Value rowIn = kb.mul(kb.add(kb.mul(token, kb.idx(kvh)), group), kb.arg(maxBlocks));
   Value rowOut = kb.mul(kb.add(kb.mul(token, kb.idx(kvh)), group), kb.idx(kSel));
