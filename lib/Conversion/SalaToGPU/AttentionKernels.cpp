@@ -30,13 +30,11 @@
 // unmapped pages) and overlapped with compute: V of tile i lands while S of
 // tile i is computed; K of tile i+1 is issued right after P V of tile i
 // (issuing it before P V overlaps more, but makes ptxas spill).
-//
-// MLIR 22's convert-nvgpu-to-nvvm cannot lower a bf16 nvgpu.mma.sync (it has
-// no PTX type for bf16 operands), so the MMA is built as nvvm.mma.sync directly;
-// ldmatrix and cp.async are nvgpu ops.
+// The MMA helpers are in MmaEmitter.h.
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "MmaEmitter.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -95,78 +93,6 @@ AttnShape shapeOf(Operation *op) {
   return s;
 }
 
-/// Small emitters for the warp-level matrix code.
-struct Mma {
-  KernelBuilder &kb;
-  OpBuilder &b;
-  Location loc;
-  Type bf16, f32, i32;
-
-  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
-  Value feq(Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, y);
-  }
-  Value xori(Value x, Value y) { return arith::XOrIOp::create(b, loc, x, y); }
-  Value andi(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value ex2(Value x) { return kb.ptxUnaryF32("ex2.approx.ftz.f32", x); }
-
-  /// A vector<2xbf16> as the 32-bit register the MMA takes.
-  Value asI32(Value pair) {
-    Value v = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), pair);
-    return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{0});
-  }
-  /// Two f32 (x0 in the low half) as two bf16x2 registers whose sum is x to
-  /// about 16 significant bits: the rounded values and the rounding residues.
-  /// Two MMAs with them keep P V at nearly f32 accuracy (one would round P to
-  /// bf16 first: an absolute error of 2^-9 |P| |V| in every output).
-  std::pair<Value, Value> packSplit(Value x0, Value x1) {
-    auto v2 = VectorType::get({2}, bf16);
-    Value h0 = kb.fromF32(x0, bf16), h1 = kb.fromF32(x1, bf16);
-    Value r0 = kb.fromF32(fsub(x0, kb.toF32(h0)), bf16);
-    Value r1 = kb.fromF32(fsub(x1, kb.toF32(h1)), bf16);
-    return {asI32(vector::FromElementsOp::create(b, loc, v2, ValueRange{h0, h1})),
-            asI32(vector::FromElementsOp::create(b, loc, v2, ValueRange{r0, r1}))};
-  }
-  /// ldmatrix .x4 of 8x8 b16 matrices from shared memory; lane l gives the
-  /// address of row l % 8 of matrix l / 8. Returns the 4 registers.
-  SmallVector<Value, 4> ldmatrix(Value mem, Value index, bool transpose) {
-    Value m = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, bf16), mem,
-                                        ValueRange{index}, transpose, 4);
-    SmallVector<Value, 4> regs;
-    for (int64_t j = 0; j < 4; ++j)
-      regs.push_back(asI32(vector::ExtractOp::create(b, loc, m, ArrayRef<int64_t>{j})));
-    return regs;
-  }
-  /// D = A B + C, m16n8k16, A row-major 16x16 bf16 (4 regs), B column-major
-  /// 16x8 bf16 (2 regs), C/D 16x8 f32 (4 values).
-  SmallVector<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bReg, ArrayRef<Value> c) {
-    auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-    auto op = NVVM::MmaOp::create(
-        b, loc, resTy, a, bReg, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
-        std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
-    SmallVector<Value, 4> d;
-    for (int64_t j = 0; j < 4; ++j)
-      d.push_back(LLVM::ExtractValueOp::create(b, loc, op, ArrayRef<int64_t>{j}));
-    return d;
-  }
-  /// scf.if with results; both bodies return the values to yield.
-  ValueRange ifElse(Value cond, TypeRange types,
-                    function_ref<SmallVector<Value>()> thenBody,
-                    function_ref<SmallVector<Value>()> elseBody) {
-    auto op = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&op.getThenRegion().front());
-    scf::YieldOp::create(b, loc, thenBody());
-    b.setInsertionPointToStart(&op.getElseRegion().front());
-    scf::YieldOp::create(b, loc, elseBody());
-    return op.getResults();
-  }
-};
 } // namespace
 
 bool salac::attentionKernelSupports(Operation *op) {
@@ -218,7 +144,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Mma m{kb, b, loc, bf16, f32, i32};
+  MmaEmitter m{kb, b, loc, bf16, f32, i32};
   // Left alone, ptxas gives the dense kernel with whole-tile pages ~180
   // registers (2 blocks per SM); it fits 168 (3 blocks per SM; the sparse one
   // gets 128) without spilling -- ptxas-attention.mlir checks that.

@@ -7,9 +7,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "MmaEmitter.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include <cmath>
@@ -110,21 +112,34 @@ LogicalResult salac::buildLinearRecurrentKernel(Operation *op, KernelBuilder &kb
 }
 
 //===----------------------------------------------------------------------===//
-// Chunked form (prefill): a block per (sequence, head), a thread per value
-// column; chunks of C tokens in order, the state carried in the slot:
-//   o_i = scale (gamma^(i+1) q_i S + sum_{j<=i} gamma^(i-j) (q_i . k_j) v_j)
-//   S  <- gamma^L S + sum_j gamma^(L-1-j) k_j^T v_j       (L = tokens in chunk)
-// Q and K of the chunk (bf16) and the decayed scores A (f32) live in shared
-// memory: exactly 48 KiB for C = 64, d = 128, so rows are not padded; instead
-// element x of row r sits at column (x + 2r) mod d, which keeps the 32 rows a
-// warp reads at once in 32 different banks. CUDA cores; the tensor-core
-// version replaces the three inner products with mma.sync.
+// Chunked form (prefill), on tensor cores. A block of 8 warps per (sequence,
+// head) walks chunks of C = 64 tokens in order; the state is carried in the
+// sequence's slot (f32, read and written once per chunk, L2-resident):
+//   o_i = scale gamma^(i+1) q_i S + sum_{j<=i} A_ij v_j,
+//         A_ij = scale gamma^(i-j) q_i . k_j
+//   S  <- gamma^L S + sum_j gamma^(L-1-j) k_j^T v_j     (L = tokens in chunk)
+// Q, K and V of the chunk (64 x 128 bf16, 16 KiB each, 16-byte chunks
+// XOR-swizzled by row, zero rows past L) are brought in by cp.async. All three
+// products are mma.sync m16n8k16 (bf16 in, f32 accumulate); warp w owns
+//   O   rows 16 (w % 4) .. +15, value columns 64 (w / 4) .. +63:
+//       O = diag(scale gamma^(i+1)) Q S   (S from the slot as B fragments)
+//         + A V                           (A from Q K^T in registers)
+//   S   key rows 16 w .. +15, all 128 value columns:
+//       S = gamma^L S + (K^T diag(w)) V   (K^T by ldmatrix.trans)
+// Operands that are not bf16 to begin with (S, the decayed A, the weighted
+// K^T) are split into a bf16 part and a bf16 rounding residue, and each is
+// multiplied (two MMAs), so every product keeps ~16 significant bits before
+// the f32 accumulation: results agree with the f32 recurrence to ~1e-4.
 //===----------------------------------------------------------------------===//
+
+namespace {
+constexpr int64_t kChunk = 64, kDim = 128, kWarps = 8, kThreads = 32 * kWarps;
+} // namespace
 
 bool salac::linearChunkedKernelSupports(Operation *op) {
   auto la = cast<sala::LinearAttentionOp>(op);
   auto qt = cast<RankedTensorType>(la.getQuery().getType());
-  return qt.getDimSize(2) == 128 && la.getEffectiveChunkSize() == 64 &&
+  return qt.getDimSize(2) == kDim && la.getEffectiveChunkSize() == kChunk &&
          qt.getElementType().isBF16();
 }
 
@@ -132,8 +147,8 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
   auto la = cast<sala::LinearAttentionOp>(op);
   auto qt = cast<RankedTensorType>(la.getQuery().getType());
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2);
-  int64_t c = la.getEffectiveChunkSize();
-  Type bf16 = qt.getElementType(), f32 = Float32Type::get(op->getContext());
+  MLIRContext *ctx = op->getContext();
+  Type bf16 = qt.getElementType(), f32 = Float32Type::get(ctx), i32 = IntegerType::get(ctx, 32);
   Type stateElem = la.getState().getType().getElementType();
   if (!linearChunkedKernelSupports(op))
     return op->emitOpError() << "no chunked GPU kernel for this shape yet (needs "
@@ -149,8 +164,7 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
   unsigned st = kb.addBuffer("state", stateElem, {"slots", h, d, d},
                              "[slots, heads, head_dim, head_dim] state pool, "
                              "S[dk][dv]; updated in place");
-  unsigned sl = kb.addBuffer("slot_ids", IntegerType::get(op->getContext(), 32), {"batch"},
-                             "[batch] state slot of each sequence");
+  unsigned sl = kb.addBuffer("slot_ids", i32, {"batch"}, "[batch] state slot of each sequence");
   unsigned cu = kb.addCuSeqlens();
   // A sequence with no history (seq_lens == q_len) starts from a zero state.
   unsigned lens = kb.addSeqLens();
@@ -158,131 +172,227 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
   kb.addSize("tokens", "number of tokens");
   kb.addSize("batch", "number of sequences"); // sizes the grid
   unsigned slots = kb.addSize("slots", "slots in the state pool");
-  kb.setBlock(d);
+  kb.setBlock(kThreads);
   kb.setGrid(GridDim::scaled("batch", h, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Value qs = kb.addWorkgroupBuffer(bf16, c * d);
-  Value ks = kb.addWorkgroupBuffer(bf16, c * d);
-  Value as = kb.addWorkgroupBuffer(f32, c * c);
-  auto fadd = [&](Value x, Value y) { return arith::AddFOp::create(b, loc, x, y).getResult(); };
-  auto fmul = [&](Value x, Value y) { return arith::MulFOp::create(b, loc, x, y).getResult(); };
+  MmaEmitter m{kb, b, loc, bf16, f32, i32};
+  constexpr int64_t tile = kChunk * kDim, chunks = kDim / 8;
+  Value qs = kb.addWorkgroupBuffer(bf16, tile, 16);
+  Value ks = kb.addWorkgroupBuffer(bf16, tile, 16);
+  Value vs = kb.addWorkgroupBuffer(bf16, tile, 16);
+  auto idx = [&](int64_t x) { return kb.idx(x); };
   auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
-  Value bid = kb.blockId();
-  Value seq = kb.div(bid, kb.idx(h));
-  Value head = kb.rem(bid, kb.idx(h));
-  Value col = kb.threadId();
-  // Shared-memory index of element x of chunk row r (rotated rows, see above).
-  auto sharedAt = [&](Value r, Value x) {
-    Value rot = kb.rem(kb.add(x, kb.mul(r, kb.idx(2))), kb.idx(d));
-    return kb.add(kb.mul(r, kb.idx(d)), rot);
+  auto toF = [&](Value i) {
+    return arith::SIToFPOp::create(b, loc, f32,
+                                   arith::IndexCastOp::create(b, loc, b.getI64Type(), i))
+        .getResult();
   };
+
+  Value tid = kb.threadId();
+  Value lane = kb.rem(tid, idx(32)), warp = kb.div(tid, idx(32));
+  Value quad = kb.div(lane, idx(4)), inQuad = kb.rem(lane, idx(4));
+  Value mi = kb.div(lane, idx(8)), r8 = kb.rem(lane, idx(8));
+  Value seq = kb.div(kb.blockId(), idx(h)), head = kb.rem(kb.blockId(), idx(h));
   Value log2g = kb.f32(log2Gammas[0]);
   for (int64_t i = 1; i < h; ++i)
-    log2g = kb.select(kb.cmp(CmpIPredicate::eq, head, kb.idx(i)), kb.f32(log2Gammas[i]), log2g);
-  // gamma^n for an index or f32 exponent n.
-  auto gammaPow = [&](Value n) {
-    if (n.getType().isIndex())
-      n = arith::UIToFPOp::create(b, loc, f32,
-                                  arith::IndexCastUIOp::create(b, loc, b.getI64Type(), n));
-    return kb.ptxUnaryF32("ex2.approx.ftz.f32", fmul(n, log2g));
-  };
+    log2g = kb.select(kb.cmp(CmpIPredicate::eq, head, idx(i)), kb.f32(log2Gammas[i]), log2g);
+  auto gammaPow = [&](Value n) { return m.ex2(m.fmul(n, log2g)); }; // n: f32
   Value scale = kb.f32(la.getEffectiveScale());
   Value start = kb.loadIndex(kb.arg(cu), seq);
-  Value qLen = kb.sub(kb.loadIndex(kb.arg(cu), kb.add(seq, kb.idx(1))), start);
+  Value qLen = kb.sub(kb.loadIndex(kb.arg(cu), kb.add(seq, idx(1))), start);
   Value fresh = kb.cmp(CmpIPredicate::eq, kb.loadIndex(kb.arg(lens), seq), qLen);
   Value slot = kb.loadIndex(kb.arg(sl), seq);
 
+  // Swizzled shared index of 16-byte chunk `ch` of tile row `r`.
+  auto sharedAt = [&](Value r, Value ch) {
+    return kb.add(kb.mul(r, idx(kDim)), kb.mul(m.xori(ch, kb.rem(r, idx(8))), idx(8)));
+  };
+  auto tokenTy = nvgpu::DeviceAsyncTokenType::get(ctx);
+  Value rowBlock = kb.rem(warp, idx(4)), colHalf = kb.div(warp, idx(4));
+  Value rowA0 = kb.mul(rowBlock, idx(16)); // first O row of this warp
+  Value colO0 = kb.mul(colHalf, idx(64));  // first O column of this warp
+  Value keyRow0 = kb.mul(warp, idx(16));   // first S row (key dim) of this warp
+
   kb.ifThen(kb.cmp(CmpIPredicate::ult, slot, kb.arg(slots)), [&] {
-    Value base = kb.mul(kb.add(kb.mul(slot, kb.idx(h)), head), kb.idx(d * d));
-    auto stateAt = [&](Value dk) { return kb.add(kb.add(base, kb.mul(dk, kb.idx(d))), col); };
-    auto rowOf = [&](Value t) { return kb.mul(kb.add(kb.mul(t, kb.idx(h)), head), kb.idx(d)); };
-    kb.forLoop(kb.idx(0), qLen, kb.idx(c), {}, [&](Value i0, ValueRange) {
+    Value base = kb.mul(kb.add(kb.mul(slot, idx(h)), head), idx(d * d));
+    auto stateAt = [&](Value dk, Value dv) {
+      return kb.add(base, kb.add(kb.mul(dk, idx(d)), dv));
+    };
+    auto rowOf = [&](Value t) { return kb.mul(kb.add(kb.mul(t, idx(h)), head), idx(d)); };
+    kb.forLoop(idx(0), qLen, idx(kChunk), {}, [&](Value i0, ValueRange) {
       Value rem = kb.sub(qLen, i0);
-      Value len = kb.select(kb.cmp(CmpIPredicate::ult, rem, kb.idx(c)), rem, kb.idx(c));
+      Value len = kb.select(kb.cmp(CmpIPredicate::ult, rem, idx(kChunk)), rem, idx(kChunk));
+      Value lenF = toF(len);
       Value hasState = arith::OrIOp::create(
           b, loc, arith::XOrIOp::create(b, loc, fresh,
                                         arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
-          kb.cmp(CmpIPredicate::ugt, i0, kb.idx(0)));
-      barrier(); // the previous chunk is done with the shared tiles
-      // Q and K rows of the chunk, 16 bytes per thread and step, zero past len.
-      kb.forLoop(col, kb.idx(c * (d / 8)), kb.idx(d), {}, [&](Value x, ValueRange) {
-        Value r = kb.div(x, kb.idx(d / 8)), cc = kb.mul(kb.rem(x, kb.idx(d / 8)), kb.idx(8));
+          kb.cmp(CmpIPredicate::ugt, i0, idx(0)));
+      barrier(); // the previous chunk is done with the tiles and the slot
+      // Q, K, V of the chunk: thread copies rows tid / 16 + 16 j, chunk tid % 16.
+      SmallVector<Value> copies;
+      Value cr = kb.div(tid, idx(chunks)), cc = kb.rem(tid, idx(chunks));
+      for (int64_t j = 0; j < kChunk * chunks / kThreads; ++j) {
+        Value r = kb.add(cr, idx(j * kThreads / chunks));
         Value in = kb.cmp(CmpIPredicate::ult, r, len);
-        Value src = kb.add(rowOf(kb.add(start, kb.add(i0, kb.select(in, r, kb.idx(0))))), cc);
-        auto vt = VectorType::get({8}, bf16);
-        Value zero = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vt, b.getZeroAttr(bf16)));
-        Value qv = kb.select(in, kb.loadVector(kb.arg(q), src, 8, 16), zero);
-        Value kv = kb.select(in, kb.loadVector(kb.arg(k), src, 8, 16), zero);
-        for (int64_t e = 0; e < 8; ++e) {
-          Value at = sharedAt(r, kb.add(cc, kb.idx(e)));
-          kb.store(vector::ExtractOp::create(b, loc, qv, e), qs, at);
-          kb.store(vector::ExtractOp::create(b, loc, kv, e), ks, at);
-        }
-        return SmallVector<Value>{};
-      });
-      barrier();
-      // A[i][j] = scale gamma^(i-j) q_i . k_j for j <= i, else 0.
-      kb.forLoop(col, kb.idx(c * c), kb.idx(d), {}, [&](Value e, ValueRange) {
-        Value i = kb.div(e, kb.idx(c)), j = kb.rem(e, kb.idx(c));
-        auto dot = kb.forLoop(kb.idx(0), kb.idx(d), kb.idx(1), {kb.f32(0.0)},
-                              [&](Value x, ValueRange a) {
-          Value qx = kb.toF32(kb.load(qs, sharedAt(i, x)));
-          Value kx = kb.toF32(kb.load(ks, sharedAt(j, x)));
-          return SmallVector<Value>{fadd(a[0], fmul(qx, kx))};
-        });
-        Value causal = kb.cmp(CmpIPredicate::ule, j, i);
-        Value decay = gammaPow(kb.select(causal, kb.sub(i, j), kb.idx(0)));
-        Value val = fmul(fmul(dot.getResult(0), decay), scale);
-        kb.store(kb.select(causal, val, kb.f32(0.0)), as, e);
-        return SmallVector<Value>{};
-      });
-      barrier();
-      // u_i = q_i . S[:, col] (zero without a carried state).
-      SmallVector<Value> zeros(c, kb.f32(0.0));
-      auto inter = kb.forLoop(kb.idx(0), kb.idx(d), kb.idx(1), zeros, [&](Value dk, ValueRange u) {
-        Value sv = kb.select(hasState, kb.toF32(kb.load(kb.arg(st), stateAt(dk))), kb.f32(0.0));
-        SmallVector<Value> next;
-        for (int64_t i = 0; i < c; ++i)
-          next.push_back(fadd(u[i], fmul(kb.toF32(kb.load(qs, sharedAt(kb.idx(i), dk))), sv)));
-        return next;
-      });
-      // o_i = scale gamma^(i+1) u_i + sum_j A[i][j] v_j.
-      SmallVector<Value> o;
-      for (int64_t i = 0; i < c; ++i)
-        o.push_back(fmul(fmul(inter.getResult(i), gammaPow(kb.f32(double(i + 1)))), scale));
-      auto intra = kb.forLoop(kb.idx(0), len, kb.idx(1), o, [&](Value j, ValueRange acc) {
-        Value vj = kb.toF32(kb.load(kb.arg(v), kb.add(rowOf(kb.add(start, kb.add(i0, j))), col)));
-        SmallVector<Value> next;
-        for (int64_t i = 0; i < c; ++i)
-          next.push_back(fadd(acc[i], fmul(kb.load(as, kb.add(kb.idx(i * c), j)), vj)));
-        return next;
-      });
-      for (int64_t i = 0; i < c; ++i)
-        kb.ifThen(kb.cmp(CmpIPredicate::ult, kb.idx(i), len), [&] {
-          Value at = kb.add(rowOf(kb.add(start, kb.add(i0, kb.idx(i)))), col);
-          kb.store(kb.fromF32(intra.getResult(i), bf16), kb.arg(out), at);
-        });
-      // S[dk][col] = gamma^len S + sum_j k_j[dk] gamma^(len-1-j) v_j[col].
-      Value lenF = arith::UIToFPOp::create(
-          b, loc, f32, arith::IndexCastUIOp::create(b, loc, b.getI64Type(), len));
-      SmallVector<Value> w;
-      for (int64_t j = 0; j < c; ++j) {
-        Value in = kb.cmp(CmpIPredicate::ult, kb.idx(j), len);
-        Value t = kb.add(start, kb.add(i0, kb.select(in, kb.idx(j), kb.idx(0))));
-        Value vj = kb.select(in, kb.toF32(kb.load(kb.arg(v), kb.add(rowOf(t), col))), kb.f32(0.0));
-        w.push_back(fmul(vj, gammaPow(arith::SubFOp::create(b, loc, lenF, kb.f32(double(j + 1))))));
+        Value src = kb.add(rowOf(kb.add(start, kb.add(i0, kb.select(in, r, idx(0))))),
+                           kb.mul(cc, idx(8)));
+        Value n = kb.select(in, idx(8), idx(0));
+        for (auto [buf, arg] : {std::pair{qs, q}, std::pair{ks, k}, std::pair{vs, v}})
+          copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+              b, loc, tokenTy, buf, ValueRange{sharedAt(r, cc)}, kb.arg(arg), ValueRange{src},
+              b.getIndexAttr(8), n, b.getUnitAttr()));
       }
+      Value group = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies);
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+      barrier();
+
+      // Q fragments (A operand, rows 16 (w % 4) ..) for k-step kk.
+      auto qFrag = [&](int64_t kk) {
+        Value r = kb.add(rowA0, kb.rem(lane, idx(16)));
+        return m.ldmatrix(qs, sharedAt(r, kb.add(kb.div(lane, idx(16)), idx(2 * kk))), false);
+      };
+      // O = diag(scale gamma^(i+1)) Q S, B fragments of S straight from the slot:
+      // b0 = S[16 kk + 2 t + {0,1}][col], b1 = the same 8 rows further down.
+      constexpr int64_t oTiles = 8;
+      SmallVector<Type> oTypes(4 * oTiles, f32);
+      ValueRange qsProd = m.ifElse(hasState, oTypes, [&]() -> SmallVector<Value> {
+        SmallVector<Value> o(4 * oTiles, kb.f32(0.0));
+        for (int64_t kk = 0; kk < kDim / 16; ++kk) {
+          auto a = qFrag(kk);
+          Value dk = kb.add(idx(16 * kk), kb.mul(inQuad, idx(2)));
+          for (int64_t j = 0; j < oTiles; ++j) {
+            Value dv = kb.add(colO0, kb.add(idx(8 * j), quad));
+            Value sv[4];
+            for (int64_t e = 0; e < 4; ++e)
+              sv[e] = kb.toF32(kb.load(kb.arg(st), stateAt(kb.add(dk, idx(e % 2 + 8 * (e / 2))), dv)));
+            auto [b0hi, b0lo] = m.packSplit(sv[0], sv[1]);
+            auto [b1hi, b1lo] = m.packSplit(sv[2], sv[3]);
+            auto dj = m.mma(a, {b0hi, b1hi}, ArrayRef<Value>(o).slice(4 * j, 4));
+            dj = m.mma(a, {b0lo, b1lo}, dj);
+            std::copy(dj.begin(), dj.end(), o.begin() + 4 * j);
+          }
+        }
+        // Row i = 16 (w % 4) + quad (+ 8): scale gamma^(i+1).
+        Value f[2];
+        for (int64_t hh = 0; hh < 2; ++hh)
+          f[hh] = m.fmul(scale, gammaPow(toF(kb.add(rowA0, kb.add(quad, idx(8 * hh + 1))))));
+        for (int64_t x = 0; x < 4 * oTiles; ++x)
+          o[x] = m.fmul(o[x], f[(x % 4) / 2]);
+        return o;
+      }, [&]() -> SmallVector<Value> { return SmallVector<Value>(4 * oTiles, kb.f32(0.0)); });
+      SmallVector<Value> o(qsProd);
+
+      // A = Q K^T over the chunk's 64 keys (8 n-tiles), decayed and masked.
+      SmallVector<Value> acc(4 * 8, kb.f32(0.0));
+      Value keyK = kb.add(kb.mul(kb.div(mi, idx(2)), idx(8)), r8);
+      for (int64_t kk = 0; kk < kDim / 16; ++kk) {
+        auto a = qFrag(kk);
+        for (int64_t np = 0; np < 4; ++np) {
+          auto kf = m.ldmatrix(ks, sharedAt(kb.add(keyK, idx(16 * np)),
+                                            kb.add(kb.rem(mi, idx(2)), idx(2 * kk))), false);
+          for (int64_t t = 0; t < 2; ++t) {
+            int64_t n = 2 * np + t;
+            auto dn = m.mma(a, {kf[2 * t], kf[2 * t + 1]}, ArrayRef<Value>(acc).slice(4 * n, 4));
+            std::copy(dn.begin(), dn.end(), acc.begin() + 4 * n);
+          }
+        }
+      }
+      for (int64_t n = 0; n < 8; ++n)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value i = kb.add(rowA0, kb.add(quad, idx(8 * (e / 2))));
+          Value j = kb.add(kb.mul(inQuad, idx(2)), idx(8 * n + e % 2));
+          Value causal = kb.cmp(CmpIPredicate::ule, j, i);
+          Value decay = gammaPow(toF(kb.select(causal, kb.sub(i, j), idx(0))));
+          acc[4 * n + e] = kb.select(causal, m.fmul(m.fmul(acc[4 * n + e], decay), scale),
+                                     kb.f32(0.0));
+        }
+      // O += A V: A re-packed from the accumulators (register r: row half r % 2,
+      // key half r / 2), V by ldmatrix.trans.
+      Value keyV = kb.add(kb.mul(kb.rem(mi, idx(2)), idx(8)), r8);
+      for (int64_t kk = 0; kk < kChunk / 16; ++kk) {
+        SmallVector<Value> aHi(4), aLo(4);
+        for (int64_t r = 0; r < 4; ++r) {
+          int64_t n = 2 * kk + r / 2, e = 2 * (r % 2);
+          std::tie(aHi[r], aLo[r]) = m.packSplit(acc[4 * n + e], acc[4 * n + e + 1]);
+        }
+        for (int64_t jj = 0; jj < oTiles / 2; ++jj) {
+          Value ch = kb.add(kb.add(kb.mul(colHalf, idx(8)), idx(2 * jj)), kb.div(mi, idx(2)));
+          auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
+          for (int64_t t = 0; t < 2; ++t) {
+            int64_t j = 2 * jj + t;
+            auto dj = m.mma(aHi, {vf[2 * t], vf[2 * t + 1]}, ArrayRef<Value>(o).slice(4 * j, 4));
+            dj = m.mma(aLo, {vf[2 * t], vf[2 * t + 1]}, dj);
+            std::copy(dj.begin(), dj.end(), o.begin() + 4 * j);
+          }
+        }
+      }
+      // Store O rows inside the chunk: two bf16 per lane and row.
+      for (int64_t hh = 0; hh < 2; ++hh) {
+        Value i = kb.add(rowA0, kb.add(quad, idx(8 * hh)));
+        kb.ifThen(kb.cmp(CmpIPredicate::ult, i, len), [&] {
+          Value row = rowOf(kb.add(start, kb.add(i0, i)));
+          for (int64_t j = 0; j < oTiles; ++j) {
+            Value col = kb.add(colO0, kb.add(idx(8 * j), kb.mul(inQuad, idx(2))));
+            Value pair = vector::FromElementsOp::create(
+                b, loc, VectorType::get({2}, bf16),
+                ValueRange{kb.fromF32(o[4 * j + 2 * hh], bf16), kb.fromF32(o[4 * j + 2 * hh + 1], bf16)});
+            kb.storeVector(pair, kb.arg(out), kb.add(row, col), 4);
+          }
+        });
+      }
+      barrier(); // every warp is done reading the slot
+
+      // S = gamma^L S + (K^T diag(gamma^(L-1-j))) V for key rows 16 w .. +15.
+      constexpr int64_t sTiles = kDim / 8;
       Value carry = gammaPow(lenF);
-      kb.forLoop(kb.idx(0), kb.idx(d), kb.idx(1), {}, [&](Value dk, ValueRange) {
-        Value old = kb.select(hasState, kb.toF32(kb.load(kb.arg(st), stateAt(dk))), kb.f32(0.0));
-        Value acc = fmul(carry, old);
-        for (int64_t j = 0; j < c; ++j)
-          acc = fadd(acc, fmul(kb.toF32(kb.load(ks, sharedAt(kb.idx(j), dk))), w[j]));
-        kb.store(kb.fromF32(acc, stateElem), kb.arg(st), stateAt(dk));
-        return SmallVector<Value>{};
-      });
+      SmallVector<Value> s(4 * sTiles);
+      for (int64_t n = 0; n < sTiles; ++n)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value dk = kb.add(keyRow0, kb.add(quad, idx(8 * (e / 2))));
+          Value dv = kb.add(idx(8 * n + e % 2), kb.mul(inQuad, idx(2)));
+          Value old = kb.select(hasState, kb.toF32(kb.load(kb.arg(st), stateAt(dk, dv))),
+                                kb.f32(0.0));
+          s[4 * n + e] = m.fmul(carry, old);
+        }
+      // K^T fragments: matrix mi holds tokens 16 kk + 8 (mi / 2) .., key
+      // columns 16 w + 8 (mi % 2) ..; register r covers tokens 2 t + 8 (r / 2).
+      Value tokK = kb.add(kb.mul(kb.div(mi, idx(2)), idx(8)), r8);
+      Value chK = kb.add(kb.mul(warp, idx(2)), kb.rem(mi, idx(2)));
+      auto v2 = VectorType::get({2}, bf16);
+      for (int64_t kk = 0; kk < kChunk / 16; ++kk) {
+        auto kt = m.ldmatrix(ks, sharedAt(kb.add(tokK, idx(16 * kk)), chK), true);
+        SmallVector<Value> kHi(4), kLo(4);
+        for (int64_t r = 0; r < 4; ++r) {
+          Value pair = vector::BitCastOp::create(b, loc, v2,
+              vector::FromElementsOp::create(b, loc, VectorType::get({1}, i32), ValueRange{kt[r]}));
+          Value x[2];
+          for (int64_t e = 0; e < 2; ++e) {
+            Value tok = kb.add(kb.mul(inQuad, idx(2)), idx(16 * kk + 8 * (r / 2) + e));
+            Value expo = m.fsub(m.fsub(lenF, kb.f32(1.0)), toF(tok));
+            Value w = gammaPow(arith::MaximumFOp::create(b, loc, expo, kb.f32(0.0)));
+            x[e] = m.fmul(kb.toF32(vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{e})), w);
+          }
+          std::tie(kHi[r], kLo[r]) = m.packSplit(x[0], x[1]);
+        }
+        for (int64_t jj = 0; jj < sTiles / 2; ++jj) {
+          Value ch = kb.add(idx(2 * jj), kb.div(mi, idx(2)));
+          auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
+          for (int64_t t = 0; t < 2; ++t) {
+            int64_t n = 2 * jj + t;
+            auto dn = m.mma(kHi, {vf[2 * t], vf[2 * t + 1]}, ArrayRef<Value>(s).slice(4 * n, 4));
+            dn = m.mma(kLo, {vf[2 * t], vf[2 * t + 1]}, dn);
+            std::copy(dn.begin(), dn.end(), s.begin() + 4 * n);
+          }
+        }
+      }
+      for (int64_t n = 0; n < sTiles; ++n)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value dk = kb.add(keyRow0, kb.add(quad, idx(8 * (e / 2))));
+          Value dv = kb.add(idx(8 * n + e % 2), kb.mul(inQuad, idx(2)));
+          kb.store(kb.fromF32(s[4 * n + e], stateElem), kb.arg(st), stateAt(dk, dv));
+        }
       return SmallVector<Value>{};
     });
   });

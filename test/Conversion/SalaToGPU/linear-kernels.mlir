@@ -3,8 +3,8 @@
 
 // Recurrent linear attention (decode): a block per (sequence, head), a thread
 // per value column of the f32 state; q and k of the token staged in shared
-// memory. Chunked (prefill): the same grid, 64-token chunks with Q, K and the
-// decayed scores in shared memory (48 KiB).
+// memory. Chunked (prefill): the same grid with 8 warps, 64-token chunks of Q, K
+// and V in shared memory (48 KiB, by cp.async), every product on tensor cores.
 
 !st = !sala.state_pool<heads = 32, head_dim = 128, element_type = f32>
 func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> tensor<?x32x128xbf16> {
@@ -23,7 +23,12 @@ func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, 
 // MLIR: gpu.barrier
 // MLIR: gpu.barrier
 
-// MLIR: gpu.func @sala_linear_attention_chunked_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<8192xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<8192xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<4096xf32, #gpu.address_space<workgroup>>) kernel
+// MLIR: gpu.func @sala_linear_attention_chunked_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<8192xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<8192xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<8192xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// MLIR-SAME: block = array<i64: 256, 1, 1>
+// MLIR: nvgpu.device_async_copy
+// MLIR: nvgpu.ldmatrix {{.*}}numTiles = 4 : i32, transpose = false
+// MLIR: nvvm.mma.sync
+// MLIR: nvgpu.ldmatrix {{.*}}numTiles = 4 : i32, transpose = true
 
 // PTX-LABEL: .visible .entry sala_linear_attention_recurrent_h32_d128_bf16(
 // PTX: .shared .align 4 .b8
@@ -31,3 +36,9 @@ func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, 
 // The state row walk, unrolled: f32 loads and stores, 512 bytes apart.
 // PTX: ld.global.b32 {{.*}}+-512]
 // PTX: st.global.b32 {{.*}}+-512]
+
+// PTX-LABEL: .visible .entry sala_linear_attention_chunked_h32_d128_bf16(
+// PTX: cp.async.cg.shared.global
+// PTX: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
