@@ -9,6 +9,12 @@ namespace salac::rt {
 Status Context::create(int ordinal, std::shared_ptr<Context> &out) {
   const CudaDriver *drv;
   SALART_TRY(getDriver(&drv));
+  return create(*drv, ordinal, out);
+}
+
+Status Context::create(const CudaDriver &driver, int ordinal,
+                       std::shared_ptr<Context> &out) {
+  const CudaDriver *drv = &driver;
   int count = 0;
   SALART_TRY(SALART_CU(*drv, cuDeviceGetCount, &count));
   if (ordinal < 0 || ordinal >= count)
@@ -46,6 +52,15 @@ Status Context::create(int ordinal, std::shared_ptr<Context> &out) {
 }
 
 Context::~Context() {
+  if (stream_ && makeCurrent().ok()) {
+    if (capturing_) { // never ended: end it (best effort) and drop the graph
+      CUgraph g = nullptr;
+      if (drv_->cuStreamEndCapture(stream_, &g) == CUDA_SUCCESS && g)
+        (void)drv_->cuGraphDestroy(g);
+      unpinLocked();
+    }
+    (void)drv_->cuStreamDestroy(stream_);
+  }
   // Only drops our reference: PyTorch or others may still use the context.
   if (ctx_)
     (void)drv_->cuDevicePrimaryCtxRelease(dev_);
@@ -60,11 +75,15 @@ Status Context::makeCurrent() const {
 }
 
 Status Context::synchronize() const {
+  SALART_TRY(checkNotCapturing("synchronizing the device (cuCtxSynchronize)"));
   SALART_TRY(makeCurrent());
   return SALART_CU(*drv_, cuCtxSynchronize);
 }
 
 Status Context::alloc(size_t bytes, CUdeviceptr &out) const {
+  if (capturingOnThisThread())
+    return checkNotCapturing(
+        strFormat("allocating %zu bytes (cuMemAlloc)", bytes).c_str());
   SALART_TRY(makeCurrent());
   Status s = SALART_CU(*drv_, cuMemAlloc, &out, bytes);
   return s.prefix(strFormat("allocating %zu bytes on device %d", bytes,
@@ -72,31 +91,221 @@ Status Context::alloc(size_t bytes, CUdeviceptr &out) const {
 }
 
 Status Context::free(CUdeviceptr ptr) const {
+  SALART_TRY(checkNotCapturing("freeing device memory (cuMemFree)"));
   SALART_TRY(makeCurrent());
   return SALART_CU(*drv_, cuMemFree, ptr);
 }
 
 Status Context::copyToDevice(CUdeviceptr dst, const void *src,
                              size_t bytes) const {
+  SALART_TRY(checkNotCapturing("a synchronous copy to the device "
+                               "(cuMemcpyHtoD)"));
   SALART_TRY(makeCurrent());
   return SALART_CU(*drv_, cuMemcpyHtoD, dst, src, bytes);
 }
 
 Status Context::copyToHost(void *dst, CUdeviceptr src, size_t bytes) const {
+  SALART_TRY(checkNotCapturing("a synchronous copy to the host "
+                               "(cuMemcpyDtoH)"));
   SALART_TRY(makeCurrent());
   return SALART_CU(*drv_, cuMemcpyDtoH, dst, src, bytes);
 }
 
 Status Context::memsetD8(CUdeviceptr dst, unsigned char value,
                          size_t bytes) const {
+  SALART_TRY(checkNotCapturing("a synchronous memset (cuMemsetD8)"));
   SALART_TRY(makeCurrent());
   return SALART_CU(*drv_, cuMemsetD8, dst, value, bytes);
 }
 
 Status Context::memsetD8Async(CUdeviceptr dst, unsigned char value,
                               size_t bytes, CUstream stream) const {
+  CUstream s = stream;
+  SALART_TRY(resolveStream(stream, "memset", s));
   SALART_TRY(makeCurrent());
-  return SALART_CU(*drv_, cuMemsetD8Async, dst, value, bytes, stream);
+  return SALART_CU(*drv_, cuMemsetD8Async, dst, value, bytes, s);
+}
+
+// --- Graph capture ------------------------------------------------------------
+
+bool Context::capturingOnThisThread() const {
+  if (!capturing())
+    return false;
+  std::lock_guard<std::mutex> lock(captureMu_);
+  return capturing_ && captureThread_ == std::this_thread::get_id();
+}
+
+Status Context::checkNotCapturing(const char *what) const {
+  if (!capturingOnThisThread())
+    return Status();
+  return Status::error(
+      Code::Capture,
+      strFormat("%s is not allowed while this thread captures a CUDA graph "
+                "on device %d (between salart_graph_begin and "
+                "salart_graph_end): it would synchronize, which a capture "
+                "forbids. Nothing was done and the capture is intact; do it "
+                "before salart_graph_begin or after salart_graph_end",
+                what, ordinal_));
+}
+
+Status Context::resolveStream(CUstream requested, const std::string &what,
+                              CUstream &out, bool *recorded) const {
+  out = requested;
+  if (recorded)
+    *recorded = false;
+  if (!capturing()) // the launch path pays one atomic load
+    return Status();
+  std::lock_guard<std::mutex> lock(captureMu_);
+  if (!capturing_)
+    return Status();
+  if (captureThread_ != std::this_thread::get_id()) {
+    // Another thread's capture: only work sent to the capture stream itself
+    // is recorded, by the driver, as for any captured stream.
+    if (recorded)
+      *recorded = requested && requested == stream_;
+    return Status();
+  }
+  if (!requested || requested == stream_) {
+    out = stream_;
+    if (recorded)
+      *recorded = true;
+    return Status();
+  }
+  return Status::error(
+      Code::Capture,
+      strFormat("%s: this thread is capturing a CUDA graph on device %d "
+                "(salart_graph_begin), but the call names stream %p, which "
+                "is not being captured: its work would run now instead of "
+                "being recorded. Pass a null stream (or the context's "
+                "stream, salart_context_stream) to record it",
+                what.c_str(), ordinal_, static_cast<void *>(requested)));
+}
+
+Status Context::ensureStreamLocked() const {
+  if (stream_)
+    return Status();
+  SALART_TRY(makeCurrent());
+  // Non-blocking: the legacy default stream (PyTorch's default) neither
+  // waits for it nor is it waited for, so using the legacy stream on another
+  // thread cannot break a capture on it.
+  CUstream s = nullptr;
+  Status st = SALART_CU(*drv_, cuStreamCreate, &s, CU_STREAM_NON_BLOCKING);
+  SALART_TRY(st.prefix(strFormat("creating the stream of device %d",
+                                 ordinal_)));
+  stream_ = s;
+  return Status();
+}
+
+Status Context::ownStream(CUstream &out) const {
+  std::lock_guard<std::mutex> lock(captureMu_);
+  SALART_TRY(ensureStreamLocked());
+  out = stream_;
+  return Status();
+}
+
+Status Context::beginCapture() const {
+  std::lock_guard<std::mutex> lock(captureMu_);
+  if (capturing_) {
+    bool here = captureThread_ == std::this_thread::get_id();
+    return Status::error(
+        Code::Capture,
+        strFormat("device %d is already capturing a CUDA graph (begun on %s "
+                  "thread); nested captures are not supported: end it with "
+                  "salart_graph_end (or salart_graph_abort) first",
+                  ordinal_, here ? "this" : "another"));
+  }
+  SALART_TRY(ensureStreamLocked());
+  SALART_TRY(makeCurrent());
+  // Thread-local: the driver refuses unsafe calls (cuMemAlloc, synchronous
+  // copies, cuCtxSynchronize, ...) on this thread only, so other threads of
+  // the process (a data loader, another model) keep working during it.
+  Status st = SALART_CU(*drv_, cuStreamBeginCapture, stream_,
+                        CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+  SALART_TRY(st.prefix(strFormat("beginning a graph capture on device %d",
+                                 ordinal_)));
+  capturePins_.clear();
+  captureThread_ = std::this_thread::get_id();
+  capturing_.store(true, std::memory_order_release);
+  return Status();
+}
+
+void Context::unpinLocked() const {
+  for (const Package *p : capturePins_)
+    p->unpin();
+  capturePins_.clear();
+}
+
+void Context::noteCapturedPackage(const Package *pkg) const {
+  std::lock_guard<std::mutex> lock(captureMu_);
+  if (!capturing_)
+    return;
+  for (const Package *p : capturePins_)
+    if (p == pkg)
+      return;
+  pkg->pin();
+  capturePins_.push_back(pkg);
+}
+
+Status Context::endCapture(CUgraph &graph,
+                           std::vector<const Package *> &pinned) const {
+  std::lock_guard<std::mutex> lock(captureMu_);
+  if (!capturing_)
+    return Status::error(Code::Capture,
+                         strFormat("no graph capture in progress on device %d "
+                                   "(call salart_graph_begin first)",
+                                   ordinal_));
+  if (captureThread_ != std::this_thread::get_id())
+    return Status::error(Code::Capture,
+                         strFormat("the graph capture on device %d was begun "
+                                   "on another thread; captures are "
+                                   "thread-local: end it on that thread",
+                                   ordinal_));
+  SALART_TRY(makeCurrent());
+  CUgraph g = nullptr;
+  CUresult r = drv_->cuStreamEndCapture(stream_, &g);
+  // Whatever the outcome, the stream has left capture mode.
+  capturing_.store(false, std::memory_order_release);
+  if (r == CUDA_SUCCESS && g) {
+    graph = g;
+    pinned = std::move(capturePins_);
+    capturePins_.clear();
+    return Status();
+  }
+  unpinLocked();
+  if (g)
+    (void)drv_->cuGraphDestroy(g);
+  Status s = drv_->check(r == CUDA_SUCCESS ? CUDA_ERROR_ILLEGAL_STATE : r,
+                         CudaDriver::cuStreamEndCapture_symbol);
+  if (r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED)
+    return Status::error(
+        Code::Capture,
+        strFormat("the graph capture on device %d was invalidated by a call "
+                  "the driver does not allow during a capture, made on this "
+                  "thread outside libsalart (a synchronous CUDA call: e.g. "
+                  "cudaMalloc by PyTorch's allocator, a synchronous copy, a "
+                  "device synchronize) or by a failed launch; nothing was "
+                  "recorded: %s",
+                  ordinal_, s.message().c_str()));
+  return s.prefix(strFormat("ending the graph capture on device %d",
+                            ordinal_));
+}
+
+Status Context::abortCapture() const {
+  // Only the capturing thread can end its capture, so this cannot change
+  // under us between here and endCapture.
+  bool mine = capturingOnThisThread();
+  CUgraph g = nullptr;
+  std::vector<const Package *> pins;
+  Status s = endCapture(g, pins);
+  if (s.ok()) {
+    (void)drv_->cuGraphDestroy(g);
+    for (const Package *p : pins)
+      p->unpin();
+    return Status();
+  }
+  // A capture that the driver ended with an error (invalidated) is ended and
+  // discarded all the same: what an abort asks for.
+  return mine ? Status() : s;
 }
 
 // --- Package ----------------------------------------------------------------
@@ -115,6 +324,7 @@ Status Package::open(std::shared_ptr<Context> ctx, const std::string &dir,
     p->byName_[p->manifest_.kernels[i].name] = i;
   }
   if (ctx) {
+    SALART_TRY(ctx->checkNotCapturing("loading a package (cuModuleLoadDataEx)"));
     p->ctx_ = std::move(ctx);
     SALART_TRY(p->loadModule(ptxPath));
     for (Kernel &k : p->kernels_)
@@ -259,9 +469,17 @@ Status Package::launchExplicit(const Kernel &k, const uint32_t grid[3],
                   name.c_str(), sharedBytes, ctx_->maxSharedOptin())));
     k.dynamicSharedLimit = sharedBytes;
   }
+  CUstream s = stream;
+  if (ctx_->capturing()) { // off the hot path: no message is built otherwise
+    bool recorded = false;
+    SALART_TRY(ctx_->resolveStream(stream, "kernel '" + name + "'", s,
+                                   &recorded));
+    if (recorded)
+      ctx_->noteCapturedPackage(this);
+  }
   CUresult r = drv.cuLaunchKernel(k.fn, grid[0], grid[1], grid[2], block[0],
-                                  block[1], block[2], sharedBytes, stream,
-                                  args, nullptr);
+                                  block[1], block[2], sharedBytes, s, args,
+                                  nullptr);
   if (r == CUDA_SUCCESS) // the hot path formats no message
     return Status();
   return drv.check(r, CudaDriver::cuLaunchKernel_symbol,

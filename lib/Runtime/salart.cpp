@@ -40,6 +40,7 @@ const char *salart_status_name(int status) {
   case SALART_ERROR_NOT_FOUND: return "SALART_ERROR_NOT_FOUND";
   case SALART_ERROR_EXHAUSTED: return "SALART_ERROR_EXHAUSTED";
   case SALART_ERROR_INTERNAL: return "SALART_ERROR_INTERNAL";
+  case SALART_ERROR_CAPTURE: return "SALART_ERROR_CAPTURE";
   }
   return "SALART_ERROR_UNKNOWN";
 }
@@ -76,6 +77,13 @@ int salart_init(int ordinal, salart_context **out) {
 
 int salart_context_destroy(salart_context *ctx) {
   SALART_BEGIN
+  if (ctx && ctx->ctx->capturing())
+    return Status::error(
+        Code::Capture,
+        strFormat("salart_context_destroy: device %d is capturing a CUDA "
+                  "graph through this context; end it (salart_graph_end or "
+                  "salart_graph_abort) first",
+                  ctx->ctx->ordinal()));
   delete ctx;
   return Status();
   SALART_END
@@ -194,6 +202,20 @@ int salart_package_open(salart_context *ctx, const char *dir,
 
 int salart_package_close(salart_package *pkg) {
   SALART_BEGIN
+  if (pkg) {
+    const Package &p = *pkg->pkg;
+    if (int n = p.pinned())
+      return Status::error(
+          Code::Capture,
+          strFormat("salart_package_close: package %s has kernels in %d CUDA "
+                    "graph(s) or capture(s) still alive; destroy them "
+                    "(salart_graph_destroy / salart_graph_abort) first: "
+                    "their replays would launch unloaded code",
+                    p.dir().c_str(), n));
+    if (p.loaded())
+      SALART_TRY(p.context()->checkNotCapturing(
+          "closing a package (cuModuleUnload)"));
+  }
   delete pkg;
   return Status();
   SALART_END

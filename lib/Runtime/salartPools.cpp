@@ -28,6 +28,13 @@ struct DeviceBlock {
     if (base)
       (void)ctx->free(base);
   }
+  /// Destroying the buffers frees memory, which a capture forbids.
+  Status checkDestroy(const char *what) const {
+    if (!base)
+      return Status();
+    return ctx->checkNotCapturing(
+        strFormat("destroying the %s (cuMemFree)", what).c_str());
+  }
   Status allocate(salart_context *c, int64_t numLayers, int64_t bytesPerLayer,
                   const char *what) {
     if (!c)
@@ -127,6 +134,8 @@ int salart_ckey_pool_create(int64_t page_size, int64_t heads, int64_t head_dim,
 
 int salart_pool_destroy(salart_pool *pool) {
   SALART_BEGIN
+  if (pool)
+    SALART_TRY(pool->device.checkDestroy("pool's device buffers"));
   delete pool;
   return Status();
   SALART_END
@@ -308,6 +317,8 @@ int salart_state_pool_create(int64_t heads, int64_t head_dim,
 
 int salart_state_pool_destroy(salart_state_pool *pool) {
   SALART_BEGIN
+  if (pool)
+    SALART_TRY(pool->device.checkDestroy("linear-state pool's device buffers"));
   delete pool;
   return Status();
   SALART_END

@@ -24,6 +24,7 @@ enum class Code : int {
   NotFound = 5,
   Exhausted = 6,
   Internal = 7,
+  Capture = 8,
 };
 
 class [[nodiscard]] Status {

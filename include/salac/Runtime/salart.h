@@ -11,7 +11,8 @@
 |*    name the driver function and the CUresult's name and description.      *|
 |*  - Results come back through out-parameters, written only on success.     *|
 |*  - Device pointers are uint64_t (CUdeviceptr); streams are void* holding a *|
-|*    CUstream (NULL = the legacy default stream), e.g. torch's              *|
+|*    CUstream (NULL = the legacy default stream, except on a thread that    *|
+|*    captures a CUDA graph: see salart_graph_begin), e.g. torch's           *|
 |*    cuda_stream.                                                          *|
 |*  - libcuda.so.1 is opened on first use (SALART_LIBCUDA overrides the      *|
 |*    path); without a driver, calls that need it fail with                  *|
@@ -44,7 +45,8 @@ typedef enum salart_status {
   SALART_ERROR_PACKAGE = 4,          /* missing/malformed package contents   */
   SALART_ERROR_NOT_FOUND = 5,        /* unknown kernel or sequence           */
   SALART_ERROR_EXHAUSTED = 6,        /* a pool has no free page or slot      */
-  SALART_ERROR_INTERNAL = 7          /* out of host memory, or a bug         */
+  SALART_ERROR_INTERNAL = 7,         /* out of host memory, or a bug         */
+  SALART_ERROR_CAPTURE = 8           /* graph capture misuse: see below      */
 } salart_status;
 
 /* The message of this thread's most recent failed call ("" if none). */
@@ -63,7 +65,8 @@ SALART_API int salart_device_count(int *count);
 /* Retains the primary context of device `ordinal` and makes it current on
  * this thread. Works whether or not PyTorch (or anyone) created it first. */
 SALART_API int salart_init(int ordinal, salart_context **out);
-/* Drops this handle's reference to the primary context. */
+/* Drops this handle's reference to the primary context. SALART_ERROR_CAPTURE
+ * while a graph capture is in progress on it. */
 SALART_API int salart_context_destroy(salart_context *ctx);
 SALART_API int salart_context_make_current(salart_context *ctx);
 SALART_API int salart_synchronize(salart_context *ctx);
@@ -155,6 +158,64 @@ SALART_API int salart_launch_explicit(salart_kernel *kernel,
                                       const uint32_t block[3],
                                       uint32_t shared_bytes, void **args,
                                       void *stream);
+
+/* ---- CUDA graphs: capture a sequence of launches, replay it ------------- */
+
+/* salart_graph_begin(ctx) starts recording on ctx's own stream; until
+ * salart_graph_end, the calls the same thread makes through ctx (kernels of
+ * packages opened on ctx, salart_memset_d8_async, salart_state_pool_zero_slot,
+ * salart_graph_launch) with a NULL stream are recorded into the graph instead
+ * of running. salart_graph_end instantiates the graph; salart_graph_launch
+ * replays all of it, on any stream, for the cost of one launch.
+ *
+ *  - Capture mode: CU_STREAM_CAPTURE_MODE_THREAD_LOCAL. The capture belongs
+ *    to the thread that began it (end or abort it there); other threads,
+ *    PyTorch's included, keep working normally during it, and their calls
+ *    with a NULL stream still run on the legacy default stream.
+ *  - During a capture, on the capturing thread, these fail with
+ *    SALART_ERROR_CAPTURE before reaching the driver, leaving the capture
+ *    intact: calls that synchronize (salart_synchronize, salart_mem_alloc,
+ *    salart_mem_free, salart_memcpy_*, salart_memset_d8, *_allocate_device,
+ *    salart_package_open/close on ctx, destroying a pool with device
+ *    buffers), a stream-ordered call naming a stream other than NULL or
+ *    salart_context_stream(ctx) (its work would run now, not be recorded),
+ *    a nested salart_graph_begin, salart_context_destroy. A synchronous CUDA
+ *    call made outside libsalart on that thread (e.g. cudaMalloc) makes the
+ *    driver invalidate the capture: salart_graph_end then fails with
+ *    SALART_ERROR_CAPTURE saying so.
+ *  - The graph holds each launch's argument values as they were at capture:
+ *    device pointers, not data. The buffers must stay allocated, at the same
+ *    addresses, for as long as the graph is replayed; a replay reads and
+ *    writes whatever they hold then (update inputs in place between
+ *    replays). Scalars (token counts, ...) are frozen: capture one graph per
+ *    shape. A package stays loaded while a graph launches its kernels
+ *    (salart_package_close fails with SALART_ERROR_CAPTURE until the graphs
+ *    are destroyed). */
+typedef struct salart_graph salart_graph;
+
+/* The context's own stream (CU_STREAM_NON_BLOCKING), created on first use and
+ * destroyed with the context; captures record on it. */
+SALART_API int salart_context_stream(salart_context *ctx, void **stream);
+/* SALART_ERROR_CAPTURE if ctx is already capturing (nesting). */
+SALART_API int salart_graph_begin(salart_context *ctx);
+/* Ends the capture this thread began and instantiates it. On any failure the
+ * capture is over and *out untouched. SALART_ERROR_CAPTURE: no capture in
+ * progress, begun on another thread, or invalidated by the driver. */
+SALART_API int salart_graph_end(salart_context *ctx, salart_graph **out);
+/* Ends the capture this thread began and discards it (error paths). */
+SALART_API int salart_graph_abort(salart_context *ctx);
+/* *state: 0 no capture on ctx, 1 this thread captures, 2 another thread. */
+SALART_API int salart_graph_capturing(salart_context *ctx, int *state);
+/* Replays the graph on `stream` (NULL: the legacy default stream, or the
+ * capture stream while this thread captures). Asynchronous, like a launch.
+ * A destroyed graph: SALART_ERROR_INVALID_ARGUMENT. */
+SALART_API int salart_graph_launch(salart_graph *graph, void *stream);
+/* Nodes of the graph: one per recorded kernel launch or memset. */
+SALART_API int salart_graph_num_nodes(salart_graph *graph, int64_t *count);
+/* Frees the graph (a replay still running completes first); NULL is a no-op.
+ * The handle's few bytes are kept, so that a later use of it is reported
+ * (SALART_ERROR_INVALID_ARGUMENT) instead of being undefined. */
+SALART_API int salart_graph_destroy(salart_graph *graph);
 
 /* ---- Paged KV pool and compressed-key store ---------------------------- */
 
