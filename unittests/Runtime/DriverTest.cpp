@@ -44,6 +44,13 @@ TEST(Driver, SymbolTableUsesTheV2Exports) {
   EXPECT_STREQ(CudaDriver::cuDevicePrimaryCtxRelease_symbol,
                "cuDevicePrimaryCtxRelease_v2");
   EXPECT_STREQ(CudaDriver::cuLaunchKernel_symbol, "cuLaunchKernel");
+  // cuda.h maps these to versioned exports; the plain ones differ in ABI.
+  EXPECT_STREQ(CudaDriver::cuStreamDestroy_symbol, "cuStreamDestroy_v2");
+  EXPECT_STREQ(CudaDriver::cuStreamBeginCapture_symbol,
+               "cuStreamBeginCapture_v2");
+  EXPECT_STREQ(CudaDriver::cuGraphInstantiate_symbol,
+               "cuGraphInstantiateWithFlags");
+  EXPECT_STREQ(CudaDriver::cuStreamEndCapture_symbol, "cuStreamEndCapture");
 }
 
 TEST(Driver, ValuesMatchCudaH) {
@@ -58,6 +65,15 @@ TEST(Driver, ValuesMatchCudaH) {
   EXPECT_EQ(int(CU_JIT_LOG_VERBOSE), 12);
   EXPECT_EQ(int(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN), 97);
   EXPECT_EQ(sizeof(CUdeviceptr), 8u);
+  EXPECT_EQ(int(CU_STREAM_CAPTURE_MODE_GLOBAL), 0);
+  EXPECT_EQ(int(CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), 1);
+  EXPECT_EQ(int(CU_STREAM_CAPTURE_MODE_RELAXED), 2);
+  EXPECT_EQ(int(CU_STREAM_CAPTURE_STATUS_INVALIDATED), 2);
+  EXPECT_EQ(CU_STREAM_NON_BLOCKING, 1u);
+  EXPECT_EQ(CUDA_ERROR_ILLEGAL_STATE, 401);
+  EXPECT_EQ(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, 900);
+  EXPECT_EQ(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, 901);
+  EXPECT_EQ(CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD, 908);
 }
 
 /// True when this machine has a loadable driver (then the no-driver tests
@@ -111,7 +127,10 @@ TEST(SharedLibrary, ExportsTheCApiOnly) {
         "salart_memcpy_htod", "salart_memcpy_dtoh", "salart_memset_d8",
         "salart_kv_pool_create", "salart_ckey_pool_create",
         "salart_pool_reserve", "salart_pool_page_table",
-        "salart_state_pool_acquire", "salart_compressed_entries"})
+        "salart_state_pool_acquire", "salart_compressed_entries",
+        "salart_context_stream", "salart_graph_begin", "salart_graph_end",
+        "salart_graph_abort", "salart_graph_capturing", "salart_graph_launch",
+        "salart_graph_num_nodes", "salart_graph_destroy"})
     EXPECT_NE(dlsym(lib.handle, name), nullptr) << name;
   // The C++ internals stay hidden: salac::rt::strFormat(const char*, ...).
   EXPECT_EQ(dlsym(lib.handle, "_ZN5salac2rt9strFormatEPKcz"), nullptr);

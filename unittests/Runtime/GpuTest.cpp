@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TestUtil.h"
+#include "salac/Runtime/CudaDriver.h"
 #include "salac/Runtime/salart.h"
 
 #include <gtest/gtest.h>
@@ -239,6 +240,97 @@ TEST_F(Gpu, PoolDeviceBuffers) {
     ASSERT_EQ(all[i], s == size_t(slot) ? 0 : 0xFF) << i;
   }
   ASSERT_EQ(salart_state_pool_destroy(st), SALART_OK);
+}
+
+TEST_F(Gpu, GraphCaptureAndReplay) {
+  TempDir d;
+  salart_test::writeTestPackage(d);
+  salart_package *pkg = nullptr;
+  ASSERT_EQ(salart_package_open(ctx, d.path().c_str(), &pkg), SALART_OK)
+      << lastError();
+  salart_kernel *k = nullptr;
+  ASSERT_EQ(salart_kernel_find(pkg, "salart_test_scale", &k), SALART_OK);
+  const int64_t n = 1000;
+  const size_t bytes = n * 4;
+  std::vector<float> x(n), got(n);
+  for (int64_t i = 0; i < n; ++i)
+    x[size_t(i)] = float(i) - 300.f;
+  uint64_t dx = 0, dy = 0, dz = 0;
+  ASSERT_EQ(salart_mem_alloc(ctx, bytes, &dx), SALART_OK) << lastError();
+  ASSERT_EQ(salart_mem_alloc(ctx, bytes, &dy), SALART_OK);
+  ASSERT_EQ(salart_mem_alloc(ctx, bytes, &dz), SALART_OK);
+  ASSERT_EQ(salart_memcpy_htod(ctx, dx, x.data(), bytes), SALART_OK);
+  ASSERT_EQ(salart_memset_d8(ctx, dy, 0xFF, bytes), SALART_OK); // NaN
+  ASSERT_EQ(salart_memset_d8(ctx, dz, 0xFF, bytes), SALART_OK);
+  ASSERT_EQ(salart_synchronize(ctx), SALART_OK);
+
+  // y = 3x, then z = -2y: two dependent launches.
+  int64_t elems = n;
+  float three = 3.f, minusTwo = -2.f;
+  void *a1[] = {&dx, &dy, &elems, &three};
+  void *a2[] = {&dy, &dz, &elems, &minusTwo};
+  ASSERT_EQ(salart_graph_begin(ctx), SALART_OK) << lastError();
+  ASSERT_EQ(salart_launch(k, a1, nullptr), SALART_OK) << lastError();
+  ASSERT_EQ(salart_launch(k, a2, nullptr), SALART_OK) << lastError();
+  // Refused by libsalart, so the real driver never invalidates the capture.
+  EXPECT_EQ(salart_synchronize(ctx), SALART_ERROR_CAPTURE);
+  EXPECT_EQ(salart_memcpy_dtoh(ctx, got.data(), dz, bytes),
+            SALART_ERROR_CAPTURE);
+  salart_graph *g = nullptr;
+  ASSERT_EQ(salart_graph_end(ctx, &g), SALART_OK) << lastError();
+  int64_t nodes = 0;
+  ASSERT_EQ(salart_graph_num_nodes(g, &nodes), SALART_OK);
+  EXPECT_EQ(nodes, 2);
+  // Recorded, not run: z is still NaN.
+  ASSERT_EQ(salart_synchronize(ctx), SALART_OK);
+  ASSERT_EQ(salart_memcpy_dtoh(ctx, got.data(), dz, bytes), SALART_OK);
+  EXPECT_NE(got[5], got[5]);
+
+  ASSERT_EQ(salart_graph_launch(g, nullptr), SALART_OK) << lastError();
+  ASSERT_EQ(salart_synchronize(ctx), SALART_OK) << lastError();
+  ASSERT_EQ(salart_memcpy_dtoh(ctx, got.data(), dz, bytes), SALART_OK);
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(got[size_t(i)], -6.f * x[size_t(i)]) << i;
+
+  // A replay reads the buffers as they are now; on the context's stream.
+  for (float &v : x)
+    v = v * 0.25f + 1.f;
+  ASSERT_EQ(salart_memcpy_htod(ctx, dx, x.data(), bytes), SALART_OK);
+  void *own = nullptr;
+  ASSERT_EQ(salart_context_stream(ctx, &own), SALART_OK);
+  ASSERT_EQ(salart_graph_launch(g, own), SALART_OK) << lastError();
+  ASSERT_EQ(salart_synchronize(ctx), SALART_OK) << lastError();
+  ASSERT_EQ(salart_memcpy_dtoh(ctx, got.data(), dz, bytes), SALART_OK);
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(got[size_t(i)], -6.f * x[size_t(i)]) << i;
+
+  EXPECT_EQ(salart_package_close(pkg), SALART_ERROR_CAPTURE); // in use
+  ASSERT_EQ(salart_graph_destroy(g), SALART_OK);
+  EXPECT_EQ(salart_graph_launch(g, nullptr), SALART_ERROR_INVALID_ARGUMENT);
+
+  // A synchronous call made behind libsalart's back (as PyTorch's allocator
+  // would) is refused by the driver, which invalidates the capture.
+  ASSERT_EQ(salart_graph_begin(ctx), SALART_OK) << lastError();
+  ASSERT_EQ(salart_launch(k, a1, nullptr), SALART_OK) << lastError();
+  const salac::rt::CudaDriver *drv = nullptr;
+  ASSERT_TRUE(salac::rt::getDriver(&drv).ok());
+  salac::rt::CUdeviceptr p = 0;
+  EXPECT_EQ(drv->cuMemAlloc(&p, 256),
+            salac::rt::CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  g = nullptr;
+  EXPECT_EQ(salart_graph_end(ctx, &g), SALART_ERROR_CAPTURE);
+  EXPECT_NE(lastError().find("was invalidated"), std::string::npos)
+      << lastError();
+  EXPECT_EQ(g, nullptr);
+  int state = -1;
+  ASSERT_EQ(salart_graph_capturing(ctx, &state), SALART_OK);
+  EXPECT_EQ(state, 0);
+
+  ASSERT_EQ(salart_synchronize(ctx), SALART_OK) << lastError();
+  salart_mem_free(ctx, dx);
+  salart_mem_free(ctx, dy);
+  salart_mem_free(ctx, dz);
+  ASSERT_EQ(salart_package_close(pkg), SALART_OK) << lastError();
 }
 
 } // namespace
