@@ -1233,3 +1233,21 @@ func.func @e(%q: !q, %z: tensor<?x32x64xbf16>, %pool: !st, %slots: tensor<?xi32>
   %o = sala.linear_mixer decode %q, %q, %q gate(%z : tensor<?x32x64xbf16>) state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>} : !q, !st
   return
 }
+
+// -----
+
+!st = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
+func.func @fused_linear_bad_out_norm(%q: tensor<?x4x16xbf16>, %ow: tensor<16xbf16>, %pool: !st, %s: tensor<?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x4x16xbf16> {
+  // expected-error @+1 {{out norm weight}}
+  %o = sala.fused_linear_attention %q, %q, %q out_norm(%ow : tensor<16xbf16>) state(%pool[%s]) lens(%cu, %l) {slopes = array<f64: 0.5, 0.25, 0.125, 0.0625>} : tensor<?x4x16xbf16>, !st
+  return %o : tensor<?x4x16xbf16>
+}
+
+// -----
+
+!st = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
+func.func @fused_linear_bad_eps(%q: tensor<?x4x16xbf16>, %pool: !st, %s: tensor<?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x4x16xbf16> {
+  // expected-error @+1 {{qk_eps must be positive, got 0}}
+  %o = sala.fused_linear_attention %q, %q, %q state(%pool[%s]) lens(%cu, %l) {slopes = array<f64: 0.5, 0.25, 0.125, 0.0625>, qk_eps = 0.0 : f32} : tensor<?x4x16xbf16>, !st
+  return %o : tensor<?x4x16xbf16>
+}

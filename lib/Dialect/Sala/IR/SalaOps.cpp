@@ -401,5 +401,41 @@ LogicalResult LinearMixerOp::verify() {
   return success();
 }
 
+LogicalResult FusedLinearAttentionOp::verify() {
+  if (failed(checkStaticHeads(*this, "query", getQuery())) ||
+      failed(checkScale(*this, getScale())))
+    return failure();
+  TokenShape q = shapeOf(getQuery());
+  if (getGate() && getGate().getType() != getQuery().getType())
+    return emitOpError() << "gate type " << getGate().getType()
+                         << " differs from query type " << getQuery().getType();
+  if (failed(checkStateMatches(*this, q, getState().getType())) ||
+      failed(checkSlopes(*this, getSlopes(), q.heads)))
+    return failure();
+  if (getQNormWeight() &&
+      (failed(checkWeight(*this, "q norm weight", getQNormWeight(), q.headDim,
+                          "head_dim")) ||
+       failed(checkWeight(*this, "k norm weight", getKNormWeight(), q.headDim,
+                          "head_dim"))))
+    return failure();
+  if (getOutNormWeight() &&
+      failed(checkWeight(*this, "out norm weight", getOutNormWeight(),
+                         q.heads * q.headDim, "heads x head_dim")))
+    return failure();
+  if (getPositions() && q.headDim % 2 != 0)
+    return emitOpError() << "head_dim must be even for RoPE, got " << q.headDim;
+  if (!(getQkEps().convertToFloat() > 0))
+    return emitOpError() << "qk_eps must be positive, got " << getQkEps().convertToFloat();
+  if (!(getOutEps().convertToFloat() > 0))
+    return emitOpError() << "out_eps must be positive, got " << getOutEps().convertToFloat();
+  if (!(getTheta().convertToFloat() > 0))
+    return emitOpError() << "theta must be positive, got " << getTheta().convertToFloat();
+  return success();
+}
+
+float FusedLinearAttentionOp::getEffectiveScale() {
+  return defaultScale(getQuery(), getScale());
+}
+
 #define GET_OP_CLASSES
 #include "salac/Dialect/Sala/IR/SalaOps.cpp.inc"

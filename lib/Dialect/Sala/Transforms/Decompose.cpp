@@ -115,6 +115,39 @@ struct DecomposeLinearMixer : OpRewritePattern<LinearMixerOp> {
   }
 };
 
+// A fused op means its chain of primitives (see sala-fuse-linear); expanding it
+// back is how the portable lowering runs it, and how the fusion is checked.
+struct DecomposeFusedLinear : OpRewritePattern<FusedLinearAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FusedLinearAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value q = op.getQuery(), k = op.getKey();
+    if (op.getQNormWeight()) {
+      q = RMSNormOp::create(rewriter, loc, q.getType(), NormScope::Head, q, op.getQNormWeight(),
+                            op.getQkEps());
+      k = RMSNormOp::create(rewriter, loc, k.getType(), NormScope::Head, k, op.getKNormWeight(),
+                            op.getQkEps());
+    }
+    if (Value pos = op.getPositions()) {
+      q = RopeOp::create(rewriter, loc, q.getType(), op.getRopeStyle(), q, pos, op.getTheta());
+      k = RopeOp::create(rewriter, loc, k.getType(), op.getRopeStyle(), k, pos, op.getTheta());
+    }
+    Value out = LinearAttentionOp::create(
+        rewriter, loc, op.getQuery().getType(), LinearForm::Recurrent, q, k, op.getValue(),
+        op.getState(), op.getSlots(), op.getCuSeqlensQ(), op.getSeqLens(),
+        op.getSlopesAttr(), IntegerAttr(), op.getScaleAttr());
+    if (op.getOutNormWeight())
+      out = RMSNormOp::create(rewriter, loc, out.getType(), NormScope::Full, out,
+                              op.getOutNormWeight(), op.getOutEps());
+    if (Value gate = op.getGate())
+      out = SigmoidGateOp::create(rewriter, loc, out.getType(), out, gate);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
 struct SalaDecompose : salac::sala::impl::SalaDecomposeBase<SalaDecompose> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
@@ -127,5 +160,6 @@ struct SalaDecompose : salac::sala::impl::SalaDecomposeBase<SalaDecompose> {
 } // namespace
 
 void salac::sala::populateDecomposePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposeSparseMixer, DecomposeLinearMixer>(patterns.getContext());
+  patterns.add<DecomposeSparseMixer, DecomposeLinearMixer, DecomposeFusedLinear>(
+      patterns.getContext());
 }

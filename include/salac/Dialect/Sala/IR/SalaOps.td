@@ -479,4 +479,64 @@ def Sala_LinearMixerOp : Sala_Op<"linear_mixer",
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Fused ops: made by the fusion passes, one GPU kernel each
+//===----------------------------------------------------------------------===//
+
+def Sala_FusedLinearAttentionOp : Sala_Op<"fused_linear_attention",
+    [AttrSizedOperandSegments, AllTypesMatch<["query", "key", "value", "output"]>]> {
+  let summary = "a linear-attention decode step fused into one kernel";
+  let description = [{
+    What `sala-fuse-linear` makes of the chain per-head RMSNorm of q and k ->
+    RoPE -> recurrent `linear_attention` -> RMSNorm over all channels ->
+    `sigmoid_gate`. Each stage is present exactly when its operands are:
+    `qk_norm` weights (eps `qk_eps`), `positions` (RoPE with `theta`,
+    `rope_style`), `out_norm` weight (eps `out_eps`), `gate`. Its meaning is that
+    chain of primitive ops, in that order (`sala-decompose` expands it back);
+    the kernel computes it in f32 without rounding between the stages, reading
+    the state once and writing it once per token.
+
+    ```mlir
+    %o = sala.fused_linear_attention %q, %k, %v gate(%z : tensor<?x32x128xbf16>)
+        qk_norm(%qw, %kw : tensor<128xbf16>, tensor<128xbf16>)
+        out_norm(%ow : tensor<4096xbf16>) positions(%pos) state(%pool[%slots])
+        lens(%cu_q, %lens) {slopes = array<f64: ...32 values...>}
+        : tensor<?x32x128xbf16>, !sala.state_pool<...>
+    ```
+  }];
+  let arguments = (ins Sala_TokenTensor:$query, Sala_TokenTensor:$key,
+                       Sala_TokenTensor:$value,
+                       Optional<Sala_TokenTensor>:$gate,
+                       Optional<Sala_Weight>:$q_norm_weight,
+                       Optional<Sala_Weight>:$k_norm_weight,
+                       Optional<Sala_Weight>:$out_norm_weight,
+                       Optional<Sala_IndexVector>:$positions,
+                       Sala_WritesCache<Sala_StatePoolType>:$state,
+                       Sala_IndexVector:$slots, Sala_IndexVector:$cu_seqlens_q,
+                       Sala_IndexVector:$seq_lens,
+                       DenseF64ArrayAttr:$slopes,
+                       DefaultValuedAttr<F32Attr, "1.0e-6">:$qk_eps,
+                       DefaultValuedAttr<F32Attr, "1.0e-6">:$out_eps,
+                       DefaultValuedAttr<F32Attr, "10000.0">:$theta,
+                       DefaultValuedAttr<Sala_RopeStyleAttr,
+                           "::salac::sala::RopeStyle::NeoX">:$rope_style,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs Sala_TokenTensor:$output);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value
+    (`gate` `(` $gate^ `:` type($gate) `)`)?
+    (`qk_norm` `(` $q_norm_weight^ `,` $k_norm_weight `:` type($q_norm_weight) `,`
+                   type($k_norm_weight) `)`)?
+    (`out_norm` `(` $out_norm_weight^ `:` type($out_norm_weight) `)`)?
+    (`positions` `(` $positions^ `)`)?
+    `state` `(` $state `[` $slots `]` `)`
+    `lens` `(` $cu_seqlens_q `,` $seq_lens `)` attr-dict
+    `:` type($query) `,` qualified(type($state))
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    float getEffectiveScale();
+  }];
+}
+
 #endif

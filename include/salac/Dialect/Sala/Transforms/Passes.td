@@ -38,6 +38,43 @@ def SalaDecompose : Pass<"sala-decompose"> {
   }];
 }
 
+def SalaFuseLinear : Pass<"sala-fuse-linear"> {
+  let summary = "Fuse a linear-attention decode chain into one op (one kernel)";
+  let description = [{
+    Finds each recurrent `sala.linear_attention` and folds into it, when they
+    are there and used only by the chain: the per-head `rms_norm` and `rope` of
+    its q and k (the same norm eps, positions, theta and style on both), the
+    `rms_norm full` of its output and the `sigmoid_gate` after that. The result
+    is one `sala.fused_linear_attention`, which becomes one kernel: q/k norms and
+    RoPE in registers, the state read once and written once, the output norm
+    and gate applied before anything is written. Results do not change
+    (`sala-decompose` expands the fused op back into the same chain). Chunked
+    (prefill) linear attention is left alone.
+
+    Before:
+
+    ```mlir
+    %qn = sala.rms_norm head %q, %qw : tensor<?x32x128xbf16>, tensor<128xbf16>
+    %kn = sala.rms_norm head %k, %kw : tensor<?x32x128xbf16>, tensor<128xbf16>
+    %qr = sala.rope neox %qn, %pos : tensor<?x32x128xbf16>
+    %kr = sala.rope neox %kn, %pos : tensor<?x32x128xbf16>
+    %a = sala.linear_attention recurrent %qr, %kr, %v, %pool[%slots] lens(%cu, %lens)
+        {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st -> tensor<?x32x128xbf16>
+    %n = sala.rms_norm full %a, %ow : tensor<?x32x128xbf16>, tensor<4096xbf16>
+    %o = sala.sigmoid_gate %n, %z : tensor<?x32x128xbf16>
+    ```
+
+    After:
+
+    ```mlir
+    %o = sala.fused_linear_attention %q, %k, %v gate(%z : tensor<?x32x128xbf16>)
+        qk_norm(%qw, %kw : tensor<128xbf16>, tensor<128xbf16>)
+        out_norm(%ow : tensor<4096xbf16>) positions(%pos) state(%pool[%slots])
+        lens(%cu, %lens) {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st
+    ```
+  }];
+}
+
 def SalaFormKernels : Pass<"sala-form-kernels", "::mlir::ModuleOp"> {
   let summary = "Turn each GPU-lowerable sala op into a kernel of a gpu.module";
   let description = [{
