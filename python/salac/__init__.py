@@ -5,18 +5,22 @@
     pkg.load(device=0)
     k = pkg.kernel("sala_rms_norm_head_h32_d128_bf16")
     k(input=x, weight=w, output=y, tokens=x.shape[0])
+    with salac.capture(pkg) as g:               # recorded into a CUDA graph
+        k(input=x, weight=w, output=y, tokens=x.shape[0])
+    g.replay()
 
 Pure Python: the compiler is run as a subprocess, libsalart is used through
 ctypes. torch is needed only to launch kernels and for salac.reference.
 """
 
 from .compiler import compile  # noqa: A004 - the public name on purpose
-from .errors import (ArgumentError, BinaryNotFoundError, CompileError,
+from .errors import (ArgumentError, BinaryNotFoundError, CaptureError, CompileError,
                      CompileWarning, DriverError, ExhaustedError, InternalError,
                      InvalidArgumentError, KernelNotFoundError,
                      LibraryNotFoundError, ManifestError, NoDriverError,
                      NotFoundError, PackageError, RuntimeError, SalacError)
 from ._locate import find_salac_binary, find_salart_library
+from .graph import Graph, capture
 from .manifest import FORMAT_VERSION, KernelSpec, Manifest, Param
 from .package import Kernel, Package
 from .runtime import Runtime, default_runtime
@@ -24,11 +28,11 @@ from .runtime import Runtime, default_runtime
 __version__ = "0.1.0"
 
 __all__ = [
-    "compile", "Package", "Kernel", "Manifest", "KernelSpec", "Param",
+    "compile", "capture", "Graph", "Package", "Kernel", "Manifest", "KernelSpec", "Param",
     "Runtime", "default_runtime", "find_salac_binary", "find_salart_library",
     "FORMAT_VERSION", "SalacError", "CompileError", "CompileWarning",
     "BinaryNotFoundError", "LibraryNotFoundError", "ManifestError",
     "KernelNotFoundError", "ArgumentError", "RuntimeError",
     "InvalidArgumentError", "NoDriverError", "DriverError", "PackageError",
-    "NotFoundError", "ExhaustedError", "InternalError",
+    "NotFoundError", "ExhaustedError", "InternalError", "CaptureError",
 ]

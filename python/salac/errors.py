@@ -91,6 +91,13 @@ class InternalError(RuntimeError):
     """SALART_ERROR_INTERNAL"""
 
 
+class CaptureError(RuntimeError):
+    """SALART_ERROR_CAPTURE, or the same misuse caught in Python: a CUDA graph
+    capture or replay that cannot be done (nested capture, ending none,
+    replaying a closed graph, a synchronizing call or a foreign stream during
+    a capture, closing a package a graph still uses)."""
+
+
 # salart_status value -> exception class (salart.h).
 STATUS_CLASSES = {
     1: InvalidArgumentError,
@@ -100,4 +107,5 @@ STATUS_CLASSES = {
     5: NotFoundError,
     6: ExhaustedError,
     7: InternalError,
+    8: CaptureError,
 }

@@ -4,6 +4,7 @@ libsalart with PyTorch tensors."""
 import sys
 from pathlib import Path
 
+from . import graph as _graph
 from .errors import ArgumentError, ManifestError, SalacError
 from .manifest import Manifest
 
@@ -12,7 +13,9 @@ class Kernel:
     """One kernel of a package. Callable once the package is loaded:
     kernel(input=x, weight=w, output=y, tokens=n) or positionally, in manifest
     order. `stream=` (an int CUstream or an object with .cuda_stream) overrides
-    the default, torch.cuda.current_stream(device)."""
+    the default, torch.cuda.current_stream(device). Inside
+    `with salac.capture(...)` the call is recorded into the graph instead
+    (salac.graph)."""
 
     def __init__(self, package, spec):
         self.package = package
@@ -45,12 +48,20 @@ class Kernel:
     def __call__(self, *args, stream=None, **kwargs):
         native = self.package._native_or_raise()
         values = self.spec.bind(args, kwargs, self.package.device)
-        native.launch(self.spec, values, _stream_handle(stream, self.package.device))
+        native.launch(self.spec, values, self._stream_for(args, kwargs, stream))
 
     def launch_raw(self, values, stream=None):
-        """Launches with already-bound values (see bind); no checks here."""
+        """Launches with already-bound values (see bind); no checks here.
+        Inside a salac.capture block the raw pointers are recorded: keeping
+        their memory alive is the caller's job."""
         self.package._native_or_raise().launch(self.spec, values,
-                                               _stream_handle(stream, self.package.device))
+                                               self._stream_for((), {}, stream))
+
+    def _stream_for(self, args, kwargs, stream):
+        g = _graph.active()
+        if g is not None:  # recorded: libsalart's capture stream unless named
+            return g._record(self, args, kwargs, stream)
+        return _stream_handle(stream, self.package.device)
 
 
 def _stream_handle(stream, device):
@@ -153,6 +164,8 @@ class Package:
         return self._native_or_raise().jit_log()
 
     def close(self):
+        """Unloads the package. Raises CaptureError while a CUDA graph that
+        launches its kernels is alive (close or collect the graph first)."""
         if self._native is not None:
             self._native.close()
         self._native, self.device = None, None

@@ -1,8 +1,8 @@
 """ctypes bindings of libsalart (include/salac/Runtime/salart.h).
 
-Only the package/launch part of the C API is bound; every call is checked and
-a failure raises the salac.RuntimeError subclass of its status, carrying
-salart_last_error().
+Only the package/launch and graph-capture parts of the C API are bound; every
+call is checked and a failure raises the salac.RuntimeError subclass of its
+status, carrying salart_last_error().
 """
 
 import ctypes
@@ -55,6 +55,19 @@ _SIGNATURES = {
     "salart_launch": [c_void_p, P(c_void_p), c_void_p],
 }
 
+# CUDA graphs (salac.capture). Bound when present, so that a libsalart built
+# before them still serves everything else; calling one then says to rebuild.
+_GRAPH_SIGNATURES = {
+    "salart_context_stream": [c_void_p, P(c_void_p)],
+    "salart_graph_begin": [c_void_p],
+    "salart_graph_end": [c_void_p, P(c_void_p)],
+    "salart_graph_abort": [c_void_p],
+    "salart_graph_capturing": [c_void_p, P(c_int)],
+    "salart_graph_launch": [c_void_p, c_void_p],
+    "salart_graph_num_nodes": [c_void_p, P(ctypes.c_int64)],
+    "salart_graph_destroy": [c_void_p],
+}
+
 # manifest kind -> ctypes type of the value cuLaunchKernel reads.
 ARG_CTYPES = {"ptr": ctypes.c_uint64, "i64": ctypes.c_int64,
               "i32": ctypes.c_int32, "f32": ctypes.c_float}
@@ -74,6 +87,14 @@ class Runtime:
             fn = getattr(self._lib, name)
             fn.argtypes = argtypes
             fn.restype = c_int
+        self._missing = set()
+        for name, argtypes in _GRAPH_SIGNATURES.items():
+            fn = getattr(self._lib, name, None)
+            if fn is None:
+                self._missing.add(name)
+                continue
+            fn.argtypes = argtypes
+            fn.restype = c_int
         self._lib.salart_last_error.argtypes = []
         self._lib.salart_last_error.restype = c_char_p
         self._lib.salart_status_name.argtypes = [c_int]
@@ -82,6 +103,10 @@ class Runtime:
         self._lock = threading.Lock()
 
     def call(self, name, *args):
+        if name in self._missing:
+            raise errors.LibraryNotFoundError(
+                f"{name}: libsalart at '{self.path}' predates CUDA graph "
+                "capture; rebuild it")
         status = getattr(self._lib, name)(*args)
         if status != 0:
             self.raise_status(status, name)
@@ -134,6 +159,20 @@ class Context:
 
     def make_current(self):
         self.runtime.call("salart_context_make_current", self.handle)
+
+    def stream(self):
+        """The context's own CUstream (non-blocking), as an int; captures
+        record on it."""
+        s = c_void_p()
+        self.runtime.call("salart_context_stream", self.handle, ctypes.byref(s))
+        return s.value or 0
+
+    def capturing(self):
+        """0: no graph capture on this context, 1: this thread captures,
+        2: another thread does."""
+        st = c_int()
+        self.runtime.call("salart_graph_capturing", self.handle, ctypes.byref(st))
+        return st.value
 
 
 class NativePackage:

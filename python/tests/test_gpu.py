@@ -97,3 +97,52 @@ def test_real_tensor_errors(pkg):
             k(**dict(args, **{name: nc}))
     with pytest.raises(salac.ArgumentError, match="tokens"):
         k(**dict(args, tokens=5))
+
+
+def test_capture_records_then_replays(pkg):
+    k, case = elementwise(pkg)
+    g = torch.Generator(device="cuda")
+    g.manual_seed(1)
+    args = case.make_inputs(k.spec, {"tokens": 5}, "cuda", g)
+    ref = case.reference(k.spec, args)
+    with salac.capture(pkg) as graph:
+        k(**args)
+    torch.cuda.synchronize()
+    assert torch.isnan(args["output"].float()).all()  # recorded, not run
+    assert graph.num_nodes == 1
+    graph.replay()
+    torch.cuda.synchronize()
+    assert opcases.compare(args["output"], ref["output"], "bf16")["pass"]
+    # A replay reads the inputs as they are now.
+    args2 = case.make_inputs(k.spec, {"tokens": 5}, "cuda", g)
+    for name, t in args2.items():
+        if name != "output" and hasattr(t, "copy_"):
+            args[name].copy_(t)
+    ref2 = case.reference(k.spec, args)
+    opcases.poison(args["output"])
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    graph.replay(stream=s)
+    s.synchronize()
+    assert opcases.compare(args["output"], ref2["output"], "bf16")["pass"]
+    graph.close()
+    with pytest.raises(salac.CaptureError, match="closed"):
+        graph.replay()
+
+
+def test_capture_refuses_foreign_stream_and_sync(pkg):
+    k, case = elementwise(pkg)
+    args = case.make_inputs(k.spec, {"tokens": 3}, "cuda", torch.Generator(device="cuda"))
+    s = torch.cuda.Stream()
+    ctx = pkg.runtime.context(pkg.device)
+    with salac.capture(pkg) as graph:
+        assert ctx.capturing() == 1
+        with pytest.raises(salac.CaptureError, match="not being captured"):
+            k(**args, stream=s)
+        with pytest.raises(salac.CaptureError, match="cuCtxSynchronize"):
+            ctx.synchronize()
+        k(**args, stream=ctx.stream())  # the capture stream itself: recorded
+    assert ctx.capturing() == 0 and graph.num_nodes == 1
+    with pytest.raises(salac.CaptureError, match="CUDA graph"):
+        pkg.close()  # the graph still launches its kernels
+    graph.close()
