@@ -163,9 +163,8 @@ SALART_API int salart_launch_explicit(salart_kernel *kernel,
 
 /* salart_graph_begin(ctx) starts recording on ctx's own stream; until
  * salart_graph_end, the calls the same thread makes through ctx (kernels of
- * packages opened on ctx, salart_memset_d8_async, salart_state_pool_zero_slot,
- * salart_graph_launch) with a NULL stream are recorded into the graph instead
- * of running. salart_graph_end instantiates the graph; salart_graph_launch
+ * packages opened on ctx, salart_memset_d8_async, salart_state_pool_zero_slot)
+ * with a NULL stream are recorded into the graph instead of running. salart_graph_end instantiates the graph; salart_graph_launch
  * replays all of it, on any stream, for the cost of one launch.
  *
  *  - Capture mode: CU_STREAM_CAPTURE_MODE_THREAD_LOCAL. The capture belongs
@@ -207,7 +206,8 @@ SALART_API int salart_graph_abort(salart_context *ctx);
 /* *state: 0 no capture on ctx, 1 this thread captures, 2 another thread. */
 SALART_API int salart_graph_capturing(salart_context *ctx, int *state);
 /* Replays the graph on `stream` (NULL: the legacy default stream, or the
- * capture stream while this thread captures). Asynchronous, like a launch.
+ * capture stream while this thread captures, where recording a graph launch
+ * is up to the driver). Asynchronous, like a launch.
  * A destroyed graph: SALART_ERROR_INVALID_ARGUMENT. */
 SALART_API int salart_graph_launch(salart_graph *graph, void *stream);
 /* Nodes of the graph: one per recorded kernel launch or memset. */
