@@ -207,39 +207,7 @@ LogicalResult salac::buildRopeKernel(Operation *op, KernelBuilder &kb) {
     i2 = arith::AddIOp::create(b, loc, i1, kb.idx(1));
   }
 
-  // inv_freq = r^i with r = theta^(-2/d), by the bits of i.
-  Type f64 = b.getF64Type();
-  double r = std::pow(theta, -2.0 / double(s.headDim));
-  Value iInt = arith::IndexCastUIOp::create(b, loc, b.getI64Type(), i);
-  Value freq = kb.f64(1.0);
-  double rPow = r;
-  for (int64_t bit = 1; bit < half; bit <<= 1, rPow *= rPow) {
-    Value set = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::ne,
-        arith::AndIOp::create(
-            b, loc, iInt,
-            arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(bit))),
-        arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)));
-    Value scaled = arith::MulFOp::create(b, loc, freq, kb.f64(rPow));
-    freq = arith::SelectOp::create(b, loc, set, scaled, freq);
-  }
-  Value pos = arith::SIToFPOp::create(b, loc, f64, kb.load(kb.arg(p), token));
-  Value angle = arith::MulFOp::create(b, loc, pos, freq);
-  // Reduce to [-pi, pi): angle - 2pi * round(angle / 2pi).
-  Value turns = arith::MulFOp::create(b, loc, angle, kb.f64(1.0 / (2.0 * M_PI)));
-  Value plusHalf = arith::AddFOp::create(b, loc, turns, kb.f64(0.5));
-  Value rounded = arith::SIToFPOp::create(
-      b, loc, f64, arith::FPToSIOp::create(b, loc, b.getI64Type(), plusHalf));
-  // fptosi truncates toward zero; for negative positions fix the floor.
-  Value needsFix = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, plusHalf,
-                                         rounded);
-  rounded = arith::SelectOp::create(
-      b, loc, needsFix, arith::SubFOp::create(b, loc, rounded, kb.f64(1.0)), rounded);
-  Value reduced = arith::SubFOp::create(
-      b, loc, angle, arith::MulFOp::create(b, loc, rounded, kb.f64(2.0 * M_PI)));
-  Value a32 = arith::TruncFOp::create(b, loc, b.getF32Type(), reduced);
-  Value cs = kb.ptxUnaryF32("cos.approx.f32", a32);
-  Value sn = kb.ptxUnaryF32("sin.approx.f32", a32);
+  auto [cs, sn] = kb.ropeCosSin(kb.load(kb.arg(p), token), i, theta, s.headDim);
 
   Value x1 = kb.toF32(kb.load(kb.arg(x), i1));
   Value x2 = kb.toF32(kb.load(kb.arg(x), i2));

@@ -243,6 +243,53 @@ Value KernelBuilder::ptxUnaryF32(StringRef instr, Value x) {
   return op.getResult(0);
 }
 
+void KernelBuilder::fenceGpu() {
+  LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "fence.acq_rel.gpu;", "~{memory}",
+                            /*has_side_effects=*/true, /*is_align_stack=*/false,
+                            LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
+}
+
+Value KernelBuilder::atomicAdd(Value buffer, Value index, Value value) {
+  return memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, value, buffer,
+                                     ValueRange{index});
+}
+
+std::pair<Value, Value> KernelBuilder::ropeCosSin(Value position, Value pair, double theta,
+                                                  int64_t headDim) {
+  // inv_freq = r^i with r = theta^(-2/d), by the bits of i.
+  Type f64t = b.getF64Type();
+  int64_t half = headDim / 2;
+  double r = std::pow(theta, -2.0 / double(headDim));
+  Value iInt = arith::IndexCastUIOp::create(b, loc, b.getI64Type(), pair);
+  Value freq = f64(1.0);
+  double rPow = r;
+  for (int64_t bit = 1; bit < half; bit <<= 1, rPow *= rPow) {
+    Value set = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ne,
+        arith::AndIOp::create(b, loc, iInt,
+                              arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(bit))),
+        arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)));
+    Value scaled = arith::MulFOp::create(b, loc, freq, f64(rPow));
+    freq = arith::SelectOp::create(b, loc, set, scaled, freq);
+  }
+  Value pos = arith::SIToFPOp::create(b, loc, f64t, position);
+  Value angle = arith::MulFOp::create(b, loc, pos, freq);
+  // Reduce to [-pi, pi): angle - 2pi * round(angle / 2pi), in f64: positions
+  // reach 2^20 and f32 would keep no fraction of a turn there.
+  Value turns = arith::MulFOp::create(b, loc, angle, f64(1.0 / (2.0 * M_PI)));
+  Value plusHalf = arith::AddFOp::create(b, loc, turns, f64(0.5));
+  Value rounded = arith::SIToFPOp::create(
+      b, loc, f64t, arith::FPToSIOp::create(b, loc, b.getI64Type(), plusHalf));
+  // fptosi truncates toward zero; for negative positions fix the floor.
+  Value needsFix = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, plusHalf, rounded);
+  rounded = arith::SelectOp::create(b, loc, needsFix,
+                                    arith::SubFOp::create(b, loc, rounded, f64(1.0)), rounded);
+  Value reduced = arith::SubFOp::create(
+      b, loc, angle, arith::MulFOp::create(b, loc, rounded, f64(2.0 * M_PI)));
+  Value a32 = arith::TruncFOp::create(b, loc, b.getF32Type(), reduced);
+  return {ptxUnaryF32("cos.approx.f32", a32), ptxUnaryF32("sin.approx.f32", a32)};
+}
+
 Value KernelBuilder::expF32(Value x) {
   Value scaled = arith::MulFOp::create(b, loc, x, f32(M_LOG2E));
   return ptxUnaryF32("ex2.approx.ftz.f32", scaled);
@@ -302,6 +349,8 @@ bool salac::hasKernelBuilder(Operation *op) {
     return la.getForm() == sala::LinearForm::Recurrent || linearChunkedKernelSupports(op);
   if (isa<sala::SparseAttentionOp, sala::DenseAttentionOp>(op))
     return attentionKernelSupports(op);
+  if (isa<sala::FusedLinearAttentionOp>(op))
+    return fusedLinearKernelSupports(op);
   if (isa<sala::BlockScoresOp, sala::TopkBlocksOp>(op))
     return selectKernelSupports(op);
   return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::KVAppendOp,
@@ -329,6 +378,19 @@ std::string salac::kernelBaseName(Operation *op) {
       .Case([&](sala::LinearAttentionOp o) {
         return "sala_linear_attention_" +
                sala::stringifyLinearForm(o.getForm()).str() + shape(o.getQuery());
+      })
+      .Case([&](sala::FusedLinearAttentionOp o) {
+        std::string stages;
+        if (o.getQNormWeight())
+          stages += "n";
+        if (o.getPositions())
+          stages += o.getRopeStyle() == sala::RopeStyle::NeoX ? "r" : "i";
+        if (o.getOutNormWeight())
+          stages += "o";
+        if (o.getGate())
+          stages += "g";
+        return "sala_fused_linear_attention" + (stages.empty() ? "" : "_" + stages) +
+               shape(o.getQuery());
       })
       .Case([&](sala::SparseAttentionOp o) {
         return "sala_sparse_attention_b" + std::to_string(o.getBlockSize()) + "_k" +
@@ -428,6 +490,7 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
                        : buildLinearChunkedKernel(op, kb);
           })
           .Case([&](sala::CompressKeysOp) { return buildCompressKeysKernel(op, kb); })
+          .Case([&](sala::FusedLinearAttentionOp) { return buildFusedLinearKernel(op, kb); })
           .Default([&](Operation *) {
             return op->emitOpError() << "has no GPU kernel builder yet";
           });

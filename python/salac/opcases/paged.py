@@ -220,6 +220,84 @@ class LinearChunkedCase(LinearRecurrentCase):
         return out + [{"tokens": t} for t in tokens if t >= 4096]
 
 
+class FusedLinearCase(LinearRecurrentCase):
+    """sala.fused_linear_attention (sala-fuse-linear): q/k RMSNorm, RoPE, the
+    recurrent update, the full RMSNorm and the gate in one kernel, whichever
+    of those stages the kernel has (its optional params). The reference is the
+    chain of the primitive references in float64. Its workspace (scratch,
+    partials) starts NaN; its counters start at zero and must be zero again
+    after every launch (checked as an output)."""
+    op = "sala.fused_linear_attention"
+    outputs = ("output", "state", "counters")  # the kernels with the output norm
+    inout = ("state", "counters")
+
+    def unsupported(self, spec):
+        return OpCase.unsupported(self, spec)
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        a = super().make_inputs(spec, sc, device, gen)
+        T, B = a["tokens"], a["batch"]
+        names = set(spec.param_names)
+        for p in spec.pointer_params:
+            if p.name in a:
+                continue
+            shape = p.resolve_shape(a)
+            if p.name == "gate":
+                a[p.name] = randn(shape, p.dtype, device, gen, 3.0)
+            elif p.name.endswith("_norm_weight"):
+                a[p.name] = (1.0 + 0.2 * torch.randn(shape, generator=gen, device=device)
+                             ).to(torch_dtype(p.dtype))
+            elif p.name == "positions":
+                # Each token's position in its sequence (history + offset).
+                cu = a["cu_seqlens_q"].tolist()
+                lens = a["seq_lens"].tolist()
+                pos = [lens[b] - (cu[b + 1] - cu[b]) + i
+                       for b in range(B) for i in range(cu[b + 1] - cu[b])]
+                a[p.name] = torch.tensor(pos, dtype=torch.int32, device=device)
+            elif p.name == "counters":
+                a[p.name] = torch.zeros(shape, dtype=torch.int32, device=device)
+            else:  # scratch, partials: workspace the kernel writes before reading
+                a[p.name] = torch.empty(shape, dtype=torch_dtype(p.dtype), device=device)
+                poison(a[p.name])
+        assert names <= set(a), f"inputs for {sorted(names - set(a))} missing"
+        return a
+
+    def reference(self, spec, a):
+        import torch
+        from .. import reference as R
+        at = spec.attributes
+        q, k = a["query"], a["key"]
+        if "q_norm_weight" in a:
+            eps = at.get("qk_eps", 1e-6)
+            q = R.rms_norm(q, a["q_norm_weight"], eps=eps, scope="head")
+            k = R.rms_norm(k, a["k_norm_weight"], eps=eps, scope="head")
+        if "positions" in a:
+            style, theta = at.get("rope_style", "neox"), at.get("theta", 10000.0)
+            q = R.rope(q, a["positions"], theta=theta, style=style)
+            k = R.rope(k, a["positions"], theta=theta, style=style)
+        state = a["state"].clone()
+        o = R.linear_attention(q, k, a["value"], state, a["slot_ids"], a["cu_seqlens_q"],
+                               form="recurrent", slopes=at.get("slopes"),
+                               scale=at.get("scale"), seq_lens=a["seq_lens"])
+        if "out_norm_weight" in a:
+            o = R.rms_norm(o, a["out_norm_weight"], eps=at.get("out_eps", 1e-6), scope="full")
+            o = o.reshape(a["query"].shape)
+        if "gate" in a:
+            o = R.sigmoid_gate(o, a["gate"])
+        ref = {"output": o, "state": state}
+        if "counters" in a:
+            ref["counters"] = torch.zeros_like(a["counters"])
+        return ref
+
+    def bytes_moved(self, spec, a):
+        """The recurrent kernel's bytes, plus the gate and the weights read once;
+        the workspace stays in L2 at decode sizes and is not counted."""
+        extra = sum(a[n].nbytes for n in ("gate", "q_norm_weight", "k_norm_weight",
+                                          "out_norm_weight", "positions") if n in a)
+        return super().bytes_moved(spec, a) + extra
+
+
 class DenseAttentionCase(OpCase):
     """Causal GQA attention over the paged cache: decode batches with contexts
     below dense_len (8192), and one 4096-token prefill."""

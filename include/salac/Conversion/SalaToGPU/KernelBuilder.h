@@ -20,6 +20,7 @@
 #include "llvm/ADT/SmallVector.h"
 #include <array>
 #include <string>
+#include <utility>
 
 namespace salac {
 
@@ -111,6 +112,15 @@ public:
   mlir::Value expF32(mlir::Value x);
   /// 1 / sqrt(x) by rsqrt.approx.
   mlir::Value rsqrtF32(mlir::Value x);
+  /// cos and sin of RoPE pair `pair` (index) at `position` (an i32): the angle
+  /// position * theta^(-2 pair / headDim) formed and range-reduced in f64.
+  std::pair<mlir::Value, mlir::Value> ropeCosSin(mlir::Value position, mlir::Value pair,
+                                                 double theta, int64_t headDim);
+  /// `fence.acq_rel.gpu`: orders this thread's global memory accesses at GPU
+  /// scope (for the last-block-finishes pattern across thread blocks).
+  void fenceGpu();
+  /// Atomic `buffer[index] += value` (integer); returns the old value.
+  mlir::Value atomicAdd(mlir::Value buffer, mlir::Value index, mlir::Value value);
   /// An i32 element of `buffer`, as an index (sign-extended).
   mlir::Value loadIndex(mlir::Value buffer, mlir::Value index);
   /// `n` consecutive elements as a vector, `alignBytes`-aligned (16-byte
@@ -191,6 +201,8 @@ mlir::LogicalResult buildCompressKeysKernel(mlir::Operation *op, KernelBuilder &
 mlir::LogicalResult buildLinearRecurrentKernel(mlir::Operation *op, KernelBuilder &kb);
 bool linearChunkedKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildLinearChunkedKernel(mlir::Operation *op, KernelBuilder &kb);
+bool fusedLinearKernelSupports(mlir::Operation *op);
+mlir::LogicalResult buildFusedLinearKernel(mlir::Operation *op, KernelBuilder &kb);
 /// Whether the attention kernel supports the op's shapes (see AttentionKernels.cpp).
 bool attentionKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb);
