@@ -49,8 +49,18 @@ bool salac::isSupportedChip(llvm::StringRef chip) {
   return false;
 }
 
-void salac::buildSalaToKernelsPipeline(OpPassManager &pm) {
+void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse) {
   pm.addPass(sala::createSalaDecompose());
+  // ---- Fusion passes: added here and nowhere else (DESIGN.md section 5) ----
+  // They run between decomposition and kernel formation, in this order:
+  // sala-fuse-kv-access, sala-fuse-sparse-select, sala-fuse-linear. `fuse =
+  // false` skips them all (salac --print-kernel-plan compares both graphs;
+  // salac-kernels-pipeline{fuse=false}). Each fused op needs a case in costOf
+  // (lib/Compiler/KernelPlan.cpp) for the plan to cost it.
+  if (fuse) {
+    // (none added yet)
+  }
+  // ---------------------------------------------------------------------------
   pm.addPass(sala::createSalaFormKernels());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -81,17 +91,29 @@ void salac::buildNVVMToPTXPipeline(OpPassManager &pm) {
 }
 
 namespace {
+struct KernelsOptions : PassPipelineOptions<KernelsOptions> {
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("run the fusion passes"),
+                    llvm::cl::init(true)};
+};
 struct ChipOptions : PassPipelineOptions<ChipOptions> {
   Option<std::string> chip{*this, "chip", llvm::cl::desc("target chip"),
                            llvm::cl::init("sm_90")};
 };
+struct PTXOptions : PassPipelineOptions<PTXOptions> {
+  Option<std::string> chip{*this, "chip", llvm::cl::desc("target chip"),
+                           llvm::cl::init("sm_90")};
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("run the fusion passes"),
+                    llvm::cl::init(true)};
+};
 } // namespace
 
 void salac::registerPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<KernelsOptions>(
       "salac-kernels-pipeline",
-      "sala graph to gpu.module kernels (decompose, form kernels)",
-      [](OpPassManager &pm) { buildSalaToKernelsPipeline(pm); });
+      "sala graph to gpu.module kernels (decompose, fuse, form kernels)",
+      [](OpPassManager &pm, const KernelsOptions &o) {
+        buildSalaToKernelsPipeline(pm, o.fuse);
+      });
   PassPipelineRegistration<ChipOptions>(
       "salac-nvvm-pipeline", "gpu.module kernels to the NVVM/LLVM dialect",
       [](OpPassManager &pm, const ChipOptions &o) {
@@ -99,12 +121,12 @@ void salac::registerPipelines() {
         t.chip = o.chip;
         buildKernelsToNVVMPipeline(pm, t);
       });
-  PassPipelineRegistration<ChipOptions>(
+  PassPipelineRegistration<PTXOptions>(
       "salac-ptx-pipeline", "sala graph all the way to a gpu.binary of PTX",
-      [](OpPassManager &pm, const ChipOptions &o) {
+      [](OpPassManager &pm, const PTXOptions &o) {
         GpuTarget t;
         t.chip = o.chip;
-        buildSalaToKernelsPipeline(pm);
+        buildSalaToKernelsPipeline(pm, o.fuse);
         buildKernelsToNVVMPipeline(pm, t);
         buildNVVMToPTXPipeline(pm);
       });

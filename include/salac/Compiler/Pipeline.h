@@ -21,8 +21,10 @@ struct GpuTarget {
 llvm::StringRef supportedChips();
 bool isSupportedChip(llvm::StringRef chip);
 
-/// sala graph -> kernels: sala-decompose, sala-form-kernels, cleanup.
-void buildSalaToKernelsPipeline(mlir::OpPassManager &pm);
+/// sala graph -> kernels: sala-decompose, the fusion passes (when `fuse`),
+/// sala-form-kernels, cleanup. `fuse = false` forms one kernel per primitive
+/// op: the "before fusion" side of `salac --print-kernel-plan`.
+void buildSalaToKernelsPipeline(mlir::OpPassManager &pm, bool fuse = true);
 /// Kernels (gpu/scf/arith/memref) -> NVVM/LLVM dialect, target attached.
 void buildKernelsToNVVMPipeline(mlir::OpPassManager &pm, const GpuTarget &target);
 /// NVVM -> gpu.binary holding PTX (LLVM's NVPTX backend; no CUDA toolkit).
