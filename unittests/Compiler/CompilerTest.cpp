@@ -152,7 +152,7 @@ TEST_F(CompilerTest, KernelsAreDedupedAcrossLayers) {
       "sala_kv_append_p64_h2_d128_bf16",
       "sala_length_select_t8192_h32_d128_bf16",
       "sala_linear_attention_chunked_h32_d128_bf16",
-      "sala_linear_attention_recurrent_h32_d128_bf16",
+      "sala_fused_linear_attention_nrog_h32_d128_bf16",
       "sala_rms_norm_full_h32_d128_bf16",
       "sala_rms_norm_head_h32_d128_bf16",
       "sala_rope_neox_h32_d128_bf16",

@@ -134,13 +134,27 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   unsigned cu = kb.addCuSeqlens();
   unsigned lens = kb.addSeqLens();
   unsigned out = kb.addBuffer("output", bf16, rows, "[tokens, heads, head_dim] o");
+  // Split-KV: with splits > 1 the tiles of a (token, KV group) are spread over
+  // `splits` blocks whose partial results meet in these buffers.
+  unsigned partO = kb.addBuffer("partial_o", f32, {"split_slots", kRows, d},
+                                "[split_slots, 16, head_dim] workspace: each split's output");
+  unsigned partML = kb.addBuffer("partial_ml", f32, {"split_slots", kRows, 2},
+                                 "[split_slots, 16, 2] workspace: each split's row max "
+                                 "(log2 units) and sum");
+  unsigned counters = kb.addBuffer("counters", i32, {"tokens", s.kvHeads},
+                                   "[tokens, kv_heads] workspace: zero before the first "
+                                   "launch; every launch leaves it zero");
   unsigned tokens = kb.addSize("tokens", "number of query tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");
   unsigned maxPages = kb.addSize("max_pages", "columns of page_table");
   unsigned pages = kb.addSize("pages", "pages in the pool");
+  unsigned splits = kb.addSize("splits", "blocks per (token, KV group), at least 1: "
+                                         "split-KV for decode, 1 for prefill");
+  kb.addSize("split_slots", "rows of the split workspace: tokens * kv_heads * splits when "
+                            "splits > 1, else 0 (unused)");
   (void)tokens;
   kb.setBlock(kThreads);
-  kb.setGrid(GridDim::scaled("tokens", s.kvHeads, 1));
+  kb.setGrid(GridDim::scaled("tokens", s.kvHeads, 1), GridDim::scaled("splits", 1, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
@@ -183,14 +197,21 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     kb.storeVector(x, qs, dst, 16);
   }
 
-  // The tiles to visit: the selected blocks, or every block up to pos.
+  // The tiles to visit: the selected blocks, or every block up to pos; split
+  // `split` of `splits` takes slots [lo, hi).
   Value numTiles = s.sparse ? idx(s.selected) : kb.add(kb.div(pos, idx(kTile)), idx(1));
+  Value split = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value nSplits = kb.arg(splits);
+  Value perSplit = kb.div(kb.add(numTiles, kb.sub(nSplits, idx(1))), nSplits);
+  auto minIdx = [&](Value x, Value y) { return kb.select(ult(x, y), x, y); };
+  Value lo = minIdx(kb.mul(split, perSplit), numTiles);
+  Value hi = minIdx(kb.add(lo, perSplit), numTiles);
   Value selRow = s.sparse ? kb.mul(kb.add(kb.mul(token, idx(s.kvHeads)), kvHead), idx(s.selected))
                           : Value();
   // Tile slot i -> (whether it has visible keys, its first position). Slots past
   // the end (the pipeline's look-ahead) are invalid.
   auto tileOf = [&](Value i) -> std::pair<Value, Value> {
-    Value inRange = ult(i, numTiles);
+    Value inRange = ult(i, hi);
     if (!s.sparse)
       return {inRange, kb.mul(i, idx(kTile))};
     Value slot = kb.select(inRange, i, idx(s.selected - 1));
@@ -285,7 +306,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   Value scoreScale = kb.f32(double(scaleValue) * M_LOG2E); // scores in log2 units
 
   {
-    auto [valid0, first0] = tileOf(idx(0));
+    auto [valid0, first0] = tileOf(lo);
     anyToken = issue(kc, 0, valid0, first0);
     issue(vc, kSlot, valid0, first0);
   }
@@ -293,7 +314,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   // quad + 8.
   SmallVector<Value> init(4 * kNTiles, kb.f32(0.0));
   init.append({kb.f32(negInf), kb.f32(negInf), kb.f32(0.0), kb.f32(0.0)});
-  auto loop = kb.forLoop(idx(0), numTiles, idx(1), init, [&](Value i, ValueRange st) {
+  auto loop = kb.forLoop(lo, hi, idx(1), init, [&](Value i, ValueRange st) {
     auto [valid, first] = tileOf(i);
     ValueRange acc = st.take_front(4 * kNTiles);
     Value mOld[2] = {st[4 * kNTiles], st[4 * kNTiles + 1]};
@@ -396,7 +417,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   });
   waitGroups(0); // the look-ahead copies write into the tile slots
   barrier();
-  Value factor[2];
+  Value factor[2], blockMax[2], blockSum[2];
   for (int64_t h = 0; h < 2; ++h) {
     Value row = kb.add(quad, idx(8 * h));
     Value mw[4], lw[4];
@@ -415,6 +436,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     Value empty = m.feq(total, kb.f32(0.0));
     Value own = arith::DivFOp::create(b, loc, m.ex2(m.fsub(mOwn[h], safe)), total);
     factor[h] = kb.select(empty, kb.f32(0.0), own);
+    blockMax[h] = mAll;
+    blockSum[h] = total;
   }
   // Partial O (f32) as [warp][row][column ^ 8 (row % 8)] over the tile slots.
   auto v2f = VectorType::get({2}, f32), v4h = VectorType::get({4}, bf16);
@@ -430,7 +453,12 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     }
   barrier();
   // Sum the 4 partials: thread handles 4 columns of rows (tid + 128 j) / 32.
+  // One split: into the output. Several: into the split's workspace row, and
+  // the block that finishes last merges the splits.
   auto v4f = VectorType::get({4}, f32);
+  Value single = kb.cmp(CmpIPredicate::eq, nSplits, idx(1));
+  Value pair = kb.add(kb.mul(token, idx(s.kvHeads)), kvHead);
+  Value slotRow = kb.mul(kb.add(kb.mul(pair, nSplits), split), idx(kRows));
   for (int64_t j = 0; j < kRows * kDim / 4 / kThreads; ++j) {
     Value e = kb.add(tid, idx(kThreads * j));
     Value row = kb.div(e, idx(kDim / 4)), col = kb.mul(kb.rem(e, idx(kDim / 4)), idx(4));
@@ -442,13 +470,83 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
         Value part = vector::BitCastOp::create(b, loc, v4f, kb.loadVector(kv, at, 8, 16));
         sum = w ? m.fadd(sum, part) : part;
       }
-      Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), sum);
-      kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col)), 8);
+      kb.ifThen(single, [&] {
+        Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), sum);
+        kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col)), 8);
+      });
+      kb.ifThen(arith::XOrIOp::create(b, loc, single,
+                                      arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
+                [&] {
+        kb.storeVector(sum, kb.arg(partO),
+                       kb.add(kb.mul(kb.add(slotRow, row), idx(d)), col), 16);
+      });
     };
     if (g == kRows)
       body();
     else
       kb.ifThen(ult(row, idx(g)), body);
   }
+  kb.ifThen(kb.cmp(CmpIPredicate::ugt, nSplits, idx(1)), [&] {
+    // This split's row statistics (lanes of quad position 0 of warp 0 hold
+    // rows quad and quad + 8), then count the split done.
+    kb.ifThen(kb.cmp(CmpIPredicate::eq, kb.add(warp, inQuad), idx(0)), [&] {
+      for (int64_t h = 0; h < 2; ++h) {
+        Value at = kb.mul(kb.add(slotRow, kb.add(quad, idx(8 * h))), idx(2));
+        kb.store(blockMax[h], kb.arg(partML), at);
+        kb.store(blockSum[h], kb.arg(partML), kb.add(at, idx(1)));
+      }
+    });
+    kb.fenceGpu();
+    barrier();
+    Value flagMem = stats; // reused: the stats were read before the last barrier
+    kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, idx(0)), [&] {
+      Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
+      Value before = kb.atomicAdd(kb.arg(counters), pair, one);
+      Value last = arith::CmpIOp::create(
+          b, loc, CmpIPredicate::eq, arith::IndexCastOp::create(b, loc, b.getIndexType(), before),
+          kb.sub(nSplits, idx(1)));
+      kb.store(kb.select(last, kb.f32(1.0), kb.f32(0.0)), flagMem, idx(0));
+    });
+    barrier();
+    kb.ifThen(m.feq(kb.load(flagMem, idx(0)), kb.f32(1.0)), [&] {
+      kb.fenceGpu();
+      // O = sum_s O_s L_s 2^(m_s - M) / sum_s L_s 2^(m_s - M); a thread per 4
+      // columns of a row, the splits in order (deterministic).
+      Value base = kb.mul(kb.mul(pair, nSplits), idx(kRows));
+      for (int64_t j = 0; j < kRows * kDim / 4 / kThreads; ++j) {
+        Value e = kb.add(tid, idx(kThreads * j));
+        Value row = kb.div(e, idx(kDim / 4)), col = kb.mul(kb.rem(e, idx(kDim / 4)), idx(4));
+        kb.ifThen(ult(row, idx(g)), [&] {
+          auto mx = kb.forLoop(idx(0), nSplits, idx(1), {kb.f32(negInf)}, [&](Value sp, ValueRange a) {
+            Value at = kb.mul(kb.add(base, kb.add(kb.mul(sp, idx(kRows)), row)), idx(2));
+            return SmallVector<Value>{m.fmax(a[0], kb.load(kb.arg(partML), at))};
+          });
+          Value mAll = mx.getResult(0);
+          Value safe = kb.select(m.feq(mAll, kb.f32(negInf)), kb.f32(0.0), mAll);
+          Value zero4 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v4f, b.getF32FloatAttr(0.0f)));
+          auto acc = kb.forLoop(idx(0), nSplits, idx(1), {kb.f32(0.0), zero4},
+                                [&](Value sp, ValueRange a) {
+            Value r = kb.add(base, kb.add(kb.mul(sp, idx(kRows)), row));
+            Value at = kb.mul(r, idx(2));
+            Value w = m.fmul(kb.load(kb.arg(partML), kb.add(at, idx(1))),
+                             m.ex2(m.fsub(kb.load(kb.arg(partML), at), safe)));
+            Value o = kb.loadVector(kb.arg(partO), kb.add(kb.mul(r, idx(d)), col), 4, 16);
+            Value wv = vector::BroadcastOp::create(b, loc, v4f, w);
+            return SmallVector<Value>{m.fadd(a[0], w), m.fadd(a[1], m.fmul(o, wv))};
+          });
+          Value total = acc.getResult(0);
+          Value inv = kb.select(m.feq(total, kb.f32(0.0)), kb.f32(0.0),
+                                arith::DivFOp::create(b, loc, kb.f32(1.0), total));
+          Value res = m.fmul(acc.getResult(1), vector::BroadcastOp::create(b, loc, v4f, inv));
+          Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), res);
+          kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col)), 8);
+        });
+      }
+      kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, idx(0)), [&] {
+        kb.store(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)), kb.arg(counters),
+                 pair);
+      });
+    });
+  });
   return success();
 }

@@ -12,6 +12,7 @@ using namespace mlir;
 
 void salac::buildSalaToCPUPipeline(OpPassManager &pm, bool cInterface) {
   pm.addPass(sala::createSalaDecompose());
+  pm.addPass(sala::createSalaUnfuse()); // fused ops run as their primitive chains
   ConvertSalaToLoopsOptions loops;
   loops.emitCInterface = cInterface;
   pm.addPass(createConvertSalaToLoops(loops));

@@ -298,12 +298,41 @@ class FusedLinearCase(LinearRecurrentCase):
         return super().bytes_moved(spec, a) + extra
 
 
+def split_count(tokens, kv_heads, tiles, sms=132):
+    """Split-KV policy for the attention kernels: enough blocks per (token, KV
+    group) to give every SM two, each split walking at least 3 tiles; 1 (no
+    workspace traffic) once the tokens alone fill the GPU."""
+    pairs = max(1, tokens * kv_heads)
+    want = -(-2 * sms // pairs)
+    return max(1, min(want, tiles // 3, 32))
+
+
 class DenseAttentionCase(OpCase):
     """Causal GQA attention over the paged cache: decode batches with contexts
-    below dense_len (8192), and one 4096-token prefill."""
+    below dense_len (8192), and one 4096-token prefill. Decode batches run
+    split-KV (split_count), or with the scenario's `splits`."""
     op = "sala.dense_attention"
     required = ("query", "k_cache", "v_cache", "page_table", "cu_seqlens_q", "seq_lens")
-    scalars = ("tokens", "batch", "max_pages", "pages")
+    scalars = ("tokens", "batch", "max_pages", "pages", "splits", "split_slots")
+
+    def tiles(self, spec, a):
+        return -(-max(a["seq_lens"].tolist() + [1]) // 64)
+
+    def add_split_workspace(self, spec, sc, a, device):
+        import torch
+        if "splits" not in spec.param_names:
+            return a
+        kvh = spec.param("k_cache").shape[2]
+        n = int(sc.get("splits", split_count(a["tokens"], kvh, self.tiles(spec, a))))
+        a["splits"] = n
+        a["split_slots"] = a["tokens"] * kvh * n if n > 1 else 0
+        for name in ("partial_o", "partial_ml"):
+            p = spec.param(name)
+            a[name] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
+            poison(a[name])
+        a["counters"] = torch.zeros(spec.param("counters").resolve_shape(a), dtype=torch.int32,
+                                    device=device)
+        return a
 
     def scenarios(self, spec, tokens=DEFAULT_TOKENS):
         return [{"tokens": t} for t in tokens if t <= 4096]  # keep the harness quick
@@ -326,11 +355,17 @@ class DenseAttentionCase(OpCase):
              "output": torch.empty((T,) + qp.shape[1:], dtype=torch_dtype(qp.dtype),
                                    device=device)}
         poison(a["output"])
-        return a
+        return self.add_split_workspace(spec, sc, a, device)
+
+    @property
+    def outputs(self):  # the counters must come back to zero
+        return ("output", "counters")
 
     def reference(self, spec, a):
         from .. import reference as R
-        return {"output": by_rows(a, lambda s: R.dense_attention(
+        import torch
+        return {"counters": torch.zeros_like(a["counters"]),
+                "output": by_rows(a, lambda s: R.dense_attention(
             s["query"], s["k_cache"], s["v_cache"], s["page_table"], s["cu_seqlens_q"],
             s["seq_lens"], scale=spec.attributes.get("scale")))}
 
@@ -358,6 +393,9 @@ class SparseAttentionCase(DenseAttentionCase):
 
     def batch(self, tokens, gen):
         return sparse_batch(tokens, gen)
+
+    def tiles(self, spec, a):
+        return spec.param("blocks").shape[2]
 
     def make_inputs(self, spec, sc, device, gen):
         import torch
@@ -390,7 +428,9 @@ class SparseAttentionCase(DenseAttentionCase):
 
     def reference(self, spec, a):
         from .. import reference as R
-        return {"output": by_rows(a, lambda s: R.sparse_attention(
+        import torch
+        return {"counters": torch.zeros_like(a["counters"]),
+                "output": by_rows(a, lambda s: R.sparse_attention(
             s["query"], s["k_cache"], s["v_cache"], s["page_table"], s["blocks"],
             s["cu_seqlens_q"], s["seq_lens"], block_size=self.block_size(spec),
             scale=spec.attributes.get("scale")), rows=("query", "blocks"))}

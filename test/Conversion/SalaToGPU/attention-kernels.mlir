@@ -27,8 +27,11 @@ func.func @attn(%q: tensor<?x32x128xbf16>, %kv: !kv, %kv1: !kv1, %kv8: !kv8, %pt
 // aligned for ldmatrix and cp.async; the partial O of the 4 warps after the
 // loop), Q of the 16 heads, and each warp's max / sum per head for the combine.
 // MLIR: gpu.func @sala_sparse_attention_b64_k96_p64_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<16384xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2048xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>)
-// MLIR-SAME: block = array<i64: 128, 1, 1>, grid = [{div = 1 : i64, mul = 2 : i64, param = "tokens"}, 1, 1]
+// A block per (token, KV group) and split (split-KV: the caller's `splits`).
+// MLIR-SAME: block = array<i64: 128, 1, 1>, grid = [{div = 1 : i64, mul = 2 : i64, param = "tokens"}, {div = 1 : i64, mul = 1 : i64, param = "splits"}, 1]
 // MLIR-SAME: shape = ["tokens", 2, 96]
+// MLIR-SAME: name = "partial_o", shape = ["split_slots", 16, 128]
+// MLIR-SAME: name = "counters", shape = ["tokens", 2]
 // K/V tiles by cp.async (zero-filled past the query).
 // MLIR: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1} : memref<1099511627776xbf16> to memref<16384xbf16, #gpu.address_space<workgroup>>
 // MLIR: nvgpu.device_async_create_group
@@ -62,3 +65,9 @@ func.func @attn(%q: tensor<?x32x128xbf16>, %kv: !kv, %kv1: !kv1, %kv8: !kv8, %pt
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX-LABEL: .visible .entry sala_dense_attention_p64_h32_d128_bf16_v2(
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+
+// With splits > 1 each split writes its output and row statistics to the
+// workspace; the split that finishes last (an atomic count between fences)
+// merges them by their log-sum-exps.
+// MLIR: memref.atomic_rmw addi
+// MLIR: llvm.inline_asm has_side_effects "fence.acq_rel.gpu;"

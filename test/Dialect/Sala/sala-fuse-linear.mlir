@@ -1,9 +1,9 @@
 // RUN: salac-opt %s --sala-fuse-linear --split-input-file | FileCheck %s
-// RUN: salac-opt %s --sala-fuse-linear --sala-decompose --split-input-file | FileCheck %s --check-prefix=BACK
+// RUN: salac-opt %s --sala-fuse-linear --sala-unfuse --split-input-file | FileCheck %s --check-prefix=BACK
 
 // sala-fuse-linear folds the decode chain around a recurrent linear_attention
 // (q/k RMSNorm and RoPE before it, the full RMSNorm and the gate after it) into
-// one sala.fused_linear_attention; sala-decompose expands it back.
+// one sala.fused_linear_attention; sala-unfuse expands it back.
 
 !st = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x4x16xbf16>

@@ -14,6 +14,7 @@
 
 namespace salac::sala {
 #define GEN_PASS_DEF_SALADECOMPOSE
+#define GEN_PASS_DEF_SALAUNFUSE
 #include "salac/Dialect/Sala/Transforms/Passes.h.inc"
 } // namespace salac::sala
 
@@ -116,7 +117,8 @@ struct DecomposeLinearMixer : OpRewritePattern<LinearMixerOp> {
 };
 
 // A fused op means its chain of primitives (see sala-fuse-linear); expanding it
-// back is how the portable lowering runs it, and how the fusion is checked.
+// back (sala-unfuse) is how the portable lowering runs it, and how the fusion
+// is checked.
 struct DecomposeFusedLinear : OpRewritePattern<FusedLinearAttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -157,9 +159,21 @@ struct SalaDecompose : salac::sala::impl::SalaDecomposeBase<SalaDecompose> {
   }
 };
 
+struct SalaUnfuse : salac::sala::impl::SalaUnfuseBase<SalaUnfuse> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateUnfusePatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
 } // namespace
 
 void salac::sala::populateDecomposePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposeSparseMixer, DecomposeLinearMixer, DecomposeFusedLinear>(
-      patterns.getContext());
+  patterns.add<DecomposeSparseMixer, DecomposeLinearMixer>(patterns.getContext());
+}
+
+void salac::sala::populateUnfusePatterns(RewritePatternSet &patterns) {
+  patterns.add<DecomposeFusedLinear>(patterns.getContext());
 }

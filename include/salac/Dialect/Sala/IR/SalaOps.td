@@ -492,7 +492,7 @@ def Sala_FusedLinearAttentionOp : Sala_Op<"fused_linear_attention",
     `sigmoid_gate`. Each stage is present exactly when its operands are:
     `qk_norm` weights (eps `qk_eps`), `positions` (RoPE with `theta`,
     `rope_style`), `out_norm` weight (eps `out_eps`), `gate`. Its meaning is that
-    chain of primitive ops, in that order (`sala-decompose` expands it back);
+    chain of primitive ops, in that order (`sala-unfuse` expands it back);
     the kernel computes it in f32 without rounding between the stages, reading
     the state once and writing it once per token.
 

@@ -23,6 +23,8 @@ namespace salac::sala {
 
 /// Patterns that expand the composite mixer ops (used by sala-decompose).
 void populateDecomposePatterns(mlir::RewritePatternSet &patterns);
+/// Fused ops -> the chains of primitive ops they stand for (sala-unfuse).
+void populateUnfusePatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace salac::sala
 

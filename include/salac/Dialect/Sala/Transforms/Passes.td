@@ -48,7 +48,7 @@ def SalaFuseLinear : Pass<"sala-fuse-linear"> {
     is one `sala.fused_linear_attention`, which becomes one kernel: q/k norms and
     RoPE in registers, the state read once and written once, the output norm
     and gate applied before anything is written. Results do not change
-    (`sala-decompose` expands the fused op back into the same chain). Chunked
+    (`sala-unfuse` expands the fused op back into the same chain). Chunked
     (prefill) linear attention is left alone.
 
     Before:
@@ -72,6 +72,16 @@ def SalaFuseLinear : Pass<"sala-fuse-linear"> {
         out_norm(%ow : tensor<4096xbf16>) positions(%pos) state(%pool[%slots])
         lens(%cu, %lens) {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st
     ```
+  }];
+}
+
+def SalaUnfuse : Pass<"sala-unfuse"> {
+  let summary = "Expand fused ops back into the primitive ops they stand for";
+  let description = [{
+    The inverse of the fusion passes: `sala.fused_linear_attention` becomes its
+    chain of `rms_norm`, `rope`, `linear_attention recurrent`, `rms_norm full`
+    and `sigmoid_gate`. The portable (CPU) lowering runs fused ops this way, and
+    fused-then-unfused IR is how tests show a fusion keeps the meaning.
   }];
 }
 
