@@ -1,0 +1,142 @@
+//===- KernelPlan.h - what each kernel launch costs -------------*- C++ -*-===//
+//
+// The kernel plan of a step: every kernel launch of the host graph after
+// sala-form-kernels, in program order, with its grid and block evaluated for
+// the step's sizes, its shared memory, the DRAM bytes it must move, its flops,
+// and the roofline floor on a named GPU (DESIGN.md section 5). `salac
+// --print-kernel-plan` prints it; docs/KernelPlan.md describes the model.
+//
+// The cost model is one function, `costOf`, with a case per op kind. It counts
+// what the op needs, not what a particular kernel happens to do:
+//   - bytes: every byte the op must read or write, exactly once (no re-reads,
+//     no gathered copies): activations, cache and state traffic, indices and
+//     page-table entries, and the intermediate tensors one kernel writes for
+//     the next (what fusion removes);
+//   - flops: the floating-point math of the op (a multiply-add is 2, any other
+//     arithmetic op 1, comparisons and integer work 0), once (a two-pass kernel
+//     is not charged twice).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SALAC_COMPILER_KERNELPLAN_H
+#define SALAC_COMPILER_KERNELPLAN_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace salac {
+
+/// The sizes of one step of a uniform batch: `batch` sequences, each with
+/// `context` tokens cached before the step and `queryTokens` new tokens (1 at
+/// decode). A new token at index i of its step sits at position context + i.
+struct StepSizes {
+  int64_t batch = 1;
+  int64_t context = 131072;
+  int64_t queryTokens = 1;
+  /// Rows of the token tensors: batch * queryTokens.
+  int64_t tokens() const { return batch * queryTokens; }
+  /// Length of each sequence after the step's tokens (`seq_lens`).
+  int64_t seqLen() const { return context + queryTokens; }
+};
+
+/// One stream of DRAM traffic of a launch.
+struct Traffic {
+  std::string what; ///< "query", "K1 entries", "state", "page_table", ...
+  int64_t bytes = 0;
+  bool write = false;
+  /// The operand or result read or written, where there is one: lets a plan
+  /// tell intermediate tensors (written by one kernel, read by another) from
+  /// inputs, outputs, caches and state.
+  mlir::Value value;
+};
+
+/// The cost of one launch of an op's kernel.
+struct KernelCost {
+  llvm::SmallVector<Traffic> traffic;
+  int64_t flops = 0;
+  int64_t bytesRead() const;
+  int64_t bytesWritten() const;
+  int64_t bytes() const { return bytesRead() + bytesWritten(); }
+  /// Bytes of the stream named `what` (reads and writes), 0 if none.
+  int64_t bytesOf(llvm::StringRef what) const;
+};
+
+/// The cost of the kernel that implements `op` (a primitive sala op, as
+/// sala-decompose and the fusion passes leave them) for one launch at `sizes`.
+/// Every op kind that has a kernel has a case here; any other op is an error
+/// naming it, so that a new (fused) op must add its cost model before plans,
+/// tests and manifests can use it.
+llvm::Expected<KernelCost> costOf(mlir::Operation *op, const StepSizes &sizes);
+
+/// A GPU for the roofline: sustained DRAM bandwidth and peak tensor throughput.
+struct GpuSpec {
+  std::string name;
+  double bytesPerSecond = 0;
+  double flopsPerSecond = 0;
+  std::string source; ///< where the numbers come from
+};
+
+/// `h100` or `h200` (case-insensitive); std::nullopt for anything else.
+std::optional<GpuSpec> lookupGpu(llvm::StringRef name);
+/// The names lookupGpu accepts, for help and error messages.
+llvm::StringRef supportedGpus();
+
+/// The roofline floor of moving `bytes` and doing `flops`, in seconds:
+/// max(bytes / bandwidth, flops / peak).
+double floorSeconds(int64_t bytes, int64_t flops, const GpuSpec &gpu);
+
+/// One kernel launch of a step.
+struct KernelLaunch {
+  std::string mixer;  ///< the host function, e.g. "layer_01_linear_decode"
+  std::string kind;   ///< "sparse", "linear", or "other" (from the function name)
+  std::string kernel; ///< the gpu.func
+  std::string op;     ///< the sala op it implements
+  std::array<int64_t, 3> grid = {1, 1, 1};
+  std::array<int64_t, 3> block = {1, 1, 1};
+  /// Static workgroup memory plus the launch's dynamic shared bytes.
+  int64_t sharedBytes = 0;
+  KernelCost cost;
+  /// Of cost.bytes(): tensors another kernel of the step writes or reads.
+  int64_t intermediateBytes = 0;
+  /// False when the launch's result is discarded at these sizes: a
+  /// `sala.length_select` takes the other path for every sequence (e.g. the
+  /// dense fallback once seq_len >= dense_len), and nothing else uses it.
+  bool needed = true;
+};
+
+/// Every kernel launch of `module` (after sala-form-kernels), function by
+/// function in module order, op by op in program order. Fails on a sala op
+/// without a kernel, on an op costOf does not know, and on a grid that depends
+/// on a size the plan cannot know.
+llvm::Expected<std::vector<KernelLaunch>> planKernelLaunches(mlir::ModuleOp module,
+                                                             const StepSizes &sizes);
+
+/// Sums over launches.
+struct PlanTotals {
+  int64_t launches = 0;
+  int64_t bytes = 0;
+  int64_t intermediateBytes = 0;
+  int64_t flops = 0;
+  /// Sum of the launches' own floors (each kernel is bound on its own).
+  double floorSeconds = 0;
+  int64_t mixers = 0;
+  void add(const KernelLaunch &l, const GpuSpec &gpu);
+};
+
+/// Prints the plans of the same step before and after fusion (each launch,
+/// then totals per layer kind and per step side by side). `title` names the
+/// model and step.
+void printKernelPlan(llvm::raw_ostream &os, llvm::StringRef title, const StepSizes &sizes,
+                     const GpuSpec &gpu, llvm::ArrayRef<KernelLaunch> before,
+                     llvm::ArrayRef<KernelLaunch> after);
+
+} // namespace salac
+
+#endif

@@ -1,0 +1,295 @@
+//===- KernelPlanTest.cpp - the kernel plan's cost model ------------------===//
+//
+// Numbers worked out by hand for MiniCPM-SALA (DESIGN.md section 1): 32 query
+// heads of 128, 2 KV heads, bf16 activations and cache, f32 linear state.
+//
+//===----------------------------------------------------------------------===//
+#include "salac/Compiler/KernelPlan.h"
+#include "salac/Compiler/ModelToSala.h"
+#include "salac/Compiler/Pipeline.h"
+#include "salac/Dialect/Sala/IR/SalaOps.h"
+#include "salac/Dialect/Sala/Transforms/Passes.h"
+#include "salac/InitAll.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <gtest/gtest.h>
+
+using namespace mlir;
+using namespace salac;
+
+namespace {
+
+class KernelPlanTest : public ::testing::Test {
+protected:
+  KernelPlanTest() {
+    DialectRegistry registry;
+    registerAllDialects(registry);
+    ctx.appendDialectRegistry(registry);
+    ctx.loadAllAvailableDialects();
+  }
+
+  /// Decode functions of layers 0 (sparse) and 1 (linear), decomposed or
+  /// (with `kernels`) through the kernels pipeline.
+  OwningOpRef<ModuleOp> decodeModule(bool kernels, int64_t pageSize = 64) {
+    auto config = model::defaultModelConfig();
+    EXPECT_TRUE(bool(config));
+    ModelBuildOptions opts;
+    opts.layers = {0, 1};
+    opts.prefill = false;
+    opts.pageSize = pageSize;
+    auto module = buildModelModule(&ctx, *config, opts);
+    EXPECT_TRUE(bool(module));
+    PassManager pm(&ctx);
+    if (kernels)
+      buildSalaToKernelsPipeline(pm, /*fuse=*/false);
+    else
+      pm.addPass(sala::createSalaDecompose());
+    EXPECT_TRUE(succeeded(pm.run(**module)));
+    return std::move(*module);
+  }
+
+  template <typename OpT> OpT first(ModuleOp m) {
+    OpT found;
+    m.walk([&](OpT op) {
+      if (!found)
+        found = op;
+    });
+    return found;
+  }
+
+  KernelCost cost(Operation *op, const StepSizes &s) {
+    llvm::Expected<KernelCost> c = costOf(op, s);
+    EXPECT_TRUE(bool(c)) << llvm::toString(c.takeError());
+    return c ? *c : KernelCost();
+  }
+
+  MLIRContext ctx;
+};
+
+TEST_F(KernelPlanTest, LinearRecurrentMovesItsStateOnce) {
+  auto m = decodeModule(false);
+  auto op = first<sala::LinearAttentionOp>(*m);
+  ASSERT_TRUE(op);
+  StepSizes s; // batch 1, context 131072
+  KernelCost c = cost(op, s);
+  // 32 x 128 x 128 f32, read and written: 2 * 2 MiB.
+  EXPECT_EQ(c.bytesOf("state"), 2 * 32 * 128 * 128 * 4);
+  EXPECT_EQ(c.bytesOf("state"), 4194304);
+  // q, k, v read and o written (8 KiB each), slot + cu_seqlens + seq_lens.
+  EXPECT_EQ(c.bytesRead(), 2097152 + 3 * 8192 + 4 + 8 + 4);
+  EXPECT_EQ(c.bytesWritten(), 2097152 + 8192);
+  EXPECT_EQ(c.bytes(), 4227088);
+  // Per head: 5 d^2 + d.
+  EXPECT_EQ(c.flops, 32 * (5 * 128 * 128 + 128));
+  s.batch = 64;
+  EXPECT_EQ(cost(op, s).bytesOf("state"), 64 * 4194304);
+  // A fresh sequence has no state to read.
+  s.batch = 1;
+  s.context = 0;
+  EXPECT_EQ(cost(op, s).bytesOf("state"), 2097152);
+}
+
+TEST_F(KernelPlanTest, SparseAttentionReadsTheSelectedBlocks) {
+  auto m = decodeModule(false);
+  auto op = first<sala::SparseAttentionOp>(*m);
+  ASSERT_TRUE(op);
+  StepSizes s;
+  // At context 131071 the query (position 131071) ends block 2047: 96 full
+  // blocks of 64 tokens, K and V (256 bytes a token each), per KV group.
+  s.context = 131071;
+  KernelCost c = cost(op, s);
+  EXPECT_EQ(c.bytesOf("K cache") + c.bytesOf("V cache"), 2 * 96 * 64 * 2 * 256);
+  // At 131072 the query opens block 2048, which holds it alone: 95 full
+  // blocks and 1 token.
+  s.context = 131072;
+  c = cost(op, s);
+  EXPECT_EQ(c.bytesOf("K cache"), 2 * (95 * 64 + 1) * 256);
+  EXPECT_EQ(c.bytesOf("blocks"), 2 * 96 * 4);
+  EXPECT_EQ(c.bytesOf("page_table"), 2 * 96 * 4); // a page per selected block
+  EXPECT_EQ(c.bytes(), 6244876);
+  // Short sequences: every block exists and is read, up to the query.
+  s.context = 99;
+  EXPECT_EQ(cost(op, s).bytesOf("V cache"), 2 * 100 * 256);
+}
+
+TEST_F(KernelPlanTest, BlockScoresReadK1AndWriteScores) {
+  auto m = decodeModule(false);
+  auto op = first<sala::BlockScoresOp>(*m);
+  ASSERT_TRUE(op);
+  StepSizes s;
+  KernelCost c = cost(op, s);
+  // n = 131073 tokens: floor((n - 32) / 16) + 1 = 8191 K1 entries per KV head.
+  EXPECT_EQ(c.bytesOf("K1 entries"), 8191 * 2 * 128 * 2);
+  // ceil(n / 64) = 2049 blocks per KV group, f32.
+  EXPECT_EQ(c.bytesOf("scores"), 2 * 2049 * 4);
+  EXPECT_EQ(c.bytes(), 4218900);
+  // DESIGN.md section 6: sparse decode at B=8, n=128K moves ~84 MB (K1 plus
+  // the selected blocks), 28 us at 3.0 TB/s.
+  s.batch = 8;
+  auto attn = first<sala::SparseAttentionOp>(*m);
+  int64_t design = cost(op, s).bytesOf("K1 entries") + cost(attn, s).bytesOf("K cache") +
+                   cost(attn, s).bytesOf("V cache");
+  EXPECT_NEAR(design / 1e6, 83.4, 0.1);
+  EXPECT_NEAR(floorSeconds(design, 0, *lookupGpu("h100")) * 1e6, 27.8, 0.1);
+}
+
+TEST_F(KernelPlanTest, CompressKeysWritesOnlyCompletedWindows) {
+  auto m = decodeModule(false);
+  auto op = first<sala::CompressKeysOp>(*m);
+  ASSERT_TRUE(op);
+  StepSizes s;
+  // Position 131072: no window ends there.
+  EXPECT_EQ(cost(op, s).bytesOf("K1 entries"), 0);
+  // Position 131071 ends window 8190 (tokens 131040 .. 131071).
+  s.context = 131071;
+  KernelCost c = cost(op, s);
+  EXPECT_EQ(c.bytesOf("K1 entries"), 2 * 128 * 2);
+  EXPECT_EQ(c.bytesOf("K cache"), 32 * 2 * 128 * 2);
+  EXPECT_EQ(c.flops, 2 * 128 * 32);
+}
+
+TEST_F(KernelPlanTest, ElementwiseOpsReadInputsAndWriteOutputs) {
+  auto m = decodeModule(false);
+  auto gate = first<sala::SigmoidGateOp>(*m);
+  ASSERT_TRUE(gate);
+  StepSizes s;
+  s.batch = 4;
+  KernelCost c = cost(gate, s);
+  EXPECT_EQ(c.bytesRead(), 2 * 4 * 4096 * 2);
+  EXPECT_EQ(c.bytesWritten(), 4 * 4096 * 2);
+  EXPECT_EQ(c.flops, 4 * 4 * 4096);
+  auto select = first<sala::LengthSelectOp>(*m);
+  ASSERT_TRUE(select);
+  c = cost(select, s);
+  EXPECT_EQ(c.bytesOf("long_value"), 4 * 4096 * 2); // seq_len >= 8192: sparse rows
+  EXPECT_EQ(c.bytesOf("short_value"), 0);
+  s.context = 100;
+  EXPECT_EQ(cost(select, s).bytesOf("short_value"), 4 * 4096 * 2);
+}
+
+/// sala-fuse-linear's op costs what the chain it replaces costs, less the
+/// intermediate tensors, with the same math.
+TEST_F(KernelPlanTest, FusedLinearDropsTheIntermediates) {
+  auto m = decodeModule(false);
+  StepSizes s;
+  KernelCost chain;
+  int64_t intermediate = 0;
+  (*m).walk([&](Operation *op) {
+    auto fn = op->getParentOfType<func::FuncOp>();
+    if (!isa<sala::SalaDialect>(op->getDialect()) ||
+        fn.getName() != "layer_01_linear_decode")
+      return;
+    KernelCost c = cost(op, s);
+    chain.flops += c.flops;
+    for (const Traffic &t : c.traffic) {
+      chain.traffic.push_back(t);
+      // Results of the chain's ops that the chain reads again.
+      bool between = t.write ? t.value.getDefiningOp() == op && !t.value.use_empty() &&
+                                   !isa<func::ReturnOp>(*t.value.getUsers().begin())
+                             : t.value && t.value.getDefiningOp();
+      intermediate += between ? t.bytes : 0;
+    }
+  });
+  EXPECT_EQ(chain.bytes(), 4342296);
+  EXPECT_EQ(intermediate,
+            12 * 8192); // q, k: norm -> rope -> attention; o: -> norm -> gate
+
+  PassManager pm(&ctx);
+  pm.addPass(sala::createSalaFuseLinear());
+  ASSERT_TRUE(succeeded(pm.run(*m)));
+  auto fused = first<sala::FusedLinearAttentionOp>(*m);
+  ASSERT_TRUE(fused);
+  KernelCost c = cost(fused, s);
+  EXPECT_EQ(c.flops, chain.flops);
+  // The two RoPE kernels each read the positions; the fused kernel once.
+  EXPECT_EQ(c.bytes(), chain.bytes() - intermediate - 4);
+  EXPECT_EQ(c.bytesOf("state"), 4194304);
+}
+
+TEST_F(KernelPlanTest, UnknownOpsAreErrors) {
+  auto config = model::defaultModelConfig();
+  ASSERT_TRUE(bool(config));
+  ModelBuildOptions opts;
+  opts.layers = {0};
+  opts.prefill = false;
+  auto module = buildModelModule(&ctx, *config, opts);
+  ASSERT_TRUE(bool(module));
+  // The composite mixer has no kernel and no cost model of its own.
+  auto mixer = first<sala::SparseMixerOp>(**module);
+  ASSERT_TRUE(mixer);
+  llvm::Expected<KernelCost> c = costOf(mixer, StepSizes());
+  ASSERT_FALSE(bool(c));
+  EXPECT_EQ(llvm::toString(c.takeError()),
+            "no cost model for 'sala.sparse_mixer': add its case to costOf "
+            "(lib/Compiler/KernelPlan.cpp)");
+  // ... and a plan of an undecomposed module names it.
+  auto plan = planKernelLaunches(**module, StepSizes());
+  ASSERT_FALSE(bool(plan));
+  EXPECT_EQ(llvm::toString(plan.takeError()),
+            "'sala.sparse_mixer' in @layer_00_sparse_decode has no GPU kernel: the "
+            "plan would be incomplete");
+  StepSizes bad;
+  bad.batch = 0;
+  EXPECT_FALSE(bool(costOf(mixer, bad)));
+  llvm::consumeError(costOf(mixer, bad).takeError());
+}
+
+TEST_F(KernelPlanTest, PlanEvaluatesLaunchesAndTheDensePath) {
+  auto m = decodeModule(true);
+  StepSizes s;
+  s.batch = 2;
+  auto plan = planKernelLaunches(*m, s);
+  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  // Sparse: kv_append, compress_keys, block_scores, topk, sparse, dense,
+  // length_select, gate; linear: 2 norms, 2 ropes, attention, norm, gate.
+  ASSERT_EQ(plan->size(), 15u);
+  const KernelLaunch &append = (*plan)[0];
+  EXPECT_EQ(append.mixer, "layer_00_sparse_decode");
+  EXPECT_EQ(append.kind, "sparse");
+  EXPECT_EQ(append.op, "sala.kv_append");
+  EXPECT_EQ(append.grid, (std::array<int64_t, 3>{1, 1, 1})); // ceil(2 * 32 / 256)
+  EXPECT_EQ(append.block, (std::array<int64_t, 3>{256, 1, 1}));
+  const KernelLaunch &sparse = (*plan)[4], &dense = (*plan)[5];
+  EXPECT_EQ(sparse.op, "sala.sparse_attention");
+  EXPECT_EQ(sparse.grid, (std::array<int64_t, 3>{4, 1, 1})); // tokens x KV groups
+  // K and V tiles (2 x 64 x 128 bf16), the group's queries, a row of f32.
+  EXPECT_EQ(sparse.sharedBytes, 16384 * 2 + 2048 * 2 + 128 * 4);
+  EXPECT_TRUE(sparse.needed);
+  EXPECT_EQ(dense.op, "sala.dense_attention");
+  EXPECT_FALSE(dense.needed); // seq_len 131073 >= dense_len 8192
+  // The sparse output is written for length_select, which reads it.
+  EXPECT_EQ(sparse.intermediateBytes,
+            sparse.cost.bytesOf("output") + sparse.cost.bytesOf("blocks"));
+  const KernelLaunch &linear = (*plan)[12];
+  EXPECT_EQ(linear.op, "sala.linear_attention");
+  EXPECT_EQ(linear.kind, "linear");
+  EXPECT_EQ(linear.grid, (std::array<int64_t, 3>{64, 1, 1})); // batch x heads
+  // Reads normed and rotated q and k from earlier kernels, writes o for the
+  // out-norm; v comes from outside.
+  EXPECT_EQ(linear.intermediateBytes, 3 * 2 * 8192);
+  // Short sequences take the dense path: the sparse path is unused.
+  s.context = 100;
+  plan = planKernelLaunches(*m, s);
+  ASSERT_TRUE(bool(plan));
+  EXPECT_TRUE((*plan)[5].needed);
+  for (int i : {2, 3, 4})
+    EXPECT_FALSE((*plan)[i].needed) << (*plan)[i].op;
+  EXPECT_TRUE((*plan)[1].needed); // compress_keys maintains the cache regardless
+}
+
+TEST(KernelPlanGpuTest, Gpus) {
+  auto h100 = lookupGpu("h100"), h200 = lookupGpu("H200");
+  ASSERT_TRUE(h100 && h200);
+  EXPECT_EQ(h100->bytesPerSecond, 3.0e12);
+  EXPECT_EQ(h200->bytesPerSecond, 4.2e12);
+  EXPECT_EQ(h100->flopsPerSecond, 715e12);
+  EXPECT_FALSE(lookupGpu("a100"));
+  // Memory-bound and compute-bound floors.
+  EXPECT_DOUBLE_EQ(floorSeconds(3000000, 1, *h100), 1e-6);
+  EXPECT_DOUBLE_EQ(floorSeconds(1, 715000000, *h100), 1e-6);
+}
+
+} // namespace
