@@ -1,6 +1,7 @@
 //===- salac.cpp - the salac compiler driver ------------------------------===//
 //
 // salac [input] [--emit=sala|mlir|llvm|ptx] [--chip=sm_90] [-o out]
+// salac [input] --print-kernel-plan [--batch=N] [--context=N] [--gpu=h100|h200]
 // salac run [input] [--layer=N] [--mode=decode|prefill] [sizes...]
 //
 // The input is a `.mlir` file in the sala dialect or a model `config.json`; with
@@ -9,6 +10,7 @@
 // (salac/Runner/Runner.h). Errors are one line on stderr and exit status 1.
 //
 //===----------------------------------------------------------------------===//
+#include "salac/Compiler/KernelPlan.h"
 #include "salac/Compiler/ModelToSala.h"
 #include "salac/Compiler/Package.h"
 #include "salac/Compiler/Pipeline.h"
@@ -18,6 +20,7 @@
 #include "salac/Model/ModelConfig.h"
 #include "salac/Runner/Runner.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -83,6 +86,18 @@ cl::opt<bool> listKernels("list-kernels",
                           cl::desc("Print the kernels and the ops they implement "
                                    "to stderr"),
                           cl::init(false), cl::cat(salacCat));
+cl::opt<bool> printPlan(
+    "print-kernel-plan",
+    cl::desc("Print every kernel launch of one decode step of the model (all its "
+             "mixers, or --layers), before and after fusion: grid, block, shared "
+             "memory, bytes moved, flops and the roofline floor on --gpu, then "
+             "totals per layer kind and per step (sizes: --batch, --context)"),
+    cl::init(false), cl::cat(salacCat));
+cl::opt<std::string> gpuName("gpu",
+                             cl::desc("GPU of the kernel plan's roofline: h100 "
+                                      "(default; 3.0e12 B/s, 715e12 FLOP/s) or h200 "
+                                      "(4.2e12 B/s, 715e12 FLOP/s)"),
+                             cl::init("h100"), cl::cat(salacCat));
 
 int fail(const llvm::Twine &msg) {
   llvm::errs() << "salac: error: " << msg << "\n";
@@ -152,8 +167,8 @@ cl::Option *firstGiven(std::initializer_list<cl::Option *> options) {
 }
 
 int runMain() {
-  if (cl::Option *o = firstGiven(
-          {&emit, &chip, &outputPath, std::addressof(layers), &strict, &listKernels}))
+  if (cl::Option *o = firstGiven({&emit, &chip, &outputPath, std::addressof(layers),
+                                  &strict, &listKernels, &printPlan, &gpuName}))
     return fail("--" + o->ArgStr + " does not apply to salac run");
   runner::RunOptions o;
   o.input = inputPath;
@@ -245,6 +260,68 @@ llvm::MapVector<StringRef, std::pair<int, Location>> unlowered(ModuleOp module) 
   return ops;
 }
 
+/// `salac --print-kernel-plan`: the decode step of a model config, planned
+/// once without and once with the fusion passes.
+int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
+  if (emit.getNumOccurrences())
+    return fail("--emit does not apply to --print-kernel-plan");
+  if (mode == "prefill")
+    return fail("--print-kernel-plan plans a decode step; --mode=prefill is not "
+                "supported");
+  std::optional<GpuSpec> gpu = lookupGpu(gpuName);
+  if (!gpu)
+    return fail("unknown --gpu '" + gpuName + "' (supported: " + supportedGpus() + ")");
+  StepSizes sizes;
+  sizes.batch = runBatch.getNumOccurrences() ? runBatch.getValue() : 1;
+  sizes.context = runContext.getNumOccurrences() ? runContext.getValue() : 131072;
+  // Sizes stay far from int64 overflow in bytes and flops; seq_lens are i32.
+  constexpr int64_t kMaxBatch = 65536, kMaxContext = (int64_t(1) << 31) - 2;
+  if (sizes.batch < 1 || sizes.batch > kMaxBatch)
+    return fail("--batch must be between 1 and " + llvm::Twine(kMaxBatch) + ", got " +
+                llvm::Twine(sizes.batch));
+  if (sizes.context < 0 || sizes.context > kMaxContext)
+    return fail("--context must be between 0 and " + llvm::Twine(kMaxContext) +
+                " (seq_lens are i32), got " + llvm::Twine(sizes.context));
+
+  mode = "decode";
+  auto loaded = loadInput(ctx, sm);
+  if (failed(loaded))
+    return 1;
+  OwningOpRef<ModuleOp> fused = std::move(*loaded);
+  auto model = (*fused)->getAttrOfType<StringAttr>("sala.model");
+  if (!model)
+    return fail("--print-kernel-plan plans a model's decode step: give a config.json "
+                "(or no input for the embedded MiniCPM-SALA config), not a .mlir block");
+  if (failed(verify(*fused)))
+    return 1;
+  OwningOpRef<ModuleOp> unfused = fused->clone();
+  for (auto [module, fuse] : {std::pair{*unfused, false}, std::pair{*fused, true}}) {
+    PassManager pm(&ctx);
+    buildSalaToKernelsPipeline(pm, fuse);
+    if (failed(pm.run(module)))
+      return 1;
+  }
+  auto before = planKernelLaunches(*unfused, sizes);
+  if (!before)
+    return fail(llvm::toString(before.takeError()));
+  auto after = planKernelLaunches(*fused, sizes);
+  if (!after)
+    return fail(llvm::toString(after.takeError()));
+
+  std::string errorMessage;
+  std::unique_ptr<llvm::ToolOutputFile> output = openOutputFile(outputPath, &errorMessage);
+  if (!output)
+    return fail("cannot write '" + outputPath + "': " + errorMessage);
+  int64_t mixers = llvm::count_if((*unfused).getOps<func::FuncOp>(),
+                                  [](func::FuncOp f) { return !f.isExternal(); });
+  std::string title = (model.getValue() + ", one decode step of " + llvm::Twine(mixers) +
+                       " mixer" + (mixers == 1 ? "" : "s"))
+                          .str();
+  printKernelPlan(output->os(), title, sizes, *gpu, *before, *after);
+  output->keep();
+  return 0;
+}
+
 void printKernelList(ModuleOp module) {
   llvm::MapVector<StringRef, int> uses;
   module.walk([&](Operation *op) {
@@ -275,6 +352,15 @@ int main(int argc, char **argv) {
                         "and the default sizes");
     pageSize.setDescription("KV-cache page size of a model config (default: 64); for "
                             "a .mlir input, checked against the block");
+  } else {
+    // --batch and --context also size the kernel plan.
+    for (cl::Option *o : {(cl::Option *)&runBatch, (cl::Option *)&runContext})
+      o->Categories.assign(1, &salacCat);
+    runBatch.setDescription("Sequences in the decode batch of --print-kernel-plan "
+                            "(default: 1; also a salac run option)");
+    runContext.setDescription("Tokens already cached per sequence, for "
+                              "--print-kernel-plan (default: 131072; also a salac run "
+                              "option)");
   }
   cl::HideUnrelatedOptions(run ? runCat : salacCat);
   cl::ParseCommandLineOptions(
@@ -288,15 +374,24 @@ int main(int argc, char **argv) {
             "  salac                      compile the embedded MiniCPM-SALA config\n"
             "  salac config.json          compile a HuggingFace MiniCPM-SALA config\n"
             "  salac block.mlir           compile a block written in the sala dialect\n"
+            "  salac --print-kernel-plan  every kernel launch of a decode step: grid,\n"
+            "                             bytes, flops, roofline floor (--batch, --context,\n"
+            "                             --gpu)\n"
             "  salac run [input] [...]    run one block on the CPU against the reference\n"
             "                             (salac run --help)\n");
   if (run)
     return runMain();
-  if (cl::Option *o = firstGiven({&runFunc, &runLayer, &runBatch, &runQLen, std::addressof(runQLens),
-                                  &runContext, std::addressof(runContexts), &runDenseLen, &runPoolPages,
+  if (cl::Option *o = firstGiven({&runFunc, &runLayer, &runQLen, std::addressof(runQLens),
+                                  std::addressof(runContexts), &runDenseLen, &runPoolPages,
                                   &runMaxPages, &runPoolSlots, &runSeed, &runTolerance,
                                   &runChecksums}))
     return fail("--" + o->ArgStr + " applies to salac run");
+  if (!printPlan) {
+    if (cl::Option *o = firstGiven({&runBatch, &runContext}))
+      return fail("--" + o->ArgStr + " applies to salac run and --print-kernel-plan");
+    if (gpuName.getNumOccurrences())
+      return fail("--gpu applies to --print-kernel-plan");
+  }
 
   if (!isSupportedChip(chip))
     return fail("unsupported --chip '" + chip + "' (supported: " + supportedChips() +
@@ -315,6 +410,8 @@ int main(int argc, char **argv) {
   ctx.loadAllAvailableDialects();
   llvm::SourceMgr sm;
   SourceMgrDiagnosticHandler diagHandler(sm, &ctx);
+  if (printPlan)
+    return printPlanMain(ctx, sm);
 
   auto loaded = loadInput(ctx, sm);
   if (failed(loaded))
