@@ -76,15 +76,23 @@ salac::collectKernelManifest(ModuleOp module) {
 }
 
 llvm::json::Value salac::buildManifest(const std::vector<KernelManifestEntry> &kernels,
-                                       StringRef chip) {
+                                       StringRef chip, ArrayRef<MixerPlan> mixers) {
   llvm::json::Array list;
   for (const KernelManifestEntry &k : kernels)
     list.push_back(llvm::json::Object(k.json));
-  return llvm::json::Object{{"format_version", kPackageFormatVersion},
-                            {"producer", "salac 0.1.0"},
-                            {"chip", chip.str()},
-                            {"ptx", "kernels.ptx"},
-                            {"kernels", std::move(list)}};
+  llvm::json::Object manifest{{"format_version", kPackageFormatVersion},
+                              {"producer", "salac 0.1.0"},
+                              {"chip", chip.str()},
+                              {"ptx", "kernels.ptx"},
+                              {"kernels", std::move(list)}};
+  // Optional: a format-1 reader that does not know it ignores it.
+  if (!mixers.empty()) {
+    llvm::json::Array plans;
+    for (const MixerPlan &p : mixers)
+      plans.push_back(toJSON(p));
+    manifest["mixers"] = std::move(plans);
+  }
+  return manifest;
 }
 
 /// C expression of one grid dimension from the manifest rule.
@@ -203,7 +211,7 @@ static llvm::Error writeFile(StringRef path, StringRef contents) {
 
 llvm::Error salac::writePackage(StringRef dir, StringRef ptx,
                                 const std::vector<KernelManifestEntry> &kernels,
-                                StringRef chip) {
+                                StringRef chip, ArrayRef<MixerPlan> mixers) {
   if (llvm::sys::fs::exists(dir) && !llvm::sys::fs::is_directory(dir))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "cannot write the package: '%s' is a file, not a "
@@ -219,7 +227,7 @@ llvm::Error salac::writePackage(StringRef dir, StringRef ptx,
   };
   std::string manifest;
   llvm::raw_string_ostream os(manifest);
-  os << llvm::formatv("{0:2}", buildManifest(kernels, chip)) << "\n";
+  os << llvm::formatv("{0:2}", buildManifest(kernels, chip, mixers)) << "\n";
   if (llvm::Error e = writeFile(path("kernels.ptx"), ptx))
     return e;
   if (llvm::Error e = writeFile(path("manifest.json"), manifest))

@@ -207,6 +207,8 @@ class Manifest:
             seen.add(spec.name)
             self.kernels.append(spec)
         self._by_name = {k.name: k for k in self.kernels}
+        from .mixers import parse_mixers  # optional section; imports this module
+        self.mixers = parse_mixers(self, data.get("mixers"))
 
     def _parse_kernel(self, i, k):
         if not isinstance(k, dict) or not isinstance(k.get("name"), str):
@@ -277,6 +279,21 @@ class Manifest:
     @property
     def kernel_names(self):
         return [k.name for k in self.kernels]
+
+    def mixer(self, name):
+        """The plan of the host function `name` (the "mixers" section)."""
+        for m in self.mixers:
+            if m.name == name:
+                return m
+        raise KernelNotFoundError(
+            f"no mixer '{name}' in {self.path} (mixers: "
+            + (", ".join(m.name for m in self.mixers) or "none") + ")")
+
+    def mixers_for(self, mode):
+        """The mixers of one mode ('decode', 'prefill') that have a layer index,
+        by layer."""
+        return sorted((m for m in self.mixers if m.mode == mode and m.layer is not None),
+                      key=lambda m: m.layer)
 
     def kernel(self, name):
         try:

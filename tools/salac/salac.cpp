@@ -469,6 +469,9 @@ int main(int argc, char **argv) {
   auto manifest = collectKernelManifest(module);
   if (failed(manifest))
     return 1;
+  std::vector<MixerPlan> mixers; // the manifest's "mixers": how to run each function
+  if (package)
+    mixers = collectMixerPlans(module);
 
   PassManager toNVVM(&ctx);
   GpuTarget target;
@@ -493,7 +496,7 @@ int main(int argc, char **argv) {
   if (failed(ptx))
     return 1;
   if (package) {
-    if (llvm::Error e = writePackage(outputPath, *ptx, *manifest, chip))
+    if (llvm::Error e = writePackage(outputPath, *ptx, *manifest, chip, mixers))
       return fail(llvm::toString(std::move(e)));
     return 0;
   }

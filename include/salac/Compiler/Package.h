@@ -6,6 +6,8 @@
 #ifndef SALAC_COMPILER_PACKAGE_H
 #define SALAC_COMPILER_PACKAGE_H
 
+#include "salac/Compiler/MixerPlan.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/JSON.h"
 #include <string>
@@ -27,9 +29,11 @@ struct KernelManifestEntry {
 mlir::FailureOr<std::vector<KernelManifestEntry>>
 collectKernelManifest(mlir::ModuleOp module);
 
-/// The manifest document.
+/// The manifest document; its "mixers" section when `mixers` is not empty
+/// (see collectMixerPlans).
 llvm::json::Value buildManifest(const std::vector<KernelManifestEntry> &kernels,
-                                llvm::StringRef chip);
+                                llvm::StringRef chip,
+                                llvm::ArrayRef<MixerPlan> mixers = {});
 
 /// The C header with one typed launch function per kernel (CUDA driver API).
 std::string buildKernelHeader(const std::vector<KernelManifestEntry> &kernels,
@@ -39,7 +43,7 @@ std::string buildKernelHeader(const std::vector<KernelManifestEntry> &kernels,
 /// if missing). Returns an error message on failure.
 llvm::Error writePackage(llvm::StringRef dir, llvm::StringRef ptx,
                          const std::vector<KernelManifestEntry> &kernels,
-                         llvm::StringRef chip);
+                         llvm::StringRef chip, llvm::ArrayRef<MixerPlan> mixers = {});
 
 } // namespace salac
 
