@@ -26,7 +26,10 @@
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include <algorithm>
 #include <cmath>
 
 using namespace mlir;
@@ -44,7 +47,11 @@ bool salac::fusedLinearKernelSupports(Operation *op) {
   int64_t d = qt.getDimSize(2);
   // A thread per channel of a head (d <= 128 threads); d / 32 column slices
   // and d / 4 state rows per warp.
-  return d % kSliceCols == 0 && d <= kWarps * 32;
+  // The output norm reads its weight and the gate 8 elements at a time.
+  bool weightsOk = !f.getOutNormWeight() ||
+                   cast<RankedTensorType>(f.getOutNormWeight().getType()).getElementType() ==
+                       qt.getElementType();
+  return d % kSliceCols == 0 && d <= kWarps * 32 && weightsOk;
 }
 
 LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
@@ -109,6 +116,11 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
+  // Decode is bound by the state traffic: keep 6 blocks (24 warps) per SM in
+  // flight, i.e. at most 80 registers a thread (ptxas-linear.mlir checks that
+  // this does not spill).
+  b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                                       b.getI32IntegerAttr(6));
   auto idx = [&](int64_t x) { return kb.idx(x); };
   auto fadd = [&](Value x, Value y) { return arith::AddFOp::create(b, loc, x, y).getResult(); };
   auto fmul = [&](Value x, Value y) { return arith::MulFOp::create(b, loc, x, y).getResult(); };
@@ -165,13 +177,22 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
                     kb.toF32(kb.load(kb.arg(k), kb.add(row, chan)))};
       for (int64_t m = 0; m < 2; ++m)
         x[m] = kb.select(channel, x[m], kb.f32(0.0));
+      // Everything else this token reads from global memory, issued now so
+      // that the loads overlap the reductions below.
+      Value vc = kb.toF32(kb.load(kb.arg(v), kb.add(row, col)));
+      Value position = rope ? kb.load(kb.arg(pos), t) : Value();
+      Value wq, wk;
+      if (qkNorm) {
+        wq = kb.toF32(kb.load(kb.arg(qw), chan));
+        wk = kb.toF32(kb.load(kb.arg(kw), chan));
+      }
       if (qkNorm) {
         float eps = f.getQkEps().convertToFloat();
-        unsigned wArg[2] = {qw, kw};
+        Value w[2] = {wq, wk};
         for (int64_t m = 0; m < 2; ++m) {
           Value ms = fmul(blockSum(fmul(x[m], x[m])), kb.f32(1.0 / double(d)));
           Value rstd = kb.rsqrtF32(fadd(ms, kb.f32(eps)));
-          x[m] = fmul(fmul(x[m], rstd), kb.toF32(kb.load(kb.arg(wArg[m]), chan)));
+          x[m] = fmul(fmul(x[m], rstd), w[m]);
         }
       }
       barrier(); // the previous token is done with qs/ks
@@ -194,7 +215,7 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
           pair = kb.div(chan, idx(2));
           partner = kb.select(first, kb.add(chan, idx(1)), kb.sub(chan, idx(1)));
         }
-        auto [cs, sn] = kb.ropeCosSin(kb.load(kb.arg(pos), t), pair,
+        auto [cs, sn] = kb.ropeCosSin(position, pair,
                                       f.getTheta().convertToDouble(), d);
         // first: x cos - x' sin; second: x cos + x' sin.
         Value sgn = kb.select(first, arith::NegFOp::create(b, loc, sn), sn);
@@ -210,7 +231,6 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
       }
       barrier();
       // The state rows of this warp: all loads first, then the update.
-      Value vc = kb.toF32(kb.load(kb.arg(v), kb.add(row, col)));
       Value zeroState = arith::AndIOp::create(b, loc, fresh,
                                               kb.cmp(CmpIPredicate::eq, j, idx(0)));
       Value row0 = kb.mul(warp, idx(rowsPerWarp));
@@ -279,15 +299,51 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
         Value ms = fmul(blockSum(partial.getResult(0)), kb.f32(1.0 / double(width)));
         Value rstd = kb.rsqrtF32(fadd(ms, kb.f32(eps)));
         Value rowT = kb.mul(t, idx(width));
-        kb.forLoop(tid, idx(width), idx(kWarps * 32), {}, [&](Value c, ValueRange) {
-          Value at = kb.add(rowT, c);
-          Value y = fmul(fmul(kb.load(kb.arg(scratch), at), rstd),
-                         kb.toF32(kb.load(kb.arg(ow), c)));
-          if (gated)
-            y = fmul(y, sigmoid(kb.toF32(kb.load(kb.arg(z), at))));
-          kb.store(kb.fromF32(y, elem), kb.arg(out), at);
-          return SmallVector<Value>{};
-        });
+        // 8 channels (16-byte bf16, 32-byte f32 accesses) per thread and step,
+        // the steps unrolled with every load issued before the math: one
+        // block does this for the whole sequence, so it must not wait on one
+        // load at a time.
+        int64_t chunks = width / 8, steps = (chunks + kWarps * 32 - 1) / (kWarps * 32);
+        auto v8f = VectorType::get({8}, f32);
+        SmallVector<Value> at(steps), raw(steps), wv(steps), zv(steps);
+        constexpr int64_t kInFlight = 2; // steps whose loads are issued together
+        for (int64_t i0 = 0; i0 < steps; i0 += kInFlight) {
+          int64_t i1 = std::min(steps, i0 + kInFlight);
+          for (int64_t i = i0; i < i1; ++i) {
+            Value c = kb.add(tid, idx(i * kWarps * 32));
+            if (chunks % (kWarps * 32))
+              c = kb.select(kb.cmp(CmpIPredicate::ult, c, idx(chunks)), c, idx(0));
+            Value ch = kb.mul(c, idx(8));
+            at[i] = kb.add(rowT, ch);
+            raw[i] = kb.loadVector(kb.arg(scratch), at[i], 8, 32);
+            wv[i] = kb.loadVector(kb.arg(ow), ch, 8, 16);
+            if (gated)
+              zv[i] = kb.loadVector(kb.arg(z), at[i], 8, 16);
+          }
+          for (int64_t i = i0; i < i1; ++i) {
+            auto widen = [&](Value x) -> Value {
+              return elem.isF32() ? x : arith::ExtFOp::create(b, loc, v8f, x).getResult();
+            };
+            Value y = fmul(fmul(raw[i], vector::BroadcastOp::create(b, loc, v8f, rstd)),
+                           widen(wv[i]));
+            if (gated) {
+              Value zf = widen(zv[i]);
+              SmallVector<Value> g;
+              for (int64_t e = 0; e < 8; ++e)
+                g.push_back(sigmoid(vector::ExtractOp::create(b, loc, zf, e)));
+              y = fmul(y, vector::FromElementsOp::create(b, loc, v8f, g));
+            }
+            Value o = elem.isF32() ? y
+                                   : arith::TruncFOp::create(b, loc, VectorType::get({8}, elem), y)
+                                         .getResult();
+            auto store = [&] { kb.storeVector(o, kb.arg(out), at[i], 16); };
+            if (chunks % (kWarps * 32) && (i + 1) * kWarps * 32 > chunks)
+              kb.ifThen(kb.cmp(CmpIPredicate::ult, kb.add(tid, idx(i * kWarps * 32)), idx(chunks)),
+                        store);
+            else
+              store();
+          }
+        }
         return SmallVector<Value>{};
       });
       kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, idx(0)), [&] {
