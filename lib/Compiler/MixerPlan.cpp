@@ -5,8 +5,8 @@
 // a !sala.kv_cache operand is two pools, `k_cache` and `v_cache`; the slots of
 // linear attention are `slot_ids`; scalar parameters are sizes. So a launch is
 // bound by name: each op lists its operands and results under those names
-// (`rolesOf`), and a pointer parameter that matches none of them is a
-// workspace of the kernel (its meaning says whether it must start at zero).
+// (getOpRoles, OpRoles.cpp), and a pointer parameter that matches none of them
+// is a workspace of the kernel (its meaning says whether it must start at 0).
 //
 // The function's arguments are named after the roles they play, looking
 // through the ops that only transform a token tensor: q reaches the linear
@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Compiler/MixerPlan.h"
+#include "salac/Compiler/OpRoles.h"
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
@@ -22,138 +23,12 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSet.h"
-#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Regex.h"
 
 using namespace mlir;
 using namespace salac;
 
 namespace {
-
-/// An operand or result of an op under the name its kernel gives it.
-struct Role {
-  std::string name;
-  Value value;
-};
-
-struct Roles {
-  SmallVector<Role> operands, results;
-};
-
-/// The operands and results of the ops that have kernels, by role name.
-/// Returns false for an op the planner does not know.
-bool rolesOf(Operation *op, Roles &r) {
-  auto in = [&](StringRef name, Value v) {
-    if (v)
-      r.operands.push_back({name.str(), v});
-  };
-  auto out = [&](StringRef name, Value v) { r.results.push_back({name.str(), v}); };
-  auto batch = [&](Value cu, Value lens) {
-    in("cu_seqlens_q", cu);
-    in("seq_lens", lens);
-  };
-  return llvm::TypeSwitch<Operation *, bool>(op)
-      .Case([&](sala::KVAppendOp o) {
-        in("key", o.getKey());
-        in("value", o.getValue());
-        in("cache", o.getCache());
-        in("page_table", o.getPageTable());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        return true;
-      })
-      .Case([&](sala::CompressKeysOp o) {
-        in("cache", o.getCache());
-        in("page_table", o.getPageTable());
-        in("keys", o.getKeys());
-        in("key_page_table", o.getKeyPageTable());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        return true;
-      })
-      .Case([&](sala::BlockScoresOp o) {
-        in("query", o.getQuery());
-        in("keys", o.getKeys());
-        in("key_page_table", o.getKeyPageTable());
-        in("lse_keys", o.getLseKeys());
-        in("lse_key_page_table", o.getLseKeyPageTable());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        out("scores", o.getScores());
-        return true;
-      })
-      .Case([&](sala::TopkBlocksOp o) {
-        in("scores", o.getScores());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        out("blocks", o.getBlocks());
-        return true;
-      })
-      .Case([&](sala::SparseAttentionOp o) {
-        in("query", o.getQuery());
-        in("cache", o.getCache());
-        in("page_table", o.getPageTable());
-        in("blocks", o.getBlocks());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        out("output", o.getOutput());
-        return true;
-      })
-      .Case([&](sala::DenseAttentionOp o) {
-        in("query", o.getQuery());
-        in("cache", o.getCache());
-        in("page_table", o.getPageTable());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        out("output", o.getOutput());
-        return true;
-      })
-      .Case([&](sala::LengthSelectOp o) {
-        in("short_value", o.getShortValue());
-        in("long_value", o.getLongValue());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        out("output", o.getResult());
-        return true;
-      })
-      .Case([&](sala::LinearAttentionOp o) {
-        in("query", o.getQuery());
-        in("key", o.getKey());
-        in("value", o.getValue());
-        in("state", o.getState());
-        in("slot_ids", o.getSlots());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        out("output", o.getOutput());
-        return true;
-      })
-      .Case([&](sala::FusedLinearAttentionOp o) {
-        in("query", o.getQuery());
-        in("key", o.getKey());
-        in("value", o.getValue());
-        in("gate", o.getGate());
-        in("q_norm_weight", o.getQNormWeight());
-        in("k_norm_weight", o.getKNormWeight());
-        in("out_norm_weight", o.getOutNormWeight());
-        in("positions", o.getPositions());
-        in("state", o.getState());
-        in("slot_ids", o.getSlots());
-        batch(o.getCuSeqlensQ(), o.getSeqLens());
-        out("output", o.getOutput());
-        return true;
-      })
-      .Case([&](sala::RMSNormOp o) {
-        in("input", o.getInput());
-        in("weight", o.getWeight());
-        out("output", o.getOutput());
-        return true;
-      })
-      .Case([&](sala::RopeOp o) {
-        in("input", o.getInput());
-        in("positions", o.getPositions());
-        out("output", o.getOutput());
-        return true;
-      })
-      .Case([&](sala::SigmoidGateOp o) {
-        in("input", o.getInput());
-        in("gate", o.getGate());
-        out("output", o.getOutput());
-        return true;
-      })
-      .Default([](Operation *) { return false; });
-}
 
 std::string typeName(Type t) {
   std::string s;
@@ -182,7 +57,7 @@ private:
   void nameIntermediates();
   std::string traceName(Value v, unsigned depth);
   std::string argumentName(BlockArgument arg);
-  llvm::Error bindLaunch(Operation *op, const Roles &roles);
+  llvm::Error bindLaunch(Operation *op, const OpRoles &roles);
   llvm::Error recordShape(MixerBuffer &buf, const KernelParam &p, StringRef kernel,
                           Type valueType);
   void planSizes();
@@ -190,7 +65,7 @@ private:
 
   func::FuncOp fn;
   MixerPlan plan;
-  SmallVector<std::pair<Operation *, Roles>> ops;
+  SmallVector<std::pair<Operation *, OpRoles>> ops;
   // Uses of each value in program order: (role name, op).
   llvm::DenseMap<Value, SmallVector<std::pair<std::string, Operation *>>> uses;
   llvm::DenseMap<Value, unsigned> intermediateOf;  // op result -> plan.intermediates
@@ -217,12 +92,12 @@ llvm::Error Planner::collectOps() {
                   "' is not a sala op: the host graph must hold kernels only");
     if (!op.getAttrOfType<SymbolRefAttr>(kKernelAttrName))
       return fail("'" + op.getName().getStringRef() + "' has no GPU kernel");
-    Roles roles;
-    if (!rolesOf(&op, roles))
+    OpRoles roles;
+    if (!getOpRoles(&op, roles))
       return fail("'" + op.getName().getStringRef() +
-                  "' is not known to the mixer planner (lib/Compiler/MixerPlan.cpp, "
-                  "rolesOf): add its operand roles there");
-    for (const Role &r : roles.operands)
+                  "' is not known to the mixer planner (lib/Compiler/OpRoles.cpp): "
+                  "add its operand roles there");
+    for (const OpRole &r : roles.operands)
       uses[r.value].push_back({r.name, &op});
     ops.push_back({&op, std::move(roles)});
   }
@@ -337,25 +212,24 @@ void Planner::nameArguments() {
     if (auto kv = dyn_cast<sala::KVCacheType>(t)) {
       a.type = "kv_cache";
       a.parameters = llvm::json::Object{{"page_size", kv.getPageSize()},
-                      {"kv_heads", kv.getKvHeads()},
-                      {"head_dim", kv.getHeadDim()},
-                      {"dtype", dtype}};
+                                        {"kv_heads", kv.getKvHeads()},
+                                        {"head_dim", kv.getHeadDim()},
+                                        {"dtype", dtype}};
       buffer("k_" + a.name);
       buffer("v_" + a.name);
     } else if (auto ck = dyn_cast<sala::CompressedKeysType>(t)) {
       a.type = "compressed_keys";
       a.parameters = llvm::json::Object{{"kernel_size", ck.getKernelSize()},
-                      {"kernel_stride", ck.getKernelStride()},
-                      {"page_size", ck.getPageSize()},
-                      {"kv_heads", ck.getKvHeads()},
-                      {"head_dim", ck.getHeadDim()},
-                      {"dtype", dtype}};
+                                        {"kernel_stride", ck.getKernelStride()},
+                                        {"page_size", ck.getPageSize()},
+                                        {"kv_heads", ck.getKvHeads()},
+                                        {"head_dim", ck.getHeadDim()},
+                                        {"dtype", dtype}};
       buffer(a.name);
     } else if (auto sp = dyn_cast<sala::StatePoolType>(t)) {
       a.type = "state_pool";
-      a.parameters = llvm::json::Object{{"heads", sp.getHeads()},
-                      {"head_dim", sp.getHeadDim()},
-                      {"dtype", dtype}};
+      a.parameters = llvm::json::Object{
+          {"heads", sp.getHeads()}, {"head_dim", sp.getHeadDim()}, {"dtype", dtype}};
       buffer(a.name);
     } else {
       a.type = "tensor";
@@ -389,7 +263,7 @@ llvm::Error Planner::recordShape(MixerBuffer &buf, const KernelParam &p, StringR
     shapeSource[buf.name] = here;
     return llvm::Error::success();
   }
-  if (llvm::json::Value(llvm::json::Array(buf.shape)) != llvm::json::Value(llvm::json::Array(p.shape))) {
+  if (buf.shape != p.shape) {
     std::string a, b;
     llvm::raw_string_ostream as(a), bs(b);
     as << llvm::json::Value(llvm::json::Array(buf.shape));
@@ -445,7 +319,7 @@ llvm::Expected<SmallVector<KernelParam>> kernelParams(func::FuncOp fn, Operation
   return out;
 }
 
-llvm::Error Planner::bindLaunch(Operation *op, const Roles &roles) {
+llvm::Error Planner::bindLaunch(Operation *op, const OpRoles &roles) {
   std::string kernelName;
   auto params = kernelParams(fn, op, kernelName);
   if (!params)
@@ -490,20 +364,20 @@ llvm::Error Planner::bindLaunch(Operation *op, const Roles &roles) {
       launch.args.push_back(std::move(b));
       continue;
     }
-    const Role *role = nullptr;
+    const OpRole *role = nullptr;
     unsigned bufferIndex = 0;
     if (p.name == "k_cache" || p.name == "v_cache") {
-      for (const Role &r : roles.operands)
+      for (const OpRole &r : roles.operands)
         if (isa<sala::KVCacheType>(r.value.getType())) {
           role = &r;
           break;
         }
       bufferIndex = p.name == "v_cache";
     }
-    for (const Role &r : roles.operands)
+    for (const OpRole &r : roles.operands)
       if (!role && r.name == p.name)
         role = &r;
-    for (const Role &r : roles.results)
+    for (const OpRole &r : roles.results)
       if (!role && r.name == p.name)
         role = &r;
     if (role) {
@@ -528,11 +402,11 @@ llvm::Error Planner::bindLaunch(Operation *op, const Roles &roles) {
     plan.workspaces.push_back(std::move(w));
     launch.args.push_back(std::move(b));
   }
-  for (const Role &r : roles.operands)
+  for (const OpRole &r : roles.operands)
     if (!bound.count(r.value))
       return fail("kernel '" + kernelName + "' of '" + launch.op +
                   "' has no parameter for its operand '" + r.name + "'");
-  for (const Role &r : roles.results)
+  for (const OpRole &r : roles.results)
     if (!bound.count(r.value))
       return fail("kernel '" + kernelName + "' of '" + launch.op +
                   "' has no parameter for its result '" + r.name + "'");
@@ -555,14 +429,16 @@ llvm::Error Planner::bindLaunch(Operation *op, const Roles &roles) {
   return llvm::Error::success();
 }
 
-/// The size name of a shape entry ("batch+1" -> "batch"), or "" for an integer.
+/// The size name of a shape entry ("batch+1", "2*batch" -> "batch"), or "" for
+/// an integer.
 std::string sizeNameOf(const llvm::json::Value &dim) {
   auto s = dim.getAsString();
   if (!s)
     return "";
-  StringRef name = *s;
-  size_t end = name.find_first_of("+-* ");
-  return name.substr(0, end).str();
+  StringRef name = StringRef(*s).trim();
+  if (name.contains('*') && !name.empty() && llvm::isDigit(name.front()))
+    name = name.split('*').second.trim();
+  return name.substr(0, name.find_first_of("+-* ")).str();
 }
 
 void Planner::planSizes() {
@@ -657,12 +533,12 @@ void Planner::nameIntermediates() {
       returned[v] = ret.getNumOperands() == 1 ? "output" : "output_" + std::to_string(i);
   // Returned results take their names first, so they keep them.
   for (auto &[op, roles] : ops)
-    for (const Role &r : roles.results)
+    for (const OpRole &r : roles.results)
       if (returned.count(r.value))
         returned[r.value] = uniqueName(names, returned[r.value]);
   llvm::StringMap<unsigned> perOp;
   for (auto &[op, roles] : ops)
-    for (const Role &r : roles.results) {
+    for (const OpRole &r : roles.results) {
       if (intermediateOf.count(r.value))
         continue;
       MixerTemp t;
@@ -702,11 +578,6 @@ llvm::Expected<MixerPlan> Planner::run() {
   return std::move(plan);
 }
 
-llvm::json::Value bufferJSON(const MixerBuffer &b) {
-  return llvm::json::Object{
-      {"name", b.name}, {"dtype", b.dtype}, {"shape", llvm::json::Array(b.shape)}};
-}
-
 } // namespace
 
 llvm::Expected<MixerPlan> salac::planMixer(func::FuncOp fn) {
@@ -735,75 +606,4 @@ std::vector<MixerPlan> salac::collectMixerPlans(ModuleOp module) {
     plans.push_back(std::move(*plan));
   }
   return plans;
-}
-
-llvm::json::Value salac::toJSON(const MixerPlan &p) {
-  llvm::json::Array args;
-  for (const MixerArgument &a : p.arguments) {
-    llvm::json::Array buffers;
-    for (const MixerBuffer &b : a.buffers)
-      buffers.push_back(bufferJSON(b));
-    llvm::json::Object o{{"name", a.name},
-                         {"type", a.type},
-                         {"mlir_type", a.mlirType},
-                         {"written", a.written},
-                         {"buffers", std::move(buffers)}};
-    if (!a.parameters.empty())
-      o["parameters"] = llvm::json::Object(a.parameters);
-    args.push_back(std::move(o));
-  }
-  llvm::json::Array sizes;
-  for (const MixerSize &s : p.sizes) {
-    llvm::json::Object o{{"name", s.name}, {"meaning", s.meaning}};
-    if (!s.buffer.empty()) {
-      o["from"] = llvm::json::Object{{"buffer", s.buffer}, {"dim", s.dim}};
-    } else if (!s.productOf.empty()) {
-      llvm::json::Array of;
-      for (const std::string &n : s.productOf)
-        of.push_back(n);
-      o["product"] = llvm::json::Object{{"sizes", std::move(of)}, {"mul", s.mul}};
-    } else if (!s.boundSize.empty()) {
-      o["bound"] =
-          llvm::json::Object{{"size", s.boundSize}, {"mul", s.mul}, {"div", s.div}};
-    }
-    if (s.defaultValue)
-      o["default"] = *s.defaultValue;
-    sizes.push_back(std::move(o));
-  }
-  llvm::json::Array inter, work;
-  for (const MixerTemp &t : p.intermediates) {
-    llvm::json::Object o = *bufferJSON(t.buffer).getAsObject();
-    o["op"] = t.op;
-    inter.push_back(std::move(o));
-  }
-  for (const MixerTemp &t : p.workspaces) {
-    llvm::json::Object o = *bufferJSON(t.buffer).getAsObject();
-    o["kernel"] = t.kernel;
-    o["param"] = t.param;
-    o["init"] = t.init;
-    o["meaning"] = t.meaning;
-    work.push_back(std::move(o));
-  }
-  llvm::json::Array launches;
-  for (const MixerLaunch &l : p.launches) {
-    llvm::json::Array binds;
-    for (const MixerBinding &b : l.args)
-      binds.push_back(llvm::json::Object{{"param", b.param}, {b.kind, b.name}});
-    launches.push_back(llvm::json::Object{
-        {"kernel", l.kernel}, {"op", l.op}, {"args", std::move(binds)}});
-  }
-  llvm::json::Array outputs;
-  for (const std::string &o : p.outputs)
-    outputs.push_back(o);
-  llvm::json::Object o{{"name", p.name},
-                       {"kind", p.kind},
-                       {"mode", p.mode},
-                       {"arguments", std::move(args)},
-                       {"sizes", std::move(sizes)},
-                       {"intermediates", std::move(inter)},
-                       {"workspaces", std::move(work)},
-                       {"outputs", std::move(outputs)},
-                       {"launches", std::move(launches)}};
-  o["layer"] = p.layer ? llvm::json::Value(*p.layer) : llvm::json::Value(nullptr);
-  return o;
 }

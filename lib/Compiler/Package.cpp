@@ -75,6 +75,85 @@ salac::collectKernelManifest(ModuleOp module) {
   return entries;
 }
 
+// --- the "mixers" section (docs/KernelPackage.md) ---
+
+static llvm::json::Value bufferJSON(const MixerBuffer &b) {
+  return llvm::json::Object{
+      {"name", b.name}, {"dtype", b.dtype}, {"shape", llvm::json::Array(b.shape)}};
+}
+
+
+llvm::json::Value salac::toJSON(const MixerPlan &p) {
+  llvm::json::Array args;
+  for (const MixerArgument &a : p.arguments) {
+    llvm::json::Array buffers;
+    for (const MixerBuffer &b : a.buffers)
+      buffers.push_back(bufferJSON(b));
+    llvm::json::Object o{{"name", a.name},
+                         {"type", a.type},
+                         {"mlir_type", a.mlirType},
+                         {"written", a.written},
+                         {"buffers", std::move(buffers)}};
+    if (!a.parameters.empty())
+      o["parameters"] = llvm::json::Object(a.parameters);
+    args.push_back(std::move(o));
+  }
+  llvm::json::Array sizes;
+  for (const MixerSize &s : p.sizes) {
+    llvm::json::Object o{{"name", s.name}, {"meaning", s.meaning}};
+    if (!s.buffer.empty()) {
+      o["from"] = llvm::json::Object{{"buffer", s.buffer}, {"dim", s.dim}};
+    } else if (!s.productOf.empty()) {
+      llvm::json::Array of;
+      for (const std::string &n : s.productOf)
+        of.push_back(n);
+      o["product"] = llvm::json::Object{{"sizes", std::move(of)}, {"mul", s.mul}};
+    } else if (!s.boundSize.empty()) {
+      o["bound"] =
+          llvm::json::Object{{"size", s.boundSize}, {"mul", s.mul}, {"div", s.div}};
+    }
+    if (s.defaultValue)
+      o["default"] = *s.defaultValue;
+    sizes.push_back(std::move(o));
+  }
+  llvm::json::Array inter, work;
+  for (const MixerTemp &t : p.intermediates) {
+    llvm::json::Object o = *bufferJSON(t.buffer).getAsObject();
+    o["op"] = t.op;
+    inter.push_back(std::move(o));
+  }
+  for (const MixerTemp &t : p.workspaces) {
+    llvm::json::Object o = *bufferJSON(t.buffer).getAsObject();
+    o["kernel"] = t.kernel;
+    o["param"] = t.param;
+    o["init"] = t.init;
+    o["meaning"] = t.meaning;
+    work.push_back(std::move(o));
+  }
+  llvm::json::Array launches;
+  for (const MixerLaunch &l : p.launches) {
+    llvm::json::Array binds;
+    for (const MixerBinding &b : l.args)
+      binds.push_back(llvm::json::Object{{"param", b.param}, {b.kind, b.name}});
+    launches.push_back(llvm::json::Object{
+        {"kernel", l.kernel}, {"op", l.op}, {"args", std::move(binds)}});
+  }
+  llvm::json::Array outputs;
+  for (const std::string &o : p.outputs)
+    outputs.push_back(o);
+  llvm::json::Object o{{"name", p.name},
+                       {"kind", p.kind},
+                       {"mode", p.mode},
+                       {"arguments", std::move(args)},
+                       {"sizes", std::move(sizes)},
+                       {"intermediates", std::move(inter)},
+                       {"workspaces", std::move(work)},
+                       {"outputs", std::move(outputs)},
+                       {"launches", std::move(launches)}};
+  o["layer"] = p.layer ? llvm::json::Value(*p.layer) : llvm::json::Value(nullptr);
+  return o;
+}
+
 llvm::json::Value salac::buildManifest(const std::vector<KernelManifestEntry> &kernels,
                                        StringRef chip, ArrayRef<MixerPlan> mixers) {
   llvm::json::Array list;
