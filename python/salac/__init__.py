@@ -8,6 +8,8 @@
     with salac.capture(pkg) as g:               # recorded into a CUDA graph
         k(input=x, weight=w, output=y, tokens=x.shape[0])
     g.replay()
+    step = salac.DecodeStep(pkg, layers, batch=8)  # every mixer of a decode step
+    step.run(); g = step.capture(); g.replay()      # eager, or as one CUDA graph
 
 Pure Python: the compiler is run as a subprocess, libsalart is used through
 ctypes. torch is needed only to launch kernels and for salac.reference.
@@ -24,11 +26,12 @@ from .graph import Graph, capture
 from .manifest import FORMAT_VERSION, KernelSpec, Manifest, Param
 from .package import Kernel, Package
 from .runtime import Runtime, default_runtime
+from .step import DecodeStep
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "compile", "capture", "Graph", "Package", "Kernel", "Manifest", "KernelSpec", "Param",
+    "compile", "capture", "Graph", "DecodeStep", "Package", "Kernel", "Manifest", "KernelSpec", "Param",
     "Runtime", "default_runtime", "find_salac_binary", "find_salart_library",
     "FORMAT_VERSION", "SalacError", "CompileError", "CompileWarning",
     "BinaryNotFoundError", "LibraryNotFoundError", "ManifestError",

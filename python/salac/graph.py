@@ -151,6 +151,16 @@ class Graph:
             return stream.cuda_stream
         return int(stream)
 
+    def keep(self, *objects):
+        """Keeps `objects` alive as long as the graph (e.g. whatever owns the
+        buffers of launches recorded with raw pointers, Kernel.launch_raw)."""
+        if self._state == "closed":
+            raise errors.CaptureError("cannot keep objects alive for a closed graph")
+        for v in objects:
+            if id(v) not in self._kept:
+                self._kept.add(id(v))
+                self._keep.append(v)
+
     # --- replay -----------------------------------------------------------------
 
     def _check_ready(self, what):
