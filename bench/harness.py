@@ -21,6 +21,13 @@ for several rounds of fresh inputs (outputs NaN-poisoned and the state
 restored before each run) replayed and compared bit for bit with an eager run
 of the same seven calls; finally eager and replay are timed (CUDA events,
 median). `--graph-only` runs just this section, `--no-graph` skips it.
+
+`--step` runs only the "step" section (bench/decode_step.py): a whole decode
+step -- every mixer of the package, from the manifest's "mixers" section --
+through salac.DecodeStep at batch 1 and 8 (`--step-batches`) over 4K..8K
+cached tokens (`--step-contexts`), eager and replayed from one captured CUDA
+graph: bit-exact between the two, every layer against the float64 reference,
+then microseconds per step for both.
 Exits 1 on any failed check.
 """
 
@@ -63,6 +70,16 @@ def parse_args():
     g.add_argument("--graph-only", action="store_true",
                    help="run only the graph section (salac.capture)")
     g.add_argument("--no-graph", action="store_true", help="skip the graph section")
+    g.add_argument("--step", action="store_true",
+                   help="run only the step section: every decode mixer as one "
+                        "salac.DecodeStep, eager vs a captured graph")
+    ap.add_argument("--step-batches", default="1,8", help="batch sizes of the step section")
+    ap.add_argument("--step-contexts", default="4096,8191",
+                    help="lo,hi: tokens cached per sequence before the step, drawn in "
+                         "[lo, hi) (the default stays below dense_len 8192: dense path; "
+                         "e.g. 8192,16384 takes the sparse one)")
+    ap.add_argument("--step-rounds", type=int, default=2,
+                    help="fresh-input rounds of the step section's bit-exact check")
     return ap.parse_args()
 
 
@@ -420,7 +437,7 @@ def main():
               f"(spills), sm_{info['binary_version']} from PTX {info['ptx_version']}")
 
     rows, failed = [], 0
-    for k in ([] if a.graph_only else pkg):
+    for k in ([] if a.graph_only or a.step else pkg):
         case, why = opcases.case_for(k.spec)
         if case is None:
             rows.append({"kernel": k.name, "op": k.op, "shape": "-", "status": f"skipped ({why})"})
@@ -465,11 +482,15 @@ def main():
           "us = CUDA-graph replay per launch; tolerance (norm-wise) bf16 1e-2")
     for line in [head] + table:
         print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)))
-    graph_rows = []
-    if not a.no_graph:
+    graph_rows, step_rows = [], []
+    if not a.no_graph and not a.step:
         graph_rows, graph_failed = graph_section(torch, pkg, a, device, gen)
         failed += graph_failed
-    everything = rows + graph_rows
+    if a.step:
+        from decode_step import step_section  # bench/, next to this file
+        step_rows, step_failed = step_section(torch, pkg, a, device, gen)
+        failed += step_failed
+    everything = rows + graph_rows + step_rows
     npass = sum(r["status"] == "pass" for r in everything)
     nskip = sum(r["status"].startswith("skipped") for r in everything)
     print(f"\nharness: {npass} passed, {failed} failed, {nskip} skipped")
@@ -480,8 +501,8 @@ def main():
                 f.write("| " + " | ".join(str(x) for x in line) + " |\n")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"env": env, "kernels": infos, "rows": rows, "graph": graph_rows},
-                      f, indent=1)
+            json.dump({"env": env, "kernels": infos, "rows": rows, "graph": graph_rows,
+                       "step": step_rows}, f, indent=1, default=str)
     return 1 if failed else 0
 
 
