@@ -299,3 +299,39 @@ def test_reset_workspaces_zeroes_counters_only(pkg, ptr):
         t.zero_ = (lambda n: lambda: zeroed.append(n))(name)
     step.reset_workspaces()
     assert zeroed == ["counters"]
+
+
+def test_real_package_binds_every_decode_mixer(package_dir, ptr):
+    """The compiler's own mixers: inputs shaped as the manifest says, every
+    launch bound and launched (by the fake), in layer order."""
+    pkg = salac.Package(package_dir)
+    plans = pkg.manifest.mixers_for("decode")
+    if not plans:
+        pytest.skip(f"{package_dir} was made without a mixers section")
+    pkg._native, pkg.device = FakeNative(FakeContext(FakeRuntime())), 0
+    values = {"tokens": 4, "batch": 4, "max_pages": 130, "pages": 600,
+              "max_key_pages": 9, "key_pages": 40, "slots": 7}
+    torch_names = Allocator.TORCH
+    layers = {}
+    for p in plans:
+        sizes = {s.name: values.get(s.name, 5) for s in p.sizes if s.buffer is not None}
+        layers[p.layer] = {
+            n: FakeTensor(b.resolve_shape(sizes), torch_names[b.dtype], ptr=ptr())
+            for n, b in p.buffers.items()}
+    step, alloc = make(pkg, layers, ptr, batch=4)
+    assert step.layers == list(range(32))
+    assert step.num_launches == sum(len(p.launches) for p in plans)
+    step.run()
+    launched = [name for name, _, _ in pkg._native.launches]
+    assert launched == [launch.kernel for p in plans for launch in p.launches]
+    for p in plans:
+        assert step.output(p.layer).shape == (4,) + tuple(p.temp("output").buffer.shape[1:])
+        sizes = step.sizes(p.layer)
+        if "max_blocks" in sizes:  # the bound: what 130 pages of the cache hold
+            ps = next(a for a in p.arguments if a.type == "kv_cache").parameters["page_size"]
+            assert sizes["max_blocks"] == -(-130 * ps // 64)
+        if "max_q_len" in sizes:
+            assert sizes["max_q_len"] == 4
+    # Workspaces that must start at zero were allocated zeroed.
+    zero = [w for p in plans for w in p.workspaces if w.init == "zero"]
+    assert len([m for m in alloc.made if m[2]]) == len(zero)
