@@ -29,6 +29,7 @@ using arith::CmpIPredicate;
 namespace {
 constexpr int64_t kThreads = 128;
 constexpr int64_t kWarps = kThreads / 32;
+constexpr int64_t kSplitEntries = 512; // compressed keys per split of stage 1
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
 /// Small conveniences over KernelBuilder for the two kernels below.
@@ -134,13 +135,29 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   unsigned out = kb.addBuffer("scores", f32, {"tokens", kvh, "max_blocks"},
                               "[tokens, kv_heads, max_blocks] block scores (-inf past a "
                               "query's own block)");
+  // Split stage 1: with splits > 1 the visible entries of a (token, KV group)
+  // are spread over `splits` blocks of at most kSplitEntries each, whose raw
+  // scores and softmax statistics meet in these buffers.
+  unsigned partS = kb.addBuffer("partial_scores", f32, {"split_slots", g, kSplitEntries},
+                                "[split_slots, group, 512] workspace: each split's raw scores");
+  unsigned partML = kb.addBuffer("partial_stats", f32, {"split_slots", g, 2},
+                                 "[split_slots, group, 2] workspace: each split's per-head "
+                                 "max and sum of exp");
+  unsigned counters = kb.addBuffer("counters", i32, {"tokens", kvh},
+                                   "[tokens, kv_heads] workspace: zero before the first "
+                                   "launch; every launch leaves it zero");
   kb.addSize("tokens", "number of query tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");
   unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
   unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
   unsigned maxBlocks = kb.addSize("max_blocks", "last dimension of scores");
+  unsigned splits = kb.addSize("splits", "blocks per (token, KV group), at least 1; split "
+                                         "mode needs splits * 512 >= the visible entries "
+                                         "(else one block does it all)");
+  kb.addSize("split_slots", "rows of the split workspace: tokens * kv_heads * splits when "
+                            "splits > 1, else 0 (unused)");
   kb.setBlock(kThreads);
-  kb.setGrid(GridDim::scaled("tokens", kvh, 1));
+  kb.setGrid(GridDim::scaled("tokens", kvh, 1), GridDim::scaled("splits", 1, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
@@ -202,14 +219,41 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
     return {s, ok};
   };
 
+  // Split mode: this block's entries [lo, hi); its raw scores go to the
+  // workspace, [slot][head][entry - lo].
+  Value split = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value nSplits = kb.arg(splits);
+  Value per = kb.div(kb.add(visible, kb.sub(nSplits, kb.idx(1))), nSplits);
+  Value splitMode = e.land(kb.cmp(CmpIPredicate::ugt, nSplits, kb.idx(1)),
+                           kb.cmp(CmpIPredicate::ule, per, kb.idx(kSplitEntries)));
+  Value pairIdx = kb.add(kb.mul(token, kb.idx(kvh)), group);
+  Value slotBase = kb.mul(pairIdx, nSplits); // split slot of split 0
+  auto minIdx = [&](Value x, Value y) {
+    return kb.select(kb.cmp(CmpIPredicate::ult, x, y), x, y);
+  };
+  Value lo = kb.select(splitMode, minIdx(kb.mul(split, per), visible), kb.idx(0));
+  Value hi = kb.select(splitMode, minIdx(kb.add(lo, per), visible), visible);
+  auto wsAt = [&](Value i, int64_t hh) { // workspace index of entry i, head hh
+    Value sp = kb.div(i, per);
+    Value row = kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), kb.idx(hh));
+    return kb.add(kb.mul(row, kb.idx(kSplitEntries)), kb.sub(i, kb.mul(sp, per)));
+  };
+  // Outside split mode only split 0 works (the whole range, as with splits = 1).
+  Value active = e.lor(splitMode, kb.cmp(CmpIPredicate::eq, split, kb.idx(0)));
+  kb.ifThen(active, [&] {
+
   // Pass 1: per-head max and sum of exp over the visible entries.
   SmallVector<Value> init;
   for (int64_t hh = 0; hh < g; ++hh)
     init.push_back(kb.f32(kNegInf));
   for (int64_t hh = 0; hh < g; ++hh)
     init.push_back(kb.f32(0.0));
-  auto stats = e.loop(tid, visible, kb.idx(kThreads), init, [&](Value i, ValueRange st) {
+  auto stats = e.loop(kb.add(lo, tid), hi, kb.idx(kThreads), init, [&](Value i, ValueRange st) {
     auto [s, ok] = scoresOf(i);
+    kb.ifThen(splitMode, [&] {
+      for (int64_t hh = 0; hh < g; ++hh)
+        kb.store(kb.select(ok, s[hh], kb.f32(kNegInf)), kb.arg(partS), wsAt(i, hh));
+    });
     SmallVector<Value> next(st.begin(), st.end());
     for (int64_t hh = 0; hh < g; ++hh) {
       Value m = st[hh], l = st[g + hh];
@@ -249,6 +293,57 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   });
   e.barrier();
 
+  // Split mode: publish this split's statistics, count it done; the block
+  // that finishes last merges them and goes on to pass 2 (the others stop).
+  Value flag = pc; // pass 2's chunk buffer is free until then
+  kb.store(kb.f32(1.0), flag, kb.idx(0)); // uniform default: go on
+  kb.ifThen(splitMode, [&] {
+    Value mySlot = kb.add(slotBase, split);
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+      Value at = kb.mul(kb.add(kb.mul(mySlot, kb.idx(g)), tid), kb.idx(2));
+      kb.store(kb.load(mAll, tid), kb.arg(partML), at);
+      kb.store(kb.load(lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
+    });
+    kb.fenceGpu();
+    e.barrier();
+    kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+      Value before = kb.atomicAdd(kb.arg(counters), pairIdx, e.i32(1));
+      Value last = kb.cmp(CmpIPredicate::eq,
+                          arith::IndexCastOp::create(b, loc, b.getIndexType(), before),
+                          kb.sub(nSplits, kb.idx(1)));
+      kb.store(kb.select(last, kb.f32(1.0), kb.f32(0.0)), flag, kb.idx(0));
+    });
+    e.barrier();
+    kb.ifThen(arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, kb.load(flag, kb.idx(0)),
+                                    kb.f32(1.0)), [&] {
+      kb.fenceGpu();
+      kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+        auto mx = e.loop(kb.idx(0), nSplits, kb.idx(1), {kb.f32(kNegInf)}, [&](Value sp, ValueRange a) {
+          Value at = kb.mul(kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), tid), kb.idx(2));
+          return SmallVector<Value>{e.fmax(a[0], kb.load(kb.arg(partML), at))};
+        });
+        Value m = mx.getResult(0);
+        Value safe = kb.select(e.isNegInf(m), kb.f32(0.0), m);
+        auto sum = e.loop(kb.idx(0), nSplits, kb.idx(1), {kb.f32(0.0)}, [&](Value sp, ValueRange a) {
+          Value at = kb.mul(kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), tid), kb.idx(2));
+          Value ms = kb.load(kb.arg(partML), at);
+          Value f = kb.select(e.isNegInf(ms), kb.f32(0.0), kb.expF32(e.fsub(ms, safe)));
+          return SmallVector<Value>{e.fadd(a[0], e.fmul(kb.load(kb.arg(partML), kb.add(at, kb.idx(1))), f))};
+        });
+        kb.store(m, mAll, tid);
+        kb.store(sum.getResult(0), lAll, tid);
+      });
+      kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+        kb.store(e.i32(0), kb.arg(counters), pairIdx);
+      });
+    });
+  });
+  e.barrier();
+  Value goOn = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, kb.load(flag, kb.idx(0)),
+                                     kb.f32(1.0));
+  e.barrier(); // everyone has read the flag before pass 2 reuses the buffer
+  kb.ifThen(goOn, [&] {
+
   // Pass 2: group probabilities per entry, max-pooled onto blocks in chunks.
   Value rowOut = kb.mul(kb.add(kb.mul(token, kb.idx(kvh)), group), kb.arg(maxBlocks));
   Value own = kb.div(pos, kb.idx(block));
@@ -265,7 +360,27 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(&prob.getThenRegion().front());
-        auto [s, ok] = scoresOf(i);
+        // Split mode: the raw scores from the workspace; else recomputed.
+        SmallVector<Type> sTypes(g, f32);
+        sTypes.push_back(b.getI1Type());
+        auto src = scf::IfOp::create(b, loc, sTypes, splitMode, true);
+        {
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(&src.getThenRegion().front());
+          SmallVector<Value> r;
+          for (int64_t hh = 0; hh < g; ++hh)
+            r.push_back(kb.load(kb.arg(partS), wsAt(i, hh)));
+          r.push_back(arith::XOrIOp::create(b, loc, e.isNegInf(r[0]),
+                                            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
+          scf::YieldOp::create(b, loc, r);
+          b.setInsertionPointToStart(&src.getElseRegion().front());
+          auto [s0, ok0] = scoresOf(i);
+          SmallVector<Value> r2(s0.begin(), s0.end());
+          r2.push_back(ok0);
+          scf::YieldOp::create(b, loc, r2);
+        }
+        SmallVector<Value> s(src.getResults().take_front(g));
+        Value ok = src.getResult(g);
         Value sum = kb.f32(0.0);
         for (int64_t hh = 0; hh < g; ++hh) {
           Value p = arith::DivFOp::create(
@@ -296,6 +411,8 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
     kb.store(kb.f32(kNegInf), kb.arg(out), kb.add(rowOut, j));
     return SmallVector<Value>{};
   });
+  }); // goOn
+  }); // active
   return success();
 }
 

@@ -455,8 +455,13 @@ class BlockScoresCase(OpCase):
     A scenario's query_scale scales the queries (near-uniform attention)."""
     op = "sala.block_scores"
     required = ("query", "keys", "key_page_table", "cu_seqlens_q", "seq_lens")
-    outputs = ("scores",)
-    scalars = ("tokens", "batch", "max_key_pages", "key_pages", "max_blocks")
+    scalars = ("tokens", "batch", "max_key_pages", "key_pages", "max_blocks", "splits",
+               "split_slots")
+    SPLIT_ENTRIES = 512  # compressed keys per split (the kernel's constant)
+
+    @property
+    def outputs(self):  # the counters must come back to zero
+        return ("scores", "counters")
 
     def unsupported(self, spec):
         if window_of(spec) is None:
@@ -486,13 +491,27 @@ class BlockScoresCase(OpCase):
         a["scores"] = torch.empty(spec.param("scores").resolve_shape(a), device=device,
                                   dtype=torch_dtype(spec.param("scores").dtype))
         poison(a["scores"])
+        # Split stage 1 for decode batches: enough splits that each covers at
+        # most SPLIT_ENTRIES visible entries; prefill runs one block each.
+        entries = max(R.num_compressed(n, kern, stride) for n in seq_lens)
+        n = sc.get("splits", -(-entries // self.SPLIT_ENTRIES) if T <= 64 else 1)
+        a["splits"] = max(1, int(n))
+        kvh = ks.shape[2]
+        a["split_slots"] = T * kvh * a["splits"] if a["splits"] > 1 else 0
+        for name in ("partial_scores", "partial_stats"):
+            p = spec.param(name)
+            a[name] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
+            poison(a[name])
+        a["counters"] = torch.zeros(spec.param("counters").resolve_shape(a), dtype=torch.int32,
+                                    device=device)
         return a
 
     def reference(self, spec, a):
         import torch
         from .. import reference as R
         at, (kern, stride) = spec.attributes, window_of(spec)
-        return {"scores": by_rows(a, lambda s: R.block_scores(
+        return {"counters": torch.zeros_like(a["counters"]),
+                "scores": by_rows(a, lambda s: R.block_scores(
             s["query"], s["keys"], s["key_page_table"], s["cu_seqlens_q"], s["seq_lens"],
             kernel=kern, stride=stride, block_size=at.get("block_size", 64),
             pool_kernel=at.get("pool_kernel", 5), pool_stride=at.get("pool_stride"),

@@ -23,9 +23,12 @@ func.func @select(%q: tensor<?x32x128xbf16>, %k1: !k1, %k1pt: tensor<?x?xi32>, %
 // MLIR-NOT: sala.kernel
 // MLIR-SAME: -> tensor<?x2x?xf32>
 // MLIR: sala.length_select {{.*}}sala.kernel = @sala_kernels::@sala_length_select_t8192_h32_d128_bf16
+// Stage 1 is split over `splits` blocks per (token, KV group) for decode: raw
+// scores and per-head statistics in a workspace, merged by the last block.
 // MLIR: gpu.func @sala_block_scores_k32_s16_b64_h32_d128_bf16(
-// MLIR-SAME: grid = [{div = 1 : i64, mul = 2 : i64, param = "tokens"}, 1, 1]
+// MLIR-SAME: grid = [{div = 1 : i64, mul = 2 : i64, param = "tokens"}, {div = 1 : i64, mul = 1 : i64, param = "splits"}, 1]
 // MLIR-SAME: shape = ["tokens", 2, "max_blocks"]
+// MLIR-SAME: name = "partial_scores", shape = ["split_slots", 16, 512]
 // MLIR: gpu.func @sala_topk_blocks_b64_k64_i1_l32_g2(
 // MLIR-SAME: shape = ["tokens", 2, 96]
 // MLIR: gpu.shuffle up
