@@ -205,9 +205,17 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows):
     out = torch.empty(B, H, D, dtype=bf, device=dev)
     splits = max(1, min(-(-2 * 132 // (B * KVH)), TOPK_TOTAL // 3, 32))
     slots = B * KVH * splits if splits > 1 else 0
+    s1 = -(-m1 // 512)  # stage-1 splits: at most 512 compressed keys each
+    s1_slots = B * KVH * s1 if s1 > 1 else 0
     a_s = dict(query=q, keys=K1pool, key_page_table=ktab, cu_seqlens_q=cu, seq_lens=lens,
-               scores=scores, tokens=B, batch=B, max_key_pages=kp, key_pages=B * kp,
-               max_blocks=nb)
+               scores=scores, partial_scores=torch.empty(max(s1_slots, 1), G, 512, device=dev),
+               partial_stats=torch.empty(max(s1_slots, 1), G, 2, device=dev),
+               counters=torch.zeros(B, KVH, dtype=torch.int32, device=dev),
+               tokens=B, batch=B, max_key_pages=kp, key_pages=B * kp,
+               max_blocks=nb, splits=s1, split_slots=s1_slots)
+    if s1_slots == 0:
+        a_s["partial_scores"] = a_s["partial_scores"][:0]
+        a_s["partial_stats"] = a_s["partial_stats"][:0]
     a_t = dict(scores=scores, cu_seqlens_q=cu, seq_lens=lens, blocks=blocks, tokens=B, batch=B,
                max_blocks=nb)
     a_a = dict(query=q, k_cache=pool_k, v_cache=pool_v, page_table=ptab, blocks=blocks,
@@ -282,7 +290,7 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows):
     del Kd, Vd
     nbytes = B * KVH * m1 * D * 2 + B * KVH * TOPK_TOTAL * BLOCK * D * 2 * 2
     rows.append({"work": f"sparse decode B={B} n={n // 1024}K", "bytes": nbytes, "err": err,
-                 "splits": splits, "salac_us": t_salac, "stages_us": stage,
+                 "splits": splits, "stage1_splits": s1, "salac_us": t_salac, "stages_us": stage,
                  "torch_eager_us": t_eager, "torch_compile_us": t_comp, "compile_note": why,
                  "sdpa_us": t_sdpa, "sdpa_bytes": sdpa_bytes,
                  "floor_us": nbytes / bw * 1e6, "floor_design_us": nbytes / DESIGN_BW * 1e6})
@@ -339,7 +347,7 @@ def main():
         if r.get("stages_us"):
             print(f"{r['work']}: stages " + ", ".join(f"{k} {v:.1f} us"
                                                      for k, v in r["stages_us"].items())
-                  + f" (splits {r['splits']})")
+                  + f" (splits: stage 1 {r['stage1_splits']}, stage 2 {r['splits']})")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include <cmath>
 #include <limits>
 #include <tuple>
 
@@ -201,21 +202,30 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
                                      kb.rem(i, kb.idx(kpage))),
                               kb.idx(kvh * d)),
                        kb.mul(group, kb.idx(d)));
+    // The entry's d channels in 16-byte pieces, all loads issued first (the
+    // loop used to wait for each piece in turn).
+    // (A loop over groups of pieces, not a full unroll: with every offset
+    // static, LLVM hoists all 16 x 128 query loads out of the entry loop.)
+    constexpr int64_t kPieces = 4; // 16-byte pieces in flight per thread
+    int64_t step = 8 * std::min<int64_t>(kPieces, d / 8);
     SmallVector<Value> zeros(g, kb.f32(0.0));
-    auto dots = e.loop(kb.idx(0), kb.idx(d), kb.idx(8), zeros, [&](Value c, ValueRange acc) {
-      Value kv = kb.loadVector(kb.arg(kArg), kb.add(row, c), 8, 16);
-      SmallVector<Value> next(acc.begin(), acc.end());
-      for (int64_t x = 0; x < 8; ++x) {
-        Value kx = kb.toF32(vector::ExtractOp::create(b, loc, kv, x));
-        for (int64_t hh = 0; hh < g; ++hh)
-          next[hh] = e.fadd(next[hh],
-                            e.fmul(kb.load(qs, kb.add(kb.idx(hh * d + x), c)), kx));
-      }
-      return next;
+    auto dots = e.loop(kb.idx(0), kb.idx(d), kb.idx(step), zeros, [&](Value c0, ValueRange a) {
+      SmallVector<Value> acc(a.begin(), a.end()), pieces;
+      for (int64_t c = 0; c < step; c += 8)
+        pieces.push_back(kb.loadVector(kb.arg(kArg), kb.add(row, kb.add(c0, kb.idx(c))), 8, 16));
+      for (int64_t c = 0; c < step; c += 8)
+        for (int64_t x = 0; x < 8; ++x) {
+          Value kx = kb.toF32(vector::ExtractOp::create(b, loc, pieces[c / 8], x));
+          for (int64_t hh = 0; hh < g; ++hh)
+            acc[hh] = e.fadd(acc[hh],
+                             e.fmul(kb.load(qs, kb.add(c0, kb.idx(hh * d + c + x))), kx));
+        }
+      return acc;
     });
+    SmallVector<Value> acc(dots.getResults());
     SmallVector<Value> s;
     for (int64_t hh = 0; hh < g; ++hh)
-      s.push_back(e.fmul(dots.getResult(hh), scale));
+      s.push_back(e.fmul(acc[hh], scale));
     return {s, ok};
   };
 
@@ -233,10 +243,11 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   };
   Value lo = kb.select(splitMode, minIdx(kb.mul(split, per), visible), kb.idx(0));
   Value hi = kb.select(splitMode, minIdx(kb.add(lo, per), visible), visible);
+  Value perSafe = kb.select(kb.cmp(CmpIPredicate::eq, per, kb.idx(0)), kb.idx(1), per);
   auto wsAt = [&](Value i, int64_t hh) { // workspace index of entry i, head hh
-    Value sp = kb.div(i, per);
+    Value sp = kb.div(i, perSafe);
     Value row = kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), kb.idx(hh));
-    return kb.add(kb.mul(row, kb.idx(kSplitEntries)), kb.sub(i, kb.mul(sp, per)));
+    return kb.add(kb.mul(row, kb.idx(kSplitEntries)), kb.sub(i, kb.mul(sp, perSafe)));
   };
   // Outside split mode only split 0 works (the whole range, as with splits = 1).
   Value active = e.lor(splitMode, kb.cmp(CmpIPredicate::eq, split, kb.idx(0)));
@@ -352,6 +363,47 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
                            kb.arg(maxBlocks));
   e.loop(kb.idx(0), nWrite, kb.idx(kThreads), {}, [&](Value j0, ValueRange) {
     Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
+    // Split mode: the chunk's raw scores from the workspace, every load of a
+    // thread's entries issued before the math (one block does this for the
+    // whole sequence: it must not wait on one entry at a time).
+    kb.ifThen(splitMode, [&] {
+      int64_t perThread = (chunkEntries + kThreads - 1) / kThreads;
+      SmallVector<Value> valid(perThread);
+      SmallVector<SmallVector<Value>> sv(perThread);
+      for (int64_t k = 0; k < perThread; ++k) {
+        Value off = kb.add(tid, kb.idx(k * kThreads));
+        Value i = kb.add(e0, off);
+        valid[k] = e.land(e.land(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)),
+                                 kb.cmp(CmpIPredicate::sge, i, kb.idx(0))),
+                          kb.cmp(CmpIPredicate::slt, i, visible));
+        Value ic = kb.select(valid[k], i, kb.idx(0));
+        for (int64_t hh = 0; hh < g; ++hh)
+          sv[k].push_back(kb.load(kb.arg(partS), wsAt(ic, hh)));
+      }
+      // p = exp(s - M) / L = 2^(s log2(e) - (M log2(e) + log2(L))): one ex2
+      // per head and entry, no division (this loop is the serial tail).
+      SmallVector<Value> bias;
+      for (int64_t hh = 0; hh < g; ++hh)
+        bias.push_back(e.fadd(e.fmul(kb.load(mAll, kb.idx(hh)), kb.f32(M_LOG2E)),
+                              kb.ptxUnaryF32("lg2.approx.f32", kb.load(lAll, kb.idx(hh)))));
+      for (int64_t k = 0; k < perThread; ++k) {
+        Value sum = kb.f32(0.0);
+        for (int64_t hh = 0; hh < g; ++hh)
+          sum = e.fadd(sum, kb.ptxUnaryF32("ex2.approx.ftz.f32",
+                                           e.fsub(e.fmul(sv[k][hh], kb.f32(M_LOG2E)), bias[hh])));
+        Value ok = e.land(valid[k], arith::XOrIOp::create(
+                                        b, loc, e.isNegInf(sv[k][0]),
+                                        arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
+        Value off = kb.add(tid, kb.idx(k * kThreads));
+        auto store = [&] { kb.store(kb.select(ok, sum, kb.f32(kNegInf)), pc, off); };
+        if ((k + 1) * kThreads > chunkEntries)
+          kb.ifThen(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)), store);
+        else
+          store();
+      }
+    });
+    kb.ifThen(arith::XOrIOp::create(b, loc, splitMode,
+                                    arith::ConstantOp::create(b, loc, b.getBoolAttr(true))), [&] {
     e.loop(tid, kb.idx(chunkEntries), kb.idx(kThreads), {}, [&](Value off, ValueRange) {
       Value i = kb.add(e0, off);
       Value inRange = e.land(kb.cmp(CmpIPredicate::sge, i, kb.idx(0)),
@@ -360,27 +412,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(&prob.getThenRegion().front());
-        // Split mode: the raw scores from the workspace; else recomputed.
-        SmallVector<Type> sTypes(g, f32);
-        sTypes.push_back(b.getI1Type());
-        auto src = scf::IfOp::create(b, loc, sTypes, splitMode, true);
-        {
-          OpBuilder::InsertionGuard g2(b);
-          b.setInsertionPointToStart(&src.getThenRegion().front());
-          SmallVector<Value> r;
-          for (int64_t hh = 0; hh < g; ++hh)
-            r.push_back(kb.load(kb.arg(partS), wsAt(i, hh)));
-          r.push_back(arith::XOrIOp::create(b, loc, e.isNegInf(r[0]),
-                                            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
-          scf::YieldOp::create(b, loc, r);
-          b.setInsertionPointToStart(&src.getElseRegion().front());
-          auto [s0, ok0] = scoresOf(i);
-          SmallVector<Value> r2(s0.begin(), s0.end());
-          r2.push_back(ok0);
-          scf::YieldOp::create(b, loc, r2);
-        }
-        SmallVector<Value> s(src.getResults().take_front(g));
-        Value ok = src.getResult(g);
+        auto [s, ok] = scoresOf(i);
         Value sum = kb.f32(0.0);
         for (int64_t hh = 0; hh < g; ++hh) {
           Value p = arith::DivFOp::create(
@@ -394,6 +426,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
       }
       kb.store(prob.getResult(0), pc, off);
       return SmallVector<Value>{};
+    });
     });
     e.barrier();
     Value j = kb.add(j0, tid);
