@@ -4,8 +4,12 @@
 // visible compressed keys once for every head's softmax statistics (max and sum,
 // online, then combined across threads); pass 2 streams them again, sums the
 // group's normalised probabilities per entry into shared memory in chunks of
-// 128 blocks, and max-pools each chunk onto its blocks. Exact softmax, no
-// atomics, deterministic.
+// 512 blocks, and max-pools each chunk onto its blocks. Exact softmax,
+// deterministic. For decode, the entries of a (token, KV group) are split over
+// `splits` blocks (at most 512 entries each): each writes its raw scores and
+// per-head statistics to a workspace, and the block that finishes last (an
+// atomic count between fences) merges the statistics and does pass 2 from the
+// stored scores.
 //
 // sala.topk_blocks: a block per (query token, KV group). The K-th largest key
 // is found by a 32-step binary search on order-preserving float bits (counting
@@ -28,7 +32,10 @@ using namespace salac;
 using arith::CmpIPredicate;
 
 namespace {
-constexpr int64_t kThreads = 128;
+// 16 warps: the block that finishes a split stage 1 pools every block of the
+// sequence alone, and the top-k block counts over every block 33 times; more
+// warps hide more of their latency.
+constexpr int64_t kThreads = 512;
 constexpr int64_t kWarps = kThreads / 32;
 constexpr int64_t kSplitEntries = 512; // compressed keys per split of stage 1
 const float kNegInf = -std::numeric_limits<float>::infinity();
