@@ -295,6 +295,14 @@ void costDenseAttention(sala::DenseAttentionOp op, const StepSizes &s, Costing &
   auto cache = op.getCache().getType();
   auto [heads, dim] = c.rows(op.getQuery());
   int64_t n = s.seqLen();
+  // The dense fallback's kernel skips sequences its length_select sends down
+  // the sparse path: it reads no keys and writes zeros for them.
+  if (int64_t skip = denseSkipThreshold(op); skip && n >= skip) {
+    c.readTokens("query", op.getQuery());
+    c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
+    c.writeTokens("output", op.getOutput());
+    return;
+  }
   int64_t kv = s.batch * n * cache.getKvHeads() * cache.getHeadDim() *
                elementBytes(cache.getElementType());
   c.readTokens("query", op.getQuery());

@@ -148,7 +148,7 @@ TEST_F(CompilerTest, KernelsAreDedupedAcrossLayers) {
   std::vector<std::string> expected = {
       "sala_block_scores_k32_s16_b64_h32_d128_bf16",
       "sala_compress_keys_k32_s16_p64_h2_d128_bf16",
-      "sala_dense_attention_p64_h32_d128_bf16",
+      "sala_dense_attention_p64_below8192_h32_d128_bf16",
       "sala_fused_linear_attention_nrog_h32_d128_bf16",
       "sala_kv_append_p64_h2_d128_bf16",
       "sala_length_select_t8192_h32_d128_bf16",

@@ -95,6 +95,17 @@ AttnShape shapeOf(Operation *op) {
 
 } // namespace
 
+int64_t salac::denseSkipThreshold(Operation *op) {
+  auto de = dyn_cast<sala::DenseAttentionOp>(op);
+  if (!de || !de.getOutput().hasOneUse())
+    return 0;
+  auto sel = dyn_cast<sala::LengthSelectOp>(*de.getOutput().getUsers().begin());
+  if (!sel || sel.getShortValue() != de.getOutput() || sel.getLongValue() == de.getOutput() ||
+      sel.getCuSeqlensQ() != de.getCuSeqlensQ() || sel.getSeqLens() != de.getSeqLens())
+    return 0;
+  return int64_t(sel.getThreshold());
+}
+
 bool salac::attentionKernelSupports(Operation *op) {
   AttnShape s = shapeOf(op);
   auto cache = isa<sala::SparseAttentionOp>(op)
@@ -200,6 +211,12 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   // The tiles to visit: the selected blocks, or every block up to pos; split
   // `split` of `splits` takes slots [lo, hi).
   Value numTiles = s.sparse ? idx(s.selected) : kb.add(kb.div(pos, idx(kTile)), idx(1));
+  // The dense fallback of a sparse mixer: sequences that take the sparse path
+  // (seq_len >= the length_select's threshold) are not attended (zeros).
+  if (int64_t skipFrom = denseSkipThreshold(op))
+    numTiles = kb.select(kb.cmp(CmpIPredicate::uge, kb.loadIndex(kb.arg(lens), seq),
+                                idx(skipFrom)),
+                         idx(0), numTiles);
   Value split = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value nSplits = kb.arg(splits);
   Value perSplit = kb.div(kb.add(numTiles, kb.sub(nSplits, idx(1))), nSplits);

@@ -399,9 +399,10 @@ std::string salac::kernelBaseName(Operation *op) {
                shape(o.getQuery());
       })
       .Case([&](sala::DenseAttentionOp o) {
+        int64_t skip = denseSkipThreshold(o);
         return "sala_dense_attention_p" +
                std::to_string(o.getCache().getType().getPageSize()) +
-               shape(o.getQuery());
+               (skip ? "_below" + std::to_string(skip) : "") + shape(o.getQuery());
       })
       .Case([&](sala::BlockScoresOp o) {
         auto k = o.getKeys().getType();
@@ -467,6 +468,8 @@ static DictionaryAttr kernelAttributes(Operation *op) {
       attrs.set("kv_heads", b.getI64IntegerAttr(ck.getKvHeads()));
     }
   }
+  if (int64_t skip = denseSkipThreshold(op))
+    attrs.set("skip_from_seq_len", b.getI64IntegerAttr(skip));
   return attrs.getDictionary(op->getContext());
 }
 

@@ -364,10 +364,19 @@ class DenseAttentionCase(OpCase):
     def reference(self, spec, a):
         from .. import reference as R
         import torch
-        return {"counters": torch.zeros_like(a["counters"]),
-                "output": by_rows(a, lambda s: R.dense_attention(
+        out = {"counters": torch.zeros_like(a["counters"]),
+               "output": by_rows(a, lambda s: R.dense_attention(
             s["query"], s["k_cache"], s["v_cache"], s["page_table"], s["cu_seqlens_q"],
             s["seq_lens"], scale=spec.attributes.get("scale")))}
+        # The dense fallback of a sparse mixer skips (zeros) the sequences the
+        # length_select after it takes from the sparse path.
+        skip = spec.attributes.get("skip_from_seq_len")
+        if skip:
+            cu, lens = a["cu_seqlens_q"].tolist(), a["seq_lens"].tolist()
+            for b_, n in enumerate(lens):
+                if n >= skip:
+                    out["output"][cu[b_]:cu[b_ + 1]] = 0
+        return out
 
     def kv_rows(self, spec, a):
         """Cached rows per (sequence, KV group) the launch must read at least."""

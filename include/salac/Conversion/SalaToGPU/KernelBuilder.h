@@ -203,6 +203,10 @@ bool linearChunkedKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildLinearChunkedKernel(mlir::Operation *op, KernelBuilder &kb);
 bool fusedLinearKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildFusedLinearKernel(mlir::Operation *op, KernelBuilder &kb);
+/// For a dense_attention whose only use is the short side of a length_select:
+/// that select's threshold (rows of sequences at least this long are thrown
+/// away, so the kernel skips them and writes zeros); else 0.
+int64_t denseSkipThreshold(mlir::Operation *op);
 /// Whether the attention kernel supports the op's shapes (see AttentionKernels.cpp).
 bool attentionKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb);

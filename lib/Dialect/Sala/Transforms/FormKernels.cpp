@@ -37,6 +37,9 @@ std::string kernelKey(Operation *op) {
     os << "," << t;
   for (Type t : op->getResultTypes())
     os << "->" << t;
+  // Specialised on its consumer too (see denseSkipThreshold).
+  if (int64_t skip = denseSkipThreshold(op))
+    os << ",skip_from=" << skip;
   return key;
 }
 
