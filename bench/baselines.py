@@ -205,10 +205,10 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows):
     out = torch.empty(B, H, D, dtype=bf, device=dev)
     splits = max(1, min(-(-2 * 132 // (B * KVH)), TOPK_TOTAL // 3, 32))
     slots = B * KVH * splits if splits > 1 else 0
-    s1 = -(-m1 // 512)  # stage-1 splits: at most 512 compressed keys each
+    s1 = -(-m1 // 512)  # stage-1 splits: 512 compressed keys each (the kernel takes <= 2048)
     s1_slots = B * KVH * s1 if s1 > 1 else 0
     a_s = dict(query=q, keys=K1pool, key_page_table=ktab, cu_seqlens_q=cu, seq_lens=lens,
-               scores=scores, partial_scores=torch.empty(max(s1_slots, 1), G, 512, device=dev),
+               scores=scores, partial_scores=torch.empty(max(s1_slots, 1), G, 2048, device=dev),
                partial_stats=torch.empty(max(s1_slots, 1), G, 2, device=dev),
                counters=torch.zeros(B, KVH, dtype=torch.int32, device=dev),
                tokens=B, batch=B, max_key_pages=kp, key_pages=B * kp,

@@ -6,7 +6,7 @@
 // group's normalised probabilities per entry into shared memory in chunks of
 // 512 blocks, and max-pools each chunk onto its blocks. Exact softmax,
 // deterministic. For decode, the entries of a (token, KV group) are split over
-// `splits` blocks (at most 512 entries each): each writes its raw scores and
+// `splits` blocks (at most 2048 entries each): each writes its raw scores and
 // per-head statistics to a workspace, and the block that finishes last (an
 // atomic count between fences) merges the statistics and does pass 2 from the
 // stored scores.
@@ -37,7 +37,7 @@ namespace {
 // warps hide more of their latency.
 constexpr int64_t kThreads = 512;
 constexpr int64_t kWarps = kThreads / 32;
-constexpr int64_t kSplitEntries = 512; // compressed keys per split of stage 1
+constexpr int64_t kSplitEntries = 2048; // compressed keys per split of stage 1 (at most)
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
 /// Small conveniences over KernelBuilder for the two kernels below.
@@ -147,7 +147,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   // are spread over `splits` blocks of at most kSplitEntries each, whose raw
   // scores and softmax statistics meet in these buffers.
   unsigned partS = kb.addBuffer("partial_scores", f32, {"split_slots", g, kSplitEntries},
-                                "[split_slots, group, 512] workspace: each split's raw scores");
+                                "[split_slots, group, 2048] workspace: each split's raw scores");
   unsigned partML = kb.addBuffer("partial_stats", f32, {"split_slots", g, 2},
                                  "[split_slots, group, 2] workspace: each split's per-head "
                                  "max and sum of exp");
@@ -160,7 +160,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
   unsigned maxBlocks = kb.addSize("max_blocks", "last dimension of scores");
   unsigned splits = kb.addSize("splits", "blocks per (token, KV group), at least 1; split "
-                                         "mode needs splits * 512 >= the visible entries "
+                                         "mode needs splits * 2048 >= the visible entries "
                                          "(else one block does it all)");
   kb.addSize("split_slots", "rows of the split workspace: tokens * kv_heads * splits when "
                             "splits > 1, else 0 (unused)");

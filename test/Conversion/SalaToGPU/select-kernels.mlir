@@ -28,7 +28,7 @@ func.func @select(%q: tensor<?x32x128xbf16>, %k1: !k1, %k1pt: tensor<?x?xi32>, %
 // MLIR: gpu.func @sala_block_scores_k32_s16_b64_h32_d128_bf16(
 // MLIR-SAME: grid = [{div = 1 : i64, mul = 2 : i64, param = "tokens"}, {div = 1 : i64, mul = 1 : i64, param = "splits"}, 1]
 // MLIR-SAME: shape = ["tokens", 2, "max_blocks"]
-// MLIR-SAME: name = "partial_scores", shape = ["split_slots", 16, 512]
+// MLIR-SAME: name = "partial_scores", shape = ["split_slots", 16, 2048]
 // MLIR: gpu.func @sala_topk_blocks_b64_k64_i1_l32_g2(
 // MLIR-SAME: shape = ["tokens", 2, 96]
 // MLIR: gpu.shuffle up
