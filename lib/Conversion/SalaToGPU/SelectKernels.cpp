@@ -512,11 +512,35 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
     Value mask = e.lor(sign, e.i32(int32_t(0x80000000u)));
     return arith::XOrIOp::create(b, loc, bits, mask).getResult();
   };
+  // Up to kHeld keys per thread (kHeld * 512 candidates, 512K tokens of
+  // context at 64-token blocks) are read once into registers, so the 33
+  // counting passes below do not go back to memory; past that, each pass reads
+  // the scores again. A key that is not a candidate is 0, which no count
+  // includes (every threshold tried and compared against is above 0).
+  constexpr int64_t kHeld = 16;
+  Value held = kb.cmp(CmpIPredicate::ule, nCand, kb.idx(kHeld * kThreads));
+  SmallVector<Value> keys;
+  for (int64_t r = 0; r < kHeld; ++r) {
+    Value j = kb.add(tid, kb.idx(r * kThreads));
+    Value in = e.land(held, kb.cmp(CmpIPredicate::ult, j, nCand));
+    keys.push_back(kb.select(in, keyOf(kb.select(in, j, kb.idx(0))), e.i32(0)));
+  }
   auto count = [&](function_ref<Value(Value)> pred) {
-    auto local = e.loop(tid, nCand, kb.idx(kThreads), {e.i32(0)}, [&](Value j, ValueRange a) {
-      Value add = arith::ExtUIOp::create(b, loc, i32, pred(keyOf(j)));
-      return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], add)};
-    });
+    auto local = scf::IfOp::create(b, loc, TypeRange{i32}, held, true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&local.getThenRegion().front());
+      Value n = e.i32(0);
+      for (Value key : keys)
+        n = arith::AddIOp::create(b, loc, n, arith::ExtUIOp::create(b, loc, i32, pred(key)));
+      scf::YieldOp::create(b, loc, ValueRange{n});
+      b.setInsertionPointToStart(&local.getElseRegion().front());
+      auto loop = e.loop(tid, nCand, kb.idx(kThreads), {e.i32(0)}, [&](Value j, ValueRange a) {
+        Value add = arith::ExtUIOp::create(b, loc, i32, pred(keyOf(j)));
+        return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], add)};
+      });
+      scf::YieldOp::create(b, loc, loop.getResults());
+    }
     return e.blockSum(local.getResult(0), scratch, warp, lane);
   };
 
