@@ -170,7 +170,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
   Emitter e{kb, b, loc};
-  Value qs = kb.addWorkgroupBuffer(f32, g * d);
+  Value qs = kb.addWorkgroupBuffer(f32, g * d, 16); // 16-byte aligned: read 4 at a time
   Value mW = kb.addWorkgroupBuffer(f32, kWarps * g);
   Value lW = kb.addWorkgroupBuffer(f32, kWarps * g);
   Value mAll = kb.addWorkgroupBuffer(f32, g);
@@ -220,12 +220,18 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
       SmallVector<Value> acc(a.begin(), a.end()), pieces;
       for (int64_t c = 0; c < step; c += 8)
         pieces.push_back(kb.loadVector(kb.arg(kArg), kb.add(row, kb.add(c0, kb.idx(c))), 8, 16));
+      // q from shared memory 4 floats per access (the scalar loads made this
+      // loop shared-memory bound).
       for (int64_t c = 0; c < step; c += 8)
-        for (int64_t x = 0; x < 8; ++x) {
-          Value kx = kb.toF32(vector::ExtractOp::create(b, loc, pieces[c / 8], x));
-          for (int64_t hh = 0; hh < g; ++hh)
-            acc[hh] = e.fadd(acc[hh],
-                             e.fmul(kb.load(qs, kb.add(c0, kb.idx(hh * d + c + x))), kx));
+        for (int64_t hh = 0; hh < g; ++hh) {
+          Value qv[2];
+          for (int64_t half = 0; half < 2; ++half)
+            qv[half] = kb.loadVector(qs, kb.add(c0, kb.idx(hh * d + c + 4 * half)), 4, 16);
+          for (int64_t x = 0; x < 8; ++x) {
+            Value kx = kb.toF32(vector::ExtractOp::create(b, loc, pieces[c / 8], x));
+            Value qx = vector::ExtractOp::create(b, loc, qv[x / 4], x % 4);
+            acc[hh] = e.fadd(acc[hh], e.fmul(qx, kx));
+          }
         }
       return acc;
     });
