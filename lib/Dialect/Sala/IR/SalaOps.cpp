@@ -365,33 +365,51 @@ LogicalResult SparseMixerOp::verify() {
   return success();
 }
 
-LogicalResult LinearMixerOp::verify() {
-  if (failed(checkStaticHeads(*this, "query", getQuery())) ||
-      failed(checkScale(*this, getScale())))
+/// The checks a linear mixer and its fused decode form share: shapes, gate,
+/// state, slopes, the optional norm weights and RoPE; `checkEps` runs before
+/// the theta check (each op has its own eps attributes).
+template <typename OpT>
+static LogicalResult verifyLinearStages(OpT op, function_ref<LogicalResult()> checkEps) {
+  if (failed(checkStaticHeads(op, "query", op.getQuery())) ||
+      failed(checkScale(op, op.getScale())))
     return failure();
-  TokenShape q = shapeOf(getQuery());
-  if (getGate() && getGate().getType() != getQuery().getType())
-    return emitOpError() << "gate type " << getGate().getType()
-                         << " differs from query type " << getQuery().getType();
-  if (failed(checkStateMatches(*this, q, getState().getType())) ||
-      failed(checkSlopes(*this, getSlopes(), q.heads)))
+  TokenShape q = shapeOf(op.getQuery());
+  if (op.getGate() && op.getGate().getType() != op.getQuery().getType())
+    return op.emitOpError() << "gate type " << op.getGate().getType()
+                            << " differs from query type " << op.getQuery().getType();
+  if (failed(checkStateMatches(op, q, op.getState().getType())) ||
+      failed(checkSlopes(op, op.getSlopes(), q.heads)))
     return failure();
-  if (getQNormWeight() &&
-      (failed(checkWeight(*this, "q norm weight", getQNormWeight(), q.headDim,
+  if (op.getQNormWeight() &&
+      (failed(checkWeight(op, "q norm weight", op.getQNormWeight(), q.headDim,
                           "head_dim")) ||
-       failed(checkWeight(*this, "k norm weight", getKNormWeight(), q.headDim,
+       failed(checkWeight(op, "k norm weight", op.getKNormWeight(), q.headDim,
                           "head_dim"))))
     return failure();
-  if (getOutNormWeight() &&
-      failed(checkWeight(*this, "out norm weight", getOutNormWeight(),
+  if (op.getOutNormWeight() &&
+      failed(checkWeight(op, "out norm weight", op.getOutNormWeight(),
                          q.heads * q.headDim, "heads x head_dim")))
     return failure();
-  if (getPositions() && q.headDim % 2 != 0)
-    return emitOpError() << "head_dim must be even for RoPE, got " << q.headDim;
-  if (!(getEps().convertToFloat() > 0))
-    return emitOpError() << "eps must be positive, got " << getEps().convertToFloat();
-  if (!(getTheta().convertToFloat() > 0))
-    return emitOpError() << "theta must be positive, got " << getTheta().convertToFloat();
+  if (op.getPositions() && q.headDim % 2 != 0)
+    return op.emitOpError() << "head_dim must be even for RoPE, got " << q.headDim;
+  if (failed(checkEps()))
+    return failure();
+  if (!(op.getTheta().convertToFloat() > 0))
+    return op.emitOpError() << "theta must be positive, got "
+                            << op.getTheta().convertToFloat();
+  return success();
+}
+
+/// `name` (an eps) must be positive.
+static LogicalResult checkPositive(Operation *op, StringRef name, APFloat value) {
+  if (!(value.convertToFloat() > 0))
+    return op->emitOpError() << name << " must be positive, got " << value.convertToFloat();
+  return success();
+}
+
+LogicalResult LinearMixerOp::verify() {
+  if (failed(verifyLinearStages(*this, [&] { return checkPositive(*this, "eps", getEps()); })))
+    return failure();
   if (getChunkSize()) {
     if (getMode() != MixerMode::Prefill)
       return emitOpError() << "chunk_size is only meaningful in prefill mode";
@@ -402,35 +420,11 @@ LogicalResult LinearMixerOp::verify() {
 }
 
 LogicalResult FusedLinearAttentionOp::verify() {
-  if (failed(checkStaticHeads(*this, "query", getQuery())) ||
-      failed(checkScale(*this, getScale())))
-    return failure();
-  TokenShape q = shapeOf(getQuery());
-  if (getGate() && getGate().getType() != getQuery().getType())
-    return emitOpError() << "gate type " << getGate().getType()
-                         << " differs from query type " << getQuery().getType();
-  if (failed(checkStateMatches(*this, q, getState().getType())) ||
-      failed(checkSlopes(*this, getSlopes(), q.heads)))
-    return failure();
-  if (getQNormWeight() &&
-      (failed(checkWeight(*this, "q norm weight", getQNormWeight(), q.headDim,
-                          "head_dim")) ||
-       failed(checkWeight(*this, "k norm weight", getKNormWeight(), q.headDim,
-                          "head_dim"))))
-    return failure();
-  if (getOutNormWeight() &&
-      failed(checkWeight(*this, "out norm weight", getOutNormWeight(),
-                         q.heads * q.headDim, "heads x head_dim")))
-    return failure();
-  if (getPositions() && q.headDim % 2 != 0)
-    return emitOpError() << "head_dim must be even for RoPE, got " << q.headDim;
-  if (!(getQkEps().convertToFloat() > 0))
-    return emitOpError() << "qk_eps must be positive, got " << getQkEps().convertToFloat();
-  if (!(getOutEps().convertToFloat() > 0))
-    return emitOpError() << "out_eps must be positive, got " << getOutEps().convertToFloat();
-  if (!(getTheta().convertToFloat() > 0))
-    return emitOpError() << "theta must be positive, got " << getTheta().convertToFloat();
-  return success();
+  return verifyLinearStages(*this, [&] {
+    if (failed(checkPositive(*this, "qk_eps", getQkEps())))
+      return failure();
+    return checkPositive(*this, "out_eps", getOutEps());
+  });
 }
 
 float FusedLinearAttentionOp::getEffectiveScale() {
