@@ -82,36 +82,47 @@ struct DecomposeSparseMixer : OpRewritePattern<SparseMixerOp> {
   }
 };
 
+/// The primitive chain of a linear mixer or of its fused decode form: q/k
+/// RMSNorm and RoPE where their operands are given, linear attention, the
+/// full RMSNorm and the gate where given. Returns the chain's output.
+template <typename OpT>
+static Value buildLinearChain(OpT op, PatternRewriter &rewriter, LinearForm form,
+                              const APFloat &qkEps, const APFloat &outEps,
+                              IntegerAttr chunkSize) {
+  Location loc = op.getLoc();
+  Value q = op.getQuery(), k = op.getKey();
+  if (op.getQNormWeight()) {
+    q = RMSNormOp::create(rewriter, loc, q.getType(), NormScope::Head, q, op.getQNormWeight(),
+                          qkEps);
+    k = RMSNormOp::create(rewriter, loc, k.getType(), NormScope::Head, k, op.getKNormWeight(),
+                          qkEps);
+  }
+  if (Value pos = op.getPositions()) {
+    q = RopeOp::create(rewriter, loc, q.getType(), op.getRopeStyle(), q, pos, op.getTheta());
+    k = RopeOp::create(rewriter, loc, k.getType(), op.getRopeStyle(), k, pos, op.getTheta());
+  }
+  Value out = LinearAttentionOp::create(
+      rewriter, loc, op.getQuery().getType(), form, q, k, op.getValue(), op.getState(),
+      op.getSlots(), op.getCuSeqlensQ(), op.getSeqLens(), op.getSlopesAttr(), chunkSize,
+      op.getScaleAttr());
+  if (op.getOutNormWeight())
+    out = RMSNormOp::create(rewriter, loc, out.getType(), NormScope::Full, out,
+                            op.getOutNormWeight(), outEps);
+  if (Value gate = op.getGate())
+    out = SigmoidGateOp::create(rewriter, loc, out.getType(), out, gate);
+  return out;
+}
+
 struct DecomposeLinearMixer : OpRewritePattern<LinearMixerOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(LinearMixerOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value q = op.getQuery(), k = op.getKey();
-    if (op.getQNormWeight()) {
-      q = RMSNormOp::create(rewriter, loc, q.getType(), NormScope::Head, q, op.getQNormWeight(),
-                            op.getEps());
-      k = RMSNormOp::create(rewriter, loc, k.getType(), NormScope::Head, k, op.getKNormWeight(),
-                            op.getEps());
-    }
-    if (Value pos = op.getPositions()) {
-      q = RopeOp::create(rewriter, loc, q.getType(), op.getRopeStyle(), q, pos, op.getTheta());
-      k = RopeOp::create(rewriter, loc, k.getType(), op.getRopeStyle(), k, pos, op.getTheta());
-    }
     bool decode = op.getMode() == MixerMode::Decode;
-    Value out = LinearAttentionOp::create(
-        rewriter, loc, op.getQuery().getType(),
-        decode ? LinearForm::Recurrent : LinearForm::Chunked, q, k, op.getValue(),
-        op.getState(), op.getSlots(), op.getCuSeqlensQ(), op.getSeqLens(),
-        op.getSlopesAttr(),
-        decode ? IntegerAttr() : op.getChunkSizeAttr(), op.getScaleAttr());
-    if (op.getOutNormWeight())
-      out = RMSNormOp::create(rewriter, loc, out.getType(), NormScope::Full, out,
-                              op.getOutNormWeight(), op.getEps());
-    if (Value gate = op.getGate())
-      out = SigmoidGateOp::create(rewriter, loc, out.getType(), out, gate);
-    rewriter.replaceOp(op, out);
+    rewriter.replaceOp(op, buildLinearChain(op, rewriter,
+                                            decode ? LinearForm::Recurrent : LinearForm::Chunked,
+                                            op.getEps(), op.getEps(),
+                                            decode ? IntegerAttr() : op.getChunkSizeAttr()));
     return success();
   }
 };
@@ -124,28 +135,9 @@ struct DecomposeFusedLinear : OpRewritePattern<FusedLinearAttentionOp> {
 
   LogicalResult matchAndRewrite(FusedLinearAttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value q = op.getQuery(), k = op.getKey();
-    if (op.getQNormWeight()) {
-      q = RMSNormOp::create(rewriter, loc, q.getType(), NormScope::Head, q, op.getQNormWeight(),
-                            op.getQkEps());
-      k = RMSNormOp::create(rewriter, loc, k.getType(), NormScope::Head, k, op.getKNormWeight(),
-                            op.getQkEps());
-    }
-    if (Value pos = op.getPositions()) {
-      q = RopeOp::create(rewriter, loc, q.getType(), op.getRopeStyle(), q, pos, op.getTheta());
-      k = RopeOp::create(rewriter, loc, k.getType(), op.getRopeStyle(), k, pos, op.getTheta());
-    }
-    Value out = LinearAttentionOp::create(
-        rewriter, loc, op.getQuery().getType(), LinearForm::Recurrent, q, k, op.getValue(),
-        op.getState(), op.getSlots(), op.getCuSeqlensQ(), op.getSeqLens(),
-        op.getSlopesAttr(), IntegerAttr(), op.getScaleAttr());
-    if (op.getOutNormWeight())
-      out = RMSNormOp::create(rewriter, loc, out.getType(), NormScope::Full, out,
-                              op.getOutNormWeight(), op.getOutEps());
-    if (Value gate = op.getGate())
-      out = SigmoidGateOp::create(rewriter, loc, out.getType(), out, gate);
-    rewriter.replaceOp(op, out);
+    rewriter.replaceOp(op, buildLinearChain(op, rewriter, LinearForm::Recurrent,
+                                            op.getQkEps(), op.getOutEps(),
+                                            IntegerAttr()));
     return success();
   }
 };
