@@ -513,20 +513,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
         kb.store(blockSum[h], kb.arg(partML), kb.add(at, idx(1)));
       }
     });
-    kb.fenceGpu();
-    barrier();
-    Value flagMem = stats; // reused: the stats were read before the last barrier
-    kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, idx(0)), [&] {
-      Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
-      Value before = kb.atomicAdd(kb.arg(counters), pair, one);
-      Value last = arith::CmpIOp::create(
-          b, loc, CmpIPredicate::eq, arith::IndexCastOp::create(b, loc, b.getIndexType(), before),
-          kb.sub(nSplits, idx(1)));
-      kb.store(kb.select(last, kb.f32(1.0), kb.f32(0.0)), flagMem, idx(0));
-    });
-    barrier();
-    kb.ifThen(m.feq(kb.load(flagMem, idx(0)), kb.f32(1.0)), [&] {
-      kb.fenceGpu();
+    // The stats were read before the last barrier: its first word is the flag.
+    kb.ifLastArrival(kb.arg(counters), pair, nSplits, stats, [&] {
       // O = sum_s O_s L_s 2^(m_s - M) / sum_s L_s 2^(m_s - M); a thread per 4
       // columns of a row, the splits in order (deterministic).
       Value base = kb.mul(kb.mul(pair, nSplits), idx(kRows));
@@ -559,10 +547,6 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
           kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col)), 8);
         });
       }
-      kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, idx(0)), [&] {
-        kb.store(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)), kb.arg(counters),
-                 pair);
-      });
     });
   });
   return success();

@@ -272,21 +272,7 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
     if (!outNorm)
       return;
     // Count this block done; the last of the sequence finishes its outputs.
-    kb.fenceGpu();
-    barrier();
-    kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, idx(0)), [&] {
-      Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
-      Value before = kb.atomicAdd(kb.arg(counters), seq, one);
-      Value last = arith::CmpIOp::create(
-          b, loc, CmpIPredicate::eq, before,
-          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(int32_t(parts - 1))));
-      kb.store(arith::ExtUIOp::create(b, loc, i32, last), flag, idx(0));
-    });
-    barrier();
-    Value isLast = arith::CmpIOp::create(b, loc, CmpIPredicate::ne, kb.load(flag, idx(0)),
-                                         arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
-    kb.ifThen(isLast, [&] {
-      kb.fenceGpu();
+    kb.ifLastArrival(kb.arg(counters), seq, idx(parts), flag, [&] {
       float eps = f.getOutEps().convertToFloat();
       int64_t width = h * d;
       kb.forLoop(idx(0), qLen, idx(1), {}, [&](Value j, ValueRange) {
@@ -345,10 +331,6 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
           }
         }
         return SmallVector<Value>{};
-      });
-      kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, idx(0)), [&] {
-        kb.store(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)), kb.arg(counters),
-                 seq);
       });
     });
   });

@@ -254,6 +254,40 @@ Value KernelBuilder::atomicAdd(Value buffer, Value index, Value value) {
                                      ValueRange{index});
 }
 
+void KernelBuilder::ifLastArrival(Value counters, Value index, Value arrivals, Value flag,
+                                  function_ref<void()> body) {
+  Type flagType = cast<MemRefType>(flag.getType()).getElementType();
+  auto flagValue = [&](int64_t v) -> Value {
+    if (isa<FloatType>(flagType))
+      return f32(double(v));
+    return arith::ConstantOp::create(b, loc, b.getIntegerAttr(flagType, v));
+  };
+  Value tid = threadId();
+  fenceGpu();
+  gpu::BarrierOp::create(b, loc);
+  ifThen(cmp(arith::CmpIPredicate::eq, tid, idx(0)), [&] {
+    Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
+    Value before = atomicAdd(counters, index, one);
+    Value last = cmp(arith::CmpIPredicate::eq,
+                     arith::IndexCastOp::create(b, loc, b.getIndexType(), before),
+                     sub(arrivals, idx(1)));
+    store(select(last, flagValue(1), flagValue(0)), flag, idx(0));
+  });
+  gpu::BarrierOp::create(b, loc);
+  Value isLast = isa<FloatType>(flagType)
+                     ? arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                             load(flag, idx(0)), flagValue(1))
+                           .getResult()
+                     : cmp(arith::CmpIPredicate::eq, load(flag, idx(0)), flagValue(1));
+  ifThen(isLast, [&] {
+    fenceGpu();
+    body();
+    ifThen(cmp(arith::CmpIPredicate::eq, tid, idx(0)), [&] {
+      store(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)), counters, index);
+    });
+  });
+}
+
 std::pair<Value, Value> KernelBuilder::ropeCosSin(Value position, Value pair, double theta,
                                                   int64_t headDim) {
   // inv_freq = r^i with r = theta^(-2/d), by the bits of i.

@@ -328,19 +328,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
       kb.store(kb.load(mAll, tid), kb.arg(partML), at);
       kb.store(kb.load(lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
     });
-    kb.fenceGpu();
-    e.barrier();
-    kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
-      Value before = kb.atomicAdd(kb.arg(counters), pairIdx, e.i32(1));
-      Value last = kb.cmp(CmpIPredicate::eq,
-                          arith::IndexCastOp::create(b, loc, b.getIndexType(), before),
-                          kb.sub(nSplits, kb.idx(1)));
-      kb.store(kb.select(last, kb.f32(1.0), kb.f32(0.0)), flag, kb.idx(0));
-    });
-    e.barrier();
-    kb.ifThen(arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, kb.load(flag, kb.idx(0)),
-                                    kb.f32(1.0)), [&] {
-      kb.fenceGpu();
+    kb.ifLastArrival(kb.arg(counters), pairIdx, nSplits, flag, [&] {
       kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
         auto mx = e.loop(kb.idx(0), nSplits, kb.idx(1), {kb.f32(kNegInf)}, [&](Value sp, ValueRange a) {
           Value at = kb.mul(kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), tid), kb.idx(2));
@@ -356,9 +344,6 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
         });
         kb.store(m, mAll, tid);
         kb.store(sum.getResult(0), lAll, tid);
-      });
-      kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
-        kb.store(e.i32(0), kb.arg(counters), pairIdx);
       });
     });
   });

@@ -121,6 +121,15 @@ public:
   void fenceGpu();
   /// Atomic `buffer[index] += value` (integer); returns the old value.
   mlir::Value atomicAdd(mlir::Value buffer, mlir::Value index, mlir::Value value);
+  /// Cross-block completion without waiting: every thread fences its global
+  /// writes, thread 0 counts the block done on `counters[index]` (i32), and the
+  /// block that arrives `arrivals`-th (an index value) runs `body` after an
+  /// acquire fence, then resets the counter to 0 (so a captured graph can be
+  /// replayed). `flag` is a one-element workgroup buffer (f32 or i32) that
+  /// broadcasts the outcome; afterwards it holds 1 in the last block, else 0.
+  /// Call it where the whole block is (it has barriers).
+  void ifLastArrival(mlir::Value counters, mlir::Value index, mlir::Value arrivals,
+                     mlir::Value flag, llvm::function_ref<void()> body);
   /// An i32 element of `buffer`, as an index (sign-extended).
   mlir::Value loadIndex(mlir::Value buffer, mlir::Value index);
   /// `n` consecutive elements as a vector, `alignBytes`-aligned (16-byte
