@@ -298,6 +298,22 @@ class FusedLinearCase(LinearRecurrentCase):
         return super().bytes_moved(spec, a) + extra
 
 
+def split_workspace(spec, a, splits, kv_heads, partials, device):
+    """Set `splits` and `split_slots` in `a` and allocate a split kernel's
+    workspace: the `partials` buffers NaN-poisoned (the kernel writes them
+    before reading), `counters` zeroed (it must leave them zero)."""
+    import torch
+    a["splits"] = splits
+    a["split_slots"] = a["tokens"] * kv_heads * splits if splits > 1 else 0
+    for name in partials:
+        p = spec.param(name)
+        a[name] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
+        poison(a[name])
+    a["counters"] = torch.zeros(spec.param("counters").resolve_shape(a), dtype=torch.int32,
+                                device=device)
+    return a
+
+
 def split_count(tokens, kv_heads, tiles, sms=132):
     """Split-KV policy for the attention kernels: enough blocks per (token, KV
     group) to give every SM two, each split walking at least 3 tiles; 1 (no
@@ -319,20 +335,11 @@ class DenseAttentionCase(OpCase):
         return -(-max(a["seq_lens"].tolist() + [1]) // 64)
 
     def add_split_workspace(self, spec, sc, a, device):
-        import torch
         if "splits" not in spec.param_names:
             return a
         kvh = spec.param("k_cache").shape[2]
         n = int(sc.get("splits", split_count(a["tokens"], kvh, self.tiles(spec, a))))
-        a["splits"] = n
-        a["split_slots"] = a["tokens"] * kvh * n if n > 1 else 0
-        for name in ("partial_o", "partial_ml"):
-            p = spec.param(name)
-            a[name] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
-            poison(a[name])
-        a["counters"] = torch.zeros(spec.param("counters").resolve_shape(a), dtype=torch.int32,
-                                    device=device)
-        return a
+        return split_workspace(spec, a, n, kvh, ("partial_o", "partial_ml"), device)
 
     def scenarios(self, spec, tokens=DEFAULT_TOKENS):
         return [{"tokens": t} for t in tokens if t <= 4096]  # keep the harness quick
@@ -504,16 +511,8 @@ class BlockScoresCase(OpCase):
         # most SPLIT_ENTRIES visible entries; prefill runs one block each.
         entries = max(R.num_compressed(n, kern, stride) for n in seq_lens)
         n = sc.get("splits", -(-entries // self.SPLIT_ENTRIES) if T <= 64 else 1)
-        a["splits"] = max(1, int(n))
-        kvh = ks.shape[2]
-        a["split_slots"] = T * kvh * a["splits"] if a["splits"] > 1 else 0
-        for name in ("partial_scores", "partial_stats"):
-            p = spec.param(name)
-            a[name] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
-            poison(a[name])
-        a["counters"] = torch.zeros(spec.param("counters").resolve_shape(a), dtype=torch.int32,
-                                    device=device)
-        return a
+        return split_workspace(spec, a, max(1, int(n)), ks.shape[2],
+                               ("partial_scores", "partial_stats"), device)
 
     def reference(self, spec, a):
         import torch
