@@ -399,12 +399,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       SmallVector<Value> pHi(soft.take_front(4)), pLo(soft.slice(4, 4));
       for (int64_t jj = 0; jj < kNTiles / 2; ++jj) {
         auto vf = m.ldmatrix(kv, fragIndex(kSlot, keyV, kb.add(chunkV, idx(2 * jj))), true);
-        for (int64_t t = 0; t < 2; ++t) {
-          int64_t j = 2 * jj + t;
-          auto dj = m.mma(pHi, {vf[2 * t], vf[2 * t + 1]}, ArrayRef<Value>(o).slice(4 * j, 4));
-          dj = m.mma(pLo, {vf[2 * t], vf[2 * t + 1]}, dj);
-          std::copy(dj.begin(), dj.end(), o.begin() + 4 * j);
-        }
+        m.mmaSplitX4(pHi, pLo, vf, o, 2 * jj);
       }
       return o;
     }, [&]() -> SmallVector<Value> { return SmallVector<Value>(acc); });

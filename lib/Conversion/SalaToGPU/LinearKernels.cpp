@@ -320,12 +320,7 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
         for (int64_t jj = 0; jj < oTiles / 2; ++jj) {
           Value ch = kb.add(kb.add(kb.mul(colHalf, idx(8)), idx(2 * jj)), kb.div(mi, idx(2)));
           auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
-          for (int64_t t = 0; t < 2; ++t) {
-            int64_t j = 2 * jj + t;
-            auto dj = m.mma(aHi, {vf[2 * t], vf[2 * t + 1]}, ArrayRef<Value>(o).slice(4 * j, 4));
-            dj = m.mma(aLo, {vf[2 * t], vf[2 * t + 1]}, dj);
-            std::copy(dj.begin(), dj.end(), o.begin() + 4 * j);
-          }
+          m.mmaSplitX4(aHi, aLo, vf, o, 2 * jj);
         }
       }
       // Store O rows inside the chunk: two bf16 per lane and row.
@@ -379,12 +374,7 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
         for (int64_t jj = 0; jj < sTiles / 2; ++jj) {
           Value ch = kb.add(idx(2 * jj), kb.div(mi, idx(2)));
           auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
-          for (int64_t t = 0; t < 2; ++t) {
-            int64_t n = 2 * jj + t;
-            auto dn = m.mma(kHi, {vf[2 * t], vf[2 * t + 1]}, ArrayRef<Value>(s).slice(4 * n, 4));
-            dn = m.mma(kLo, {vf[2 * t], vf[2 * t + 1]}, dn);
-            std::copy(dn.begin(), dn.end(), s.begin() + 4 * n);
-          }
+          m.mmaSplitX4(kHi, kLo, vf, s, 2 * jj);
         }
       }
       for (int64_t n = 0; n < sTiles; ++n)

@@ -103,6 +103,18 @@ struct MmaEmitter {
       d.push_back(LLVM::ExtractValueOp::create(b, loc, op, ArrayRef<int64_t>{j}));
     return d;
   }
+  /// acc[4 j .. 4 j + 3] += (hi + lo) B_j for j = first, first + 1, where B_j
+  /// are the two n8 B fragments of an ldmatrix .x4 (registers 2 t, 2 t + 1):
+  /// an A operand split into its bf16 value and residue (see packSplit).
+  void mmaSplitX4(ArrayRef<Value> hi, ArrayRef<Value> lo, ArrayRef<Value> b4,
+                  SmallVector<Value> &acc, int64_t first) {
+    for (int64_t t = 0; t < 2; ++t) {
+      int64_t j = first + t;
+      auto dj = mma(hi, {b4[2 * t], b4[2 * t + 1]}, ArrayRef<Value>(acc).slice(4 * j, 4));
+      dj = mma(lo, {b4[2 * t], b4[2 * t + 1]}, dj);
+      std::copy(dj.begin(), dj.end(), acc.begin() + 4 * j);
+    }
+  }
   /// scf.if with results; both bodies return the values to yield.
   ValueRange ifElse(Value cond, TypeRange types,
                     function_ref<SmallVector<Value>()> thenBody,
