@@ -8,8 +8,9 @@ one GPU (issue 6's targets):
     fused_recurrent_simple_gla when it is installed;
   sparse decode, one layer's selection and attention (stage-1 scores over K1,
     group sum, max-pool, forced blocks, top-96, stage 2), B=8 n=128K and
-    B=1 n=512K: salac's kernels (block_scores, topk_blocks, split-KV
-    sparse_attention) captured in one CUDA graph vs the InfLLM-V2 steps
+    B=1 n=512K: salac's kernels (the fused selection, or block_scores and
+    topk_blocks from a --no-fuse package; split-KV sparse_attention)
+    captured in one CUDA graph vs the InfLLM-V2 steps
     composed in PyTorch (eager and torch.compile) and vs PyTorch SDPA dense
     decode over the same cache.
 
@@ -20,7 +21,8 @@ repetitions. The floor is the bytes the step must move (state read+written;
 K1 plus the selected blocks' K and V) over the measured device copy rate and
 over 3.0 TB/s (DESIGN.md's H100 number). Ends with a table.
 
-  SALART_LIB=build-rt/lib/libsalart.so python3 bench/baselines.py --package pkg
+  SALART_LIB=build-rt/lib/libsalart.so python3 bench/baselines.py --package pkg \
+      [--unfused pkg-nofuse]
 """
 
 import argparse
@@ -173,10 +175,41 @@ def linear_case(torch, pkg, B, dev, gen, bw, rows):
 
 # --- sparse decode ----------------------------------------------------------
 
-def sparse_case(torch, pkg, B, n, dev, gen, bw, rows):
+def selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb, m1, blocks):
+    """The package's selection for one batch: [(stage name, kernel, args)].
+    The fused kernel (sala-fuse-sparse-select) when the package has it, else
+    block_scores then topk_blocks (a --no-fuse package)."""
+    s1 = -(-m1 // 512)  # stage-1 parts: 512 compressed keys each
+    s1_slots = B * KVH * s1 if s1 > 1 else 0
+    i32 = torch.int32
+    common = dict(query=q, keys=K1pool, key_page_table=ktab, cu_seqlens_q=cu, seq_lens=lens,
+                  tokens=B, batch=B, max_key_pages=kp, key_pages=B * kp, max_blocks=nb)
+    fused = pkg.kernels_for_op("sala.fused_sparse_select")
+    if fused:
+        a = dict(common, blocks=blocks,
+                 partial_scores=torch.empty(s1_slots, G, 512, device=dev),
+                 partial_stats=torch.empty(B, KVH, s1, G, 2, device=dev),
+                 candidates=torch.empty(B, KVH, nb, 2, dtype=i32, device=dev),
+                 counters=torch.zeros(B, KVH, 2, dtype=i32, device=dev),
+                 tickets=torch.zeros(3, dtype=i32, device=dev),
+                 select_splits=s1, select_slots=s1_slots)
+        return [("select", fused[0], a)], s1
+    ks = pkg.kernels_for_op("sala.block_scores")[0]
+    kt = pkg.kernels_for_op("sala.topk_blocks")[0]
+    scores = torch.empty(B, KVH, nb, device=dev)
+    a_s = dict(common, scores=scores,
+               partial_scores=torch.empty(s1_slots, G, 2048, device=dev),
+               partial_stats=torch.empty(s1_slots, G, 2, device=dev),
+               counters=torch.zeros(B, KVH, dtype=i32, device=dev),
+               splits=s1, split_slots=s1_slots)
+    a_t = dict(scores=scores, cu_seqlens_q=cu, seq_lens=lens, blocks=blocks, tokens=B,
+               batch=B, max_blocks=nb)
+    return [("block_scores", ks, a_s), ("topk", kt, a_t)], s1
+
+
+def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label=""):
     import torch.nn.functional as F
-    find = lambda op: pkg.kernels_for_op(op)[0]  # noqa: E731
-    ks, kt, ka = find("sala.block_scores"), find("sala.topk_blocks"), find("sala.sparse_attention")
+    ka = pkg.kernels_for_op("sala.sparse_attention")[0]
     bf = torch.bfloat16
     scale = 1 / math.sqrt(D)
     nb = -(-n // BLOCK)
@@ -200,38 +233,24 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows):
     ptab = torch.arange(B * nb, dtype=torch.int32, device=dev).view(B, nb)
     cu = torch.arange(B + 1, dtype=torch.int32, device=dev)
     lens = torch.full((B,), n, dtype=torch.int32, device=dev)
-    scores = torch.empty(B, KVH, nb, device=dev)
     blocks = torch.empty(B, KVH, TOPK_TOTAL, dtype=torch.int32, device=dev)
     out = torch.empty(B, H, D, dtype=bf, device=dev)
     splits = max(1, min(-(-2 * 132 // (B * KVH)), TOPK_TOTAL // 3, 32))
     slots = B * KVH * splits if splits > 1 else 0
-    s1 = -(-m1 // 512)  # stage-1 splits: 512 compressed keys each (the kernel takes <= 2048)
-    s1_slots = B * KVH * s1 if s1 > 1 else 0
-    a_s = dict(query=q, keys=K1pool, key_page_table=ktab, cu_seqlens_q=cu, seq_lens=lens,
-               scores=scores, partial_scores=torch.empty(max(s1_slots, 1), G, 2048, device=dev),
-               partial_stats=torch.empty(max(s1_slots, 1), G, 2, device=dev),
-               counters=torch.zeros(B, KVH, dtype=torch.int32, device=dev),
-               tokens=B, batch=B, max_key_pages=kp, key_pages=B * kp,
-               max_blocks=nb, splits=s1, split_slots=s1_slots)
-    if s1_slots == 0:
-        a_s["partial_scores"] = a_s["partial_scores"][:0]
-        a_s["partial_stats"] = a_s["partial_stats"][:0]
-    a_t = dict(scores=scores, cu_seqlens_q=cu, seq_lens=lens, blocks=blocks, tokens=B, batch=B,
-               max_blocks=nb)
+    launches, s1 = selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb,
+                                      m1, blocks)
     a_a = dict(query=q, k_cache=pool_k, v_cache=pool_v, page_table=ptab, blocks=blocks,
                cu_seqlens_q=cu, seq_lens=lens, output=out,
-               partial_o=torch.empty(max(slots, 1), 16, D, device=dev),
-               partial_ml=torch.empty(max(slots, 1), 16, 2, device=dev),
+               partial_o=torch.empty(slots, 16, D, device=dev),
+               partial_ml=torch.empty(slots, 16, 2, device=dev),
                counters=torch.zeros(B, KVH, dtype=torch.int32, device=dev),
                tokens=B, batch=B, max_pages=nb, pages=B * nb, splits=splits,
                split_slots=slots)
-    if slots == 0:
-        a_a["partial_o"] = a_a["partial_o"][:0]
-        a_a["partial_ml"] = a_a["partial_ml"][:0]
+    launches.append(("stage2", ka, a_a))
     out.fill_(float("nan"))
-    ks(**a_s)
-    kt(**a_t)
-    ka(**a_a)
+    blocks.fill_(-0x5A5A5A5A)
+    for _, kern, a in launches:
+        kern(**a)
     torch.cuda.synchronize()
 
     t = n - 1
@@ -260,12 +279,12 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows):
 
     ref = torch_sparse(q, K, V, K1)
     err = rel_err(out, ref)
-    g = graph_of(torch, lambda: (ks.launch_raw(ks.bind(**a_s)), kt.launch_raw(kt.bind(**a_t)),
-                                 ka.launch_raw(ka.bind(**a_a))))
+    bound = [(kern, kern.bind(**a)) for _, kern, a in launches]
+    g = graph_of(torch, lambda: [kern.launch_raw(b) for kern, b in bound])
     t_salac = event_us(torch, g.replay, n=20)
     # stage by stage, for the profile
     stage = {}
-    for name, kern, a in (("block_scores", ks, a_s), ("topk", kt, a_t), ("stage2", ka, a_a)):
+    for name, kern, a in launches:
         b = kern.bind(**a)
         gs = graph_of(torch, lambda kern=kern, b=b: kern.launch_raw(b))
         stage[name] = event_us(torch, gs.replay, n=20)
@@ -289,7 +308,8 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows):
         t_sdpa, sdpa_bytes, why = None, 0, f"sdpa: {e}"
     del Kd, Vd
     nbytes = B * KVH * m1 * D * 2 + B * KVH * TOPK_TOTAL * BLOCK * D * 2 * 2
-    rows.append({"work": f"sparse decode B={B} n={n // 1024}K", "bytes": nbytes, "err": err,
+    rows.append({"work": f"sparse decode B={B} n={n // 1024}K{label}", "bytes": nbytes,
+                 "err": err,
                  "splits": splits, "stage1_splits": s1, "salac_us": t_salac, "stages_us": stage,
                  "torch_eager_us": t_eager, "torch_compile_us": t_comp, "compile_note": why,
                  "sdpa_us": t_sdpa, "sdpa_bytes": sdpa_bytes,
@@ -306,6 +326,8 @@ def main():
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--only", default="", help="linear or sparse")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--unfused", help="a package built with salac --no-fuse: its sparse "
+                    "decode (block_scores, topk_blocks, stage 2) is timed too")
     a = ap.parse_args()
     import time
 
@@ -329,6 +351,12 @@ def main():
             sparse_case(torch, pkg, B, n, dev, gen, bw, rows)
             print(json.dumps(rows[-1]))
             torch.cuda.empty_cache()
+            if a.unfused:
+                unfused = salac.Package(a.unfused)
+                unfused.load(0)
+                sparse_case(torch, unfused, B, n, dev, gen, bw, rows, label=" (unfused)")
+                print(json.dumps(rows[-1]))
+                torch.cuda.empty_cache()
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"device": name, "copy_Bps": bw, "seed": seed, "rows": rows}, f, indent=1)

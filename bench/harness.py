@@ -122,8 +122,7 @@ def check_once(torch, kernel, case, args, alias=None):
         ref = case.reference(spec, args)
     kernel(**args)
     torch.cuda.synchronize()
-    results = [opcases.compare(args[o], ref[o], spec.param(o).dtype)
-               for o in case.outputs]
+    results = list(case.compare_outputs(spec, args, ref).values())
     fails = [r for r in results if not r["pass"]]
     return fails[0] if fails else max(results, key=lambda r: r["norm"])
 

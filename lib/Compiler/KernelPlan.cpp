@@ -189,7 +189,11 @@ void costCompressKeys(sala::CompressKeysOp op, const StepSizes &s, Costing &c) {
   c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
 }
 
-void costBlockScores(sala::BlockScoresOp op, const StepSizes &s, Costing &c) {
+/// Stage 1 of block_scores and fused_sparse_select: the query and the
+/// compressed keys read, the scores' flops and the max-pool's.
+template <typename Stage1Op>
+void costStage1(Stage1Op op, Value lseKeys, Value lseTable, int64_t groups,
+                const StepSizes &s, Costing &c) {
   auto [heads, dim] = c.rows(op.getQuery());
   int64_t n = s.seqLen();
   c.readTokens("query", op.getQuery());
@@ -206,14 +210,8 @@ void costBlockScores(sala::BlockScoresOp op, const StepSizes &s, Costing &c) {
            s.batch * pagesSpanned(0, m, t.getPageSize()) * kIndexBytes, table);
   };
   readKeys(op.getKeys(), op.getKeyPageTable(), "K1 entries");
-  if (op.getLseKeys())
-    readKeys(op.getLseKeys(), op.getLseKeyPageTable(), "K2 entries");
-  auto scores = cast<RankedTensorType>(op.getScores().getType());
-  int64_t groups = scores.getDimSize(1);
-  // The scores tensor is [tokens, kv_heads, max_blocks], max_blocks the block
-  // count of the longest sequence.
-  c.write("scores", s.tokens() * groups * ceilDiv(n, op.getBlockSize()) * 4,
-          op.getScores());
+  if (lseKeys)
+    readKeys(lseKeys, lseTable, "K2 entries");
   c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
 
   auto k1 = op.getKeys().getType();
@@ -223,8 +221,8 @@ void costBlockScores(sala::BlockScoresOp op, const StepSizes &s, Costing &c) {
     // q . K1 (a multiply-add per channel), then per score: scale, max,
     // subtract, exp, sum, normalise, and the add into the group's sum.
     int64_t flops = heads * visible * (2 * dim + 7);
-    if (Value lse = op.getLseKeys()) {
-      auto k2 = cast<sala::CompressedKeysType>(lse.getType());
+    if (lseKeys) {
+      auto k2 = cast<sala::CompressedKeysType>(lseKeys.getType());
       int64_t v2 = keyEntries(t + 1, k2.getKernelSize(), k2.getKernelStride());
       // The normaliser from K2 scores: q . K2, scale, max, subtract, exp, sum.
       flops += heads * v2 * (2 * dim + 5);
@@ -233,6 +231,33 @@ void costBlockScores(sala::BlockScoresOp op, const StepSizes &s, Costing &c) {
     flops += groups * (t / op.getBlockSize() + 1) * op.getPoolKernel();
     c.cost.flops += s.batch * flops;
   }
+}
+
+void costBlockScores(sala::BlockScoresOp op, const StepSizes &s, Costing &c) {
+  auto scores = cast<RankedTensorType>(op.getScores().getType());
+  int64_t groups = scores.getDimSize(1);
+  costStage1(op, op.getLseKeys(), op.getLseKeyPageTable(), groups, s, c);
+  // The scores tensor is [tokens, kv_heads, max_blocks], max_blocks the block
+  // count of the longest sequence.
+  c.write("scores", s.tokens() * groups * ceilDiv(s.seqLen(), op.getBlockSize()) * 4,
+          op.getScores());
+}
+
+void costFusedSparseSelect(sala::FusedSparseSelectOp op, const StepSizes &s, Costing &c) {
+  auto blocks = cast<RankedTensorType>(op.getBlocks().getType());
+  int64_t groups = blocks.getDimSize(1);
+  costStage1(op, Value(), Value(), groups, s, c);
+  // Split over thread blocks (decode), each part's raw scores go through a
+  // workspace once (written, then read by the part that pools them); the
+  // candidates each part keeps are a few hundred bytes. Not counted: the
+  // per-split statistics and counters (bytes per split, not per entry).
+  auto k1 = op.getKeys().getType();
+  int64_t m = keyEntries(s.seqLen(), k1.getKernelSize(), k1.getKernelStride());
+  int64_t ws = s.batch * m * groups * op.getGroupSize() * 4;
+  c.write("score workspace", ws, Value());
+  c.read("score workspace", ws, Value());
+  c.write("blocks", s.tokens() * groups * blocks.getDimSize(2) * kIndexBytes,
+          op.getBlocks());
 }
 
 void costTopkBlocks(sala::TopkBlocksOp op, const StepSizes &s, Costing &c) {
@@ -454,6 +479,7 @@ llvm::Expected<KernelCost> salac::costOf(Operation *op, const StepSizes &s) {
       .Case([&](sala::CompressKeysOp o) { costCompressKeys(o, s, c); })
       .Case([&](sala::BlockScoresOp o) { costBlockScores(o, s, c); })
       .Case([&](sala::TopkBlocksOp o) { costTopkBlocks(o, s, c); })
+      .Case([&](sala::FusedSparseSelectOp o) { costFusedSparseSelect(o, s, c); })
       .Case([&](sala::SparseAttentionOp o) { costSparseAttention(o, s, c); })
       .Case([&](sala::DenseAttentionOp o) { costDenseAttention(o, s, c); })
       .Case([&](sala::LengthSelectOp o) { costLengthSelect(o, s, c); })
@@ -503,6 +529,14 @@ std::optional<int64_t> scalarParam(StringRef name, Operation *op, const StepSize
   // to combine).
   if (name == "splits")
     return 1;
+  // A fused selection in parts of kSelectPartEntries compressed keys (as the
+  // mixer plan sizes it; its cost counts the parts' score workspace).
+  if (name == "select_splits")
+    for (Type t : op->getOperandTypes())
+      if (auto ck = dyn_cast<sala::CompressedKeysType>(t))
+        return std::max<int64_t>(
+            1, ceilDiv(keyEntries(s.seqLen(), ck.getKernelSize(), ck.getKernelStride()),
+                       kSelectPartEntries));
   if (name == "max_blocks")
     if (auto bs = op->getAttrOfType<IntegerAttr>("block_size"))
       return ceilDiv(s.seqLen(), bs.getInt());

@@ -425,6 +425,8 @@ llvm::Error Planner::bindLaunch(Operation *op, const OpRoles &roles) {
     blockSize = bs.getBlockSize();
   if (auto tk = dyn_cast<sala::TopkBlocksOp>(op))
     blockSize = tk.getBlockSize();
+  if (auto fs = dyn_cast<sala::FusedSparseSelectOp>(op))
+    blockSize = fs.getBlockSize();
   plan.launches.push_back(std::move(launch));
   return llvm::Error::success();
 }
@@ -466,10 +468,13 @@ void Planner::planSizes() {
   auto has = [&](StringRef n) {
     return llvm::any_of(plan.sizes, [&](const MixerSize &s) { return s.name == n; });
   };
-  const MixerArgument *kv = nullptr;
-  for (const MixerArgument &a : plan.arguments)
+  const MixerArgument *kv = nullptr, *keys = nullptr;
+  for (const MixerArgument &a : plan.arguments) {
     if (a.type == "kv_cache" && !kv)
       kv = &a;
+    if (a.type == "compressed_keys" && !keys)
+      keys = &a;
+  }
   for (MixerSize &s : plan.sizes) {
     for (const MixerArgument &a : plan.arguments) {
       for (const MixerBuffer &b : a.buffers)
@@ -497,6 +502,15 @@ void Planner::planSizes() {
     } else if (s.name == "split_slots" && kv && has("tokens") && has("splits")) {
       // Rows of the split workspace: one per (token, KV group, split).
       s.productOf = {"tokens", "splits"};
+      s.mul = *kv->parameters.getInteger("kv_heads");
+    } else if (s.name == "select_splits" && keys && has("max_key_pages")) {
+      // Parts of a fused selection: one per 512 compressed keys the key page
+      // table can hold (any value is correct; this one fills the GPU).
+      s.boundSize = "max_key_pages";
+      s.mul = *keys->parameters.getInteger("page_size");
+      s.div = kSelectPartEntries;
+    } else if (s.name == "select_slots" && kv && has("tokens") && has("select_splits")) {
+      s.productOf = {"tokens", "select_splits"};
       s.mul = *kv->parameters.getInteger("kv_heads");
     }
   }

@@ -54,6 +54,14 @@ bool salac::getOpRoles(Operation *op, OpRoles &r) {
         out("scores", o.getScores());
         return true;
       })
+      .Case([&](sala::FusedSparseSelectOp o) {
+        in("query", o.getQuery());
+        in("keys", o.getKeys());
+        in("key_page_table", o.getKeyPageTable());
+        batch(o.getCuSeqlensQ(), o.getSeqLens());
+        out("blocks", o.getBlocks());
+        return true;
+      })
       .Case([&](sala::TopkBlocksOp o) {
         in("scores", o.getScores());
         batch(o.getCuSeqlensQ(), o.getSeqLens());

@@ -82,6 +82,11 @@ cl::opt<bool> strict("strict",
                      cl::desc("Fail when an op has no GPU lowering yet (default: "
                               "warn and emit the kernels that exist)"),
                      cl::init(false), cl::cat(salacCat));
+cl::opt<bool> noFuse("no-fuse",
+                     cl::desc("Skip the fusion passes (sala-fuse-sparse-select, "
+                              "sala-fuse-linear): one kernel per primitive op, e.g. to "
+                              "compare against the fused package"),
+                     cl::init(false), cl::cat(salacCat));
 cl::opt<bool> listKernels("list-kernels",
                           cl::desc("Print the kernels and the ops they implement "
                                    "to stderr"),
@@ -439,7 +444,7 @@ int main(int argc, char **argv) {
   }
 
   PassManager pm(&ctx);
-  buildSalaToKernelsPipeline(pm);
+  buildSalaToKernelsPipeline(pm, /*fuse=*/!noFuse);
   if (failed(pm.run(module)))
     return 1;
 

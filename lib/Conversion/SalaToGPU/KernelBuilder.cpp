@@ -44,16 +44,21 @@ unsigned KernelBuilder::addSize(StringRef pname, StringRef meaning) {
 }
 
 Value KernelBuilder::addWorkgroupBuffer(Type elementType, int64_t elements) {
-  auto space = gpu::AddressSpaceAttr::get(b.getContext(),
-                                          gpu::GPUDialect::getWorkgroupAddressSpace());
-  auto type = MemRefType::get({elements}, elementType, MemRefLayoutAttrInterface(),
-                              space);
-  return func.addWorkgroupAttribution(type, loc);
+  // 16 bytes, not the element's alignment: LLVM's load/store vectorizer
+  // merges scalar accesses at constant offsets (a loop over the heads' max,
+  // a block-wide sum over the warps' partials) into 16-byte ones after
+  // raising the buffer's alignment, and the PTX then declared the buffer with
+  // its element alignment: misaligned shared loads at run time.
+  return addWorkgroupBuffer(elementType, elements, 16);
 }
 
 Value KernelBuilder::addWorkgroupBuffer(Type elementType, int64_t elements,
                                         int64_t alignBytes) {
-  Value buffer = addWorkgroupBuffer(elementType, elements);
+  auto space = gpu::AddressSpaceAttr::get(b.getContext(),
+                                          gpu::GPUDialect::getWorkgroupAddressSpace());
+  auto type = MemRefType::get({elements}, elementType, MemRefLayoutAttrInterface(),
+                              space);
+  Value buffer = func.addWorkgroupAttribution(type, loc);
   func.setWorkgroupAttributionAttr(func.getNumWorkgroupAttributions() - 1,
                                    LLVM::LLVMDialect::getAlignAttrName(),
                                    b.getI64IntegerAttr(alignBytes));
@@ -385,7 +390,7 @@ bool salac::hasKernelBuilder(Operation *op) {
     return attentionKernelSupports(op);
   if (isa<sala::FusedLinearAttentionOp>(op))
     return fusedLinearKernelSupports(op);
-  if (isa<sala::BlockScoresOp, sala::TopkBlocksOp>(op))
+  if (isa<sala::BlockScoresOp, sala::TopkBlocksOp, sala::FusedSparseSelectOp>(op))
     return selectKernelSupports(op);
   return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::KVAppendOp,
              sala::CompressKeysOp, sala::LengthSelectOp>(op);
@@ -449,6 +454,13 @@ std::string salac::kernelBaseName(Operation *op) {
                std::to_string(o.getTopk()) + "_i" + std::to_string(o.getInitBlocks()) +
                "_l" + std::to_string(o.getLocalBlocks()) + "_g" +
                std::to_string(o.getScores().getType().getDimSize(1));
+      })
+      .Case([&](sala::FusedSparseSelectOp o) {
+        auto k = o.getKeys().getType();
+        return "sala_fused_sparse_select_k" + std::to_string(k.getKernelSize()) + "_s" +
+               std::to_string(k.getKernelStride()) + "_b" + std::to_string(o.getBlockSize()) +
+               "_k" + std::to_string(o.getTopk()) + "_i" + std::to_string(o.getInitBlocks()) +
+               "_l" + std::to_string(o.getLocalBlocks()) + shape(o.getQuery());
       })
       .Case([&](sala::LengthSelectOp o) {
         return "sala_length_select_t" + std::to_string(o.getThreshold()) +
@@ -519,6 +531,7 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
           .Case([&](sala::LengthSelectOp) { return buildLengthSelectKernel(op, kb); })
           .Case([&](sala::BlockScoresOp) { return buildBlockScoresKernel(op, kb); })
           .Case([&](sala::TopkBlocksOp) { return buildTopkBlocksKernel(op, kb); })
+          .Case([&](sala::FusedSparseSelectOp) { return buildFusedSparseSelectKernel(op, kb); })
           .Case<sala::SparseAttentionOp, sala::DenseAttentionOp>(
               [&](Operation *) { return buildAttentionKernel(op, kb); })
           .Case([&](sala::LinearAttentionOp la) {

@@ -16,11 +16,23 @@
 // with the whole block), then the winners are written in ascending block order
 // with block-wide prefix sums; ties at the threshold go to the lower index.
 //
+// sala.fused_sparse_select: both, without the serial tail. Thread blocks claim
+// work from two global tickets. Phase A units (pair, split) compute a split's
+// raw scores (kept in a workspace) and per-head statistics. Phase B units
+// (pair, chunk of 512 blocks) start once every phase A unit is claimed; each
+// waits for its pair's splits (they are running, so the wait ends), merges the
+// statistics, pools its chunk and keeps the chunk's best K blocks (the global
+// top K of a pair is among them); the pair's last chunk selects the final K
+// from all chunks' candidates. Claiming by ticket is what makes the waiting
+// safe whatever the grid size: a unit is only waited on once a running block
+// owns it.
+//
 //===----------------------------------------------------------------------===//
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include <cmath>
@@ -55,6 +67,12 @@ struct Emitter {
   }
   Value i32(int64_t v) { return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v)); }
   Value land(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value lnot(Value x) {
+    return arith::XOrIOp::create(b, loc, x, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  }
+  Value minIdx(Value x, Value y) {
+    return kb.select(kb.cmp(CmpIPredicate::ult, x, y), x, y);
+  }
   Value lor(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
   void barrier() { gpu::BarrierOp::create(b, loc); }
 
@@ -105,16 +123,395 @@ struct Emitter {
 
 } // namespace
 
+/// The stage-1 code below: bf16 q and keys, whole 16-byte pieces of a head,
+/// at most 16 heads per group and 256 channels.
+static bool stage1Supported(Value query, sala::CompressedKeysType keys, int64_t group) {
+  auto qt = cast<RankedTensorType>(query.getType());
+  return qt.getElementType().isBF16() && keys.getElementType().isBF16() &&
+         qt.getDimSize(2) % 8 == 0 && group <= 16 && qt.getDimSize(2) <= 256;
+}
+
 bool salac::selectKernelSupports(Operation *op) {
-  if (auto bs = dyn_cast<sala::BlockScoresOp>(op)) {
-    auto qt = cast<RankedTensorType>(bs.getQuery().getType());
-    // The K2 log-sum-exp option has no GPU kernel yet.
-    return !bs.getLseKeys() && qt.getElementType().isBF16() &&
-           bs.getKeys().getType().getElementType().isBF16() && qt.getDimSize(2) % 8 == 0 &&
-           bs.getGroupSize() <= 16 && qt.getDimSize(2) <= 256;
-  }
+  // The K2 log-sum-exp option has no GPU kernel yet.
+  if (auto bs = dyn_cast<sala::BlockScoresOp>(op))
+    return !bs.getLseKeys() &&
+           stage1Supported(bs.getQuery(), bs.getKeys().getType(), bs.getGroupSize());
+  if (auto fs = dyn_cast<sala::FusedSparseSelectOp>(op))
+    return stage1Supported(fs.getQuery(), fs.getKeys().getType(), fs.getGroupSize());
   return isa<sala::TopkBlocksOp>(op);
 }
+
+//===----------------------------------------------------------------------===//
+// Stage 1 of a (token, KV group), shared by block_scores and the fused select
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Order-preserving i32 key of a float score, compared unsigned:
+/// bits ^ (negative ? 0xffffffff : 0x80000000). Every float maps above 0, so
+/// 0 can stand for "not a candidate".
+Value orderKey(Emitter &e, Value score) {
+  OpBuilder &b = e.b;
+  Type i32 = b.getI32Type();
+  Value bits = arith::BitcastOp::create(b, e.loc, i32, score);
+  Value sign = arith::ShRSIOp::create(b, e.loc, bits, e.i32(31));
+  Value mask = e.lor(sign, e.i32(int32_t(0x80000000u)));
+  return arith::XOrIOp::create(b, e.loc, bits, mask);
+}
+
+/// The compressed keys, the queries and the softmax statistics of one
+/// (token, KV group) of stage 1: what both kernels below do per pair.
+struct Stage1 {
+  KernelBuilder &kb;
+  Emitter &e;
+  OpBuilder &b;
+  Location loc;
+  int64_t h, d, kvh, g, kpage, kernel, stride;
+  unsigned qArg, kArg, kpt, maxKeyPages, keyPages;
+  Value scale;
+  Value qs, mW, lW, mAll, lAll; // workgroup buffers
+  Value tid, lane, warp;
+  Value token, group, seq, pos; // of the current pair (setPair)
+  int64_t pieces = 4;           // 16-byte pieces of a key in flight per thread
+
+  Stage1(KernelBuilder &kb, Emitter &e, sala::CompressedKeysType keys, int64_t h, int64_t d,
+         int64_t g, float scaleValue, unsigned qArg, unsigned kArg, unsigned kpt,
+         unsigned maxKeyPages, unsigned keyPages)
+      : kb(kb), e(e), b(e.b), loc(e.loc), h(h), d(d), kvh(keys.getKvHeads()), g(g),
+        kpage(keys.getPageSize()), kernel(keys.getKernelSize()),
+        stride(keys.getKernelStride()), qArg(qArg), kArg(kArg), kpt(kpt),
+        maxKeyPages(maxKeyPages), keyPages(keyPages) {
+    Type f32 = b.getF32Type();
+    scale = kb.f32(scaleValue);
+    qs = kb.addWorkgroupBuffer(f32, g * d, 16); // 16-byte aligned: read 4 at a time
+    mW = kb.addWorkgroupBuffer(f32, kWarps * g);
+    lW = kb.addWorkgroupBuffer(f32, kWarps * g);
+    mAll = kb.addWorkgroupBuffer(f32, g);
+    lAll = kb.addWorkgroupBuffer(f32, g);
+    tid = kb.threadId();
+    lane = kb.rem(tid, kb.idx(32));
+    warp = kb.div(tid, kb.idx(32));
+  }
+
+  void setPair(Value tokenV, Value groupV, Value cu, Value lens, Value batch) {
+    token = tokenV;
+    group = groupV;
+    std::tie(seq, pos) = kb.queryPosition(cu, lens, batch, token);
+  }
+
+  /// The group's queries, f32, into shared memory (barriers on both sides:
+  /// the buffer may still be read for the previous pair).
+  void loadQuery() {
+    e.barrier();
+    Value qBase =
+        kb.mul(kb.add(kb.mul(token, kb.idx(h)), kb.mul(group, kb.idx(g))), kb.idx(d));
+    e.loop(tid, kb.idx(g * d), kb.idx(kThreads), {}, [&](Value i, ValueRange) {
+      kb.store(kb.toF32(kb.load(kb.arg(qArg), kb.add(qBase, i))), qs, i);
+      return SmallVector<Value>{};
+    });
+    e.barrier();
+  }
+
+  /// Entries visible to the query: stride*i + kernel - 1 <= pos.
+  Value visible() {
+    Value p1 = kb.add(pos, kb.idx(1));
+    return kb.select(kb.cmp(CmpIPredicate::slt, p1, kb.idx(kernel)), kb.idx(0),
+                     kb.add(kb.div(kb.sub(p1, kb.idx(kernel)), kb.idx(stride)), kb.idx(1)));
+  }
+
+  /// Scores of entry i for the group's heads (scaled); `ok` false when the
+  /// entry's page is outside the pool.
+  std::pair<SmallVector<Value>, Value> scoresOf(Value i) {
+    Value logical = kb.div(i, kb.idx(kpage));
+    Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxKeyPages));
+    Value page = kb.loadIndex(kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)),
+                                                  kb.select(inTable, logical, kb.idx(0))));
+    Value ok = e.land(inTable, kb.cmp(CmpIPredicate::ult, page, kb.arg(keyPages)));
+    Value row = kb.add(kb.mul(kb.add(kb.mul(kb.select(ok, page, kb.idx(0)), kb.idx(kpage)),
+                                     kb.rem(i, kb.idx(kpage))),
+                              kb.idx(kvh * d)),
+                       kb.mul(group, kb.idx(d)));
+    // The entry's d channels in 16-byte pieces, all loads issued first (the
+    // loop used to wait for each piece in turn).
+    // (A loop over groups of pieces, not a full unroll: with every offset
+    // static, LLVM hoists all 16 x 128 query loads out of the entry loop.)
+    int64_t step = 8 * std::min<int64_t>(pieces, d / 8);
+    SmallVector<Value> zeros(g, kb.f32(0.0));
+    auto dots = e.loop(kb.idx(0), kb.idx(d), kb.idx(step), zeros, [&](Value c0, ValueRange a) {
+      SmallVector<Value> acc(a.begin(), a.end()), pieces;
+      for (int64_t c = 0; c < step; c += 8)
+        pieces.push_back(kb.loadVector(kb.arg(kArg), kb.add(row, kb.add(c0, kb.idx(c))), 8, 16));
+      // q from shared memory 4 floats per access (the scalar loads made this
+      // loop shared-memory bound).
+      for (int64_t c = 0; c < step; c += 8)
+        for (int64_t hh = 0; hh < g; ++hh) {
+          Value qv[2];
+          for (int64_t half = 0; half < 2; ++half)
+            qv[half] = kb.loadVector(qs, kb.add(c0, kb.idx(hh * d + c + 4 * half)), 4, 16);
+          for (int64_t x = 0; x < 8; ++x) {
+            Value kx = kb.toF32(vector::ExtractOp::create(b, loc, pieces[c / 8], x));
+            Value qx = vector::ExtractOp::create(b, loc, qv[x / 4], x % 4);
+            acc[hh] = e.fadd(acc[hh], e.fmul(qx, kx));
+          }
+        }
+      return acc;
+    });
+    SmallVector<Value> s;
+    for (int64_t hh = 0; hh < g; ++hh)
+      s.push_back(e.fmul(dots.getResult(hh), scale));
+    return {s, ok};
+  }
+
+  /// Per-head max and sum of exp over the entries [lo, hi), into mAll/lAll
+  /// (block-wide; barriers inside). `onScore(i, s)` sees every entry's scores
+  /// (-inf where its page is out of the pool).
+  void stats(Value lo, Value hi, function_ref<void(Value, ArrayRef<Value>)> onScore) {
+    SmallVector<Value> init;
+    for (int64_t hh = 0; hh < g; ++hh)
+      init.push_back(kb.f32(kNegInf));
+    for (int64_t hh = 0; hh < g; ++hh)
+      init.push_back(kb.f32(0.0));
+    auto st = e.loop(kb.add(lo, tid), hi, kb.idx(kThreads), init, [&](Value i, ValueRange a) {
+      auto [s, ok] = scoresOf(i);
+      SmallVector<Value> sv;
+      for (int64_t hh = 0; hh < g; ++hh)
+        sv.push_back(kb.select(ok, s[hh], kb.f32(kNegInf)));
+      onScore(i, sv);
+      SmallVector<Value> next(a.begin(), a.end());
+      for (int64_t hh = 0; hh < g; ++hh) {
+        Value m = a[hh], l = a[g + hh];
+        Value mNew = e.fmax(m, sv[hh]);
+        Value safe = kb.select(e.isNegInf(mNew), kb.f32(0.0), mNew);
+        next[hh] = mNew;
+        next[g + hh] =
+            e.fadd(e.fmul(l, kb.expF32(e.fsub(m, safe))), kb.expF32(e.fsub(sv[hh], safe)));
+      }
+      return next;
+    });
+    for (int64_t hh = 0; hh < g; ++hh) {
+      Value m = st.getResult(hh), l = st.getResult(g + hh);
+      Value mw = kb.warpMax(m, 32);
+      Value f = kb.select(e.isNegInf(m), kb.f32(0.0),
+                          kb.expF32(e.fsub(m, kb.select(e.isNegInf(mw), kb.f32(0.0), mw))));
+      Value lw = kb.warpSum(e.fmul(l, f), 32);
+      kb.ifThen(kb.cmp(CmpIPredicate::eq, lane, kb.idx(0)), [&] {
+        kb.store(mw, mW, kb.add(kb.mul(warp, kb.idx(g)), kb.idx(hh)));
+        kb.store(lw, lW, kb.add(kb.mul(warp, kb.idx(g)), kb.idx(hh)));
+      });
+    }
+    e.barrier();
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+      mergeInto(kb.idx(kWarps), [&](Value w) { return kb.load(mW, kb.add(kb.mul(w, kb.idx(g)), tid)); },
+                [&](Value w) { return kb.load(lW, kb.add(kb.mul(w, kb.idx(g)), tid)); });
+    });
+    e.barrier();
+  }
+
+  /// For head `tid` (< g): merges n partial (max, sum of exp) pairs into
+  /// mAll/lAll.
+  void mergeInto(Value n, function_ref<Value(Value)> maxAt, function_ref<Value(Value)> sumAt) {
+    auto mx = e.loop(kb.idx(0), n, kb.idx(1), {kb.f32(kNegInf)}, [&](Value k, ValueRange a) {
+      return SmallVector<Value>{e.fmax(a[0], maxAt(k))};
+    });
+    Value m = mx.getResult(0);
+    Value safe = kb.select(e.isNegInf(m), kb.f32(0.0), m);
+    auto sum = e.loop(kb.idx(0), n, kb.idx(1), {kb.f32(0.0)}, [&](Value k, ValueRange a) {
+      Value mk = maxAt(k);
+      Value f = kb.select(e.isNegInf(mk), kb.f32(0.0), kb.expF32(e.fsub(mk, safe)));
+      return SmallVector<Value>{e.fadd(a[0], e.fmul(sumAt(k), f))};
+    });
+    kb.store(m, mAll, tid);
+    kb.store(sum.getResult(0), lAll, tid);
+  }
+
+  /// The group probability of the entries [e0, e0 + chunkEntries) into `pc`
+  /// (-inf where not visible), with mAll/lAll the final statistics. Where
+  /// `stored`, the raw scores come from `storedAt(i, head)`; else they are
+  /// computed again from the keys (the queries must be in shared memory).
+  /// Stored scores are read `inFlight` entries (x g heads) at a time.
+  void chunkProbs(Value e0, Value visible, Value pc, int64_t chunkEntries, Value stored,
+                  int64_t inFlight, function_ref<Value(Value, int64_t)> storedAt) {
+    Type f32 = b.getF32Type();
+    kb.ifThen(stored, [&] {
+      // p = exp(s - M) / L = 2^(s log2(e) - (M log2(e) + log2(L))): one ex2
+      // per head and entry, no division.
+      SmallVector<Value> bias;
+      for (int64_t hh = 0; hh < g; ++hh)
+        bias.push_back(e.fadd(e.fmul(kb.load(mAll, kb.idx(hh)), kb.f32(M_LOG2E)),
+                              kb.ptxUnaryF32("lg2.approx.f32", kb.load(lAll, kb.idx(hh)))));
+      // A thread's entries in groups of `inFlight`, every load of a group
+      // issued before its math.
+      int64_t perThread = (chunkEntries + kThreads - 1) / kThreads;
+      for (int64_t k0 = 0; k0 < perThread; k0 += inFlight) {
+        int64_t k1 = std::min(perThread, k0 + inFlight);
+        SmallVector<Value> valid;
+        SmallVector<SmallVector<Value>> sv;
+        for (int64_t k = k0; k < k1; ++k) {
+          Value off = kb.add(tid, kb.idx(k * kThreads));
+          Value i = kb.add(e0, off);
+          valid.push_back(e.land(e.land(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)),
+                                        kb.cmp(CmpIPredicate::sge, i, kb.idx(0))),
+                                 kb.cmp(CmpIPredicate::slt, i, visible)));
+          Value ic = kb.select(valid.back(), i, kb.idx(0));
+          sv.emplace_back();
+          for (int64_t hh = 0; hh < g; ++hh)
+            sv.back().push_back(storedAt(ic, hh));
+        }
+        for (int64_t k = k0; k < k1; ++k) {
+          ArrayRef<Value> svk = sv[k - k0];
+          Value sum = kb.f32(0.0);
+          for (int64_t hh = 0; hh < g; ++hh)
+            sum = e.fadd(sum, kb.ptxUnaryF32("ex2.approx.ftz.f32",
+                                             e.fsub(e.fmul(svk[hh], kb.f32(M_LOG2E)), bias[hh])));
+          Value ok = e.land(valid[k - k0], e.lnot(e.isNegInf(svk[0])));
+          Value off = kb.add(tid, kb.idx(k * kThreads));
+          auto store = [&] { kb.store(kb.select(ok, sum, kb.f32(kNegInf)), pc, off); };
+          if ((k + 1) * kThreads > chunkEntries)
+            kb.ifThen(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)), store);
+          else
+            store();
+        }
+      }
+    });
+    kb.ifThen(e.lnot(stored), [&] {
+      e.loop(tid, kb.idx(chunkEntries), kb.idx(kThreads), {}, [&](Value off, ValueRange) {
+        Value i = kb.add(e0, off);
+        Value inRange = e.land(kb.cmp(CmpIPredicate::sge, i, kb.idx(0)),
+                               kb.cmp(CmpIPredicate::slt, i, visible));
+        auto prob = scf::IfOp::create(b, loc, TypeRange{f32}, inRange, true);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&prob.getThenRegion().front());
+          auto [s, ok] = scoresOf(i);
+          Value sum = kb.f32(0.0);
+          for (int64_t hh = 0; hh < g; ++hh) {
+            Value p = arith::DivFOp::create(
+                b, loc, kb.expF32(e.fsub(s[hh], kb.load(mAll, kb.idx(hh)))),
+                kb.load(lAll, kb.idx(hh)));
+            sum = e.fadd(sum, p);
+          }
+          scf::YieldOp::create(b, loc, ValueRange{kb.select(ok, sum, kb.f32(kNegInf))});
+          b.setInsertionPointToStart(&prob.getElseRegion().front());
+          scf::YieldOp::create(b, loc, ValueRange{kb.f32(kNegInf)});
+        }
+        kb.store(prob.getResult(0), pc, off);
+        return SmallVector<Value>{};
+      });
+    });
+  }
+
+  /// The max-pool of thread tid's block over `pc` (its pool_kernel entries
+  /// from tid * pool_stride).
+  Value pooled(Value pc, int64_t ps, int64_t pk) {
+    Value m = kb.f32(kNegInf);
+    for (int64_t k = 0; k < pk; ++k)
+      m = e.fmax(m, kb.load(pc, kb.add(kb.mul(tid, kb.idx(ps)), kb.idx(k))));
+    return m;
+  }
+};
+
+/// Selects the `k` largest of the keys keyAt(0 .. n-1) (unsigned; 0 is never
+/// selected), ties to the lower position, and calls emit(position, rank) for
+/// each winner, ranks 0, 1, ... in ascending position order. Returns how many
+/// were selected (index). Block-wide: every thread calls it.
+///
+/// The k-th largest key is found by a 32-step binary search on the key bits,
+/// counting with the whole block; up to kHeld keys per thread (kHeld * 512
+/// positions) are read once into registers for the 33 counts, past that each
+/// count reads them again.
+Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld,
+                 function_ref<Value(Value)> keyAt, function_ref<void(Value, Value)> emit,
+                 Value scratch, Value tid, Value warp, Value lane) {
+  KernelBuilder &kb = e.kb;
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type i32 = b.getI32Type();
+  Value held = kb.cmp(CmpIPredicate::ule, n, kb.idx(kHeld * kThreads));
+  SmallVector<Value> keys;
+  for (int64_t r = 0; r < kHeld; ++r) {
+    Value j = kb.add(tid, kb.idx(r * kThreads));
+    Value in = e.land(held, kb.cmp(CmpIPredicate::ult, j, n));
+    keys.push_back(kb.select(in, keyAt(kb.select(in, j, kb.idx(0))), e.i32(0)));
+  }
+  auto count = [&](function_ref<Value(Value)> pred) {
+    auto local = scf::IfOp::create(b, loc, TypeRange{i32}, held, true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&local.getThenRegion().front());
+      Value c = e.i32(0);
+      for (Value key : keys)
+        c = arith::AddIOp::create(b, loc, c, arith::ExtUIOp::create(b, loc, i32, pred(key)));
+      scf::YieldOp::create(b, loc, ValueRange{c});
+      b.setInsertionPointToStart(&local.getElseRegion().front());
+      auto loop = e.loop(tid, n, kb.idx(kThreads), {e.i32(0)}, [&](Value j, ValueRange a) {
+        Value add = arith::ExtUIOp::create(b, loc, i32, pred(keyAt(j)));
+        return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], add)};
+      });
+      scf::YieldOp::create(b, loc, loop.getResults());
+    }
+    return e.blockSum(local.getResult(0), scratch, warp, lane);
+  };
+
+  Value kConst = e.i32(k);
+  // threshold: the largest T with #{key >= T} >= k (unsigned), bit by bit;
+  // 0 when fewer than k keys are non-zero.
+  auto search = e.loop(kb.idx(0), kb.idx(32), kb.idx(1), {e.i32(0)}, [&](Value it, ValueRange a) {
+    Value bit = arith::ShLIOp::create(
+        b, loc, e.i32(1),
+        arith::SubIOp::create(b, loc, e.i32(31), arith::IndexCastOp::create(b, loc, i32, it)));
+    Value cand = e.lor(a[0], bit);
+    Value c = count([&](Value key) {
+      return arith::CmpIOp::create(b, loc, CmpIPredicate::uge, key, cand).getResult();
+    });
+    return SmallVector<Value>{
+        kb.select(arith::CmpIOp::create(b, loc, CmpIPredicate::uge, c, kConst), cand, a[0])};
+  });
+  Value thr = search.getResult(0);
+  Value nAbove = count([&](Value key) {
+    return arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, thr).getResult();
+  });
+  // With no more positions than k every non-zero key is selected.
+  Value all = kb.cmp(CmpIPredicate::ule, n, kb.idx(k));
+  Value needEq = arith::SubIOp::create(b, loc, kConst, nAbove);
+
+  auto emitted = e.loop(kb.idx(0), n, kb.idx(kThreads), {e.i32(0), e.i32(0)},
+                        [&](Value j0, ValueRange a) {
+    Value j = kb.add(j0, tid);
+    Value inR = kb.cmp(CmpIPredicate::ult, j, n);
+    Value key = keyAt(kb.select(inR, j, kb.idx(0)));
+    Value live = e.land(inR, arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, e.i32(0)));
+    Value gt = e.land(live, arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, thr));
+    Value eq = e.land(live, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, key, thr));
+    auto [eqRank, eqTotal] =
+        e.blockScan(arith::ExtUIOp::create(b, loc, i32, eq), scratch, warp, lane);
+    Value eqTaken = arith::AddIOp::create(b, loc, a[0], eqRank);
+    Value take = e.lor(e.land(live, all),
+                       e.lor(gt, e.land(eq, arith::CmpIOp::create(b, loc, CmpIPredicate::slt,
+                                                                  eqTaken, needEq))));
+    auto [rank, takeTotal] =
+        e.blockScan(arith::ExtUIOp::create(b, loc, i32, take), scratch, warp, lane);
+    kb.ifThen(take, [&] {
+      emit(j, arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                         arith::AddIOp::create(b, loc, a[1], rank)));
+    });
+    return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], eqTotal),
+                              arith::AddIOp::create(b, loc, a[1], takeTotal)};
+  });
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), emitted.getResult(1));
+}
+
+/// Forced blocks of a query whose own block is `own`: j < initBlocks or
+/// j > own - localBlocks; their key is +inf's.
+Value blockKey(Emitter &e, Value score, Value j, Value own, int64_t initBlocks,
+               int64_t localBlocks) {
+  KernelBuilder &kb = e.kb;
+  Value localStart = kb.sub(kb.add(own, kb.idx(1)), kb.idx(localBlocks));
+  Value forced = e.lor(kb.cmp(CmpIPredicate::slt, j, kb.idx(initBlocks)),
+                       kb.cmp(CmpIPredicate::sge, j, localStart));
+  return orderKey(e, kb.select(forced, kb.f32(std::numeric_limits<float>::infinity()), score));
+}
+
+} // namespace
 
 //===----------------------------------------------------------------------===//
 // sala.block_scores
@@ -126,7 +523,6 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   sala::CompressedKeysType keys = bs.getKeys().getType();
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2), kvh = keys.getKvHeads();
   int64_t g = bs.getGroupSize(), kpage = keys.getPageSize();
-  int64_t kernel = keys.getKernelSize(), stride = keys.getKernelStride();
   int64_t block = bs.getBlockSize(), ps = bs.getPoolStride(), pk = bs.getPoolKernel(),
           pad = bs.getPoolPadding();
   int64_t chunkEntries = ps * kThreads + pk;
@@ -170,77 +566,15 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
   Emitter e{kb, b, loc};
-  Value qs = kb.addWorkgroupBuffer(f32, g * d, 16); // 16-byte aligned: read 4 at a time
-  Value mW = kb.addWorkgroupBuffer(f32, kWarps * g);
-  Value lW = kb.addWorkgroupBuffer(f32, kWarps * g);
-  Value mAll = kb.addWorkgroupBuffer(f32, g);
-  Value lAll = kb.addWorkgroupBuffer(f32, g);
+  Stage1 st(kb, e, keys, h, d, g, bs.getEffectiveScale(), qArg, kArg, kpt, maxKeyPages,
+            keyPages);
   Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
-  Value tid = kb.threadId();
-  Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
-  Value token = kb.div(kb.blockId(), kb.idx(kvh));
-  Value group = kb.rem(kb.blockId(), kb.idx(kvh));
-  Value seq, pos; // plain values: lambdas below capture them
-  std::tie(seq, pos) = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
-  Value scale = kb.f32(bs.getEffectiveScale());
-
-  // The group's queries, f32, in shared memory.
-  Value qBase = kb.mul(kb.add(kb.mul(token, kb.idx(h)), kb.mul(group, kb.idx(g))), kb.idx(d));
-  e.loop(tid, kb.idx(g * d), kb.idx(kThreads), {}, [&](Value i, ValueRange) {
-    kb.store(kb.toF32(kb.load(kb.arg(qArg), kb.add(qBase, i))), qs, i);
-    return SmallVector<Value>{};
-  });
-  e.barrier();
-
-  // Entries visible to position p: stride*i + kernel - 1 <= p.
-  Value p1 = kb.add(pos, kb.idx(1));
-  Value visible = kb.select(kb.cmp(CmpIPredicate::slt, p1, kb.idx(kernel)), kb.idx(0),
-                            kb.add(kb.div(kb.sub(p1, kb.idx(kernel)), kb.idx(stride)), kb.idx(1)));
-
-  // Scores of entry i for the group's heads (scaled); `ok` false when the
-  // entry's page is outside the pool.
-  auto scoresOf = [&](Value i) -> std::pair<SmallVector<Value>, Value> {
-    Value logical = kb.div(i, kb.idx(kpage));
-    Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxKeyPages));
-    Value page = kb.loadIndex(kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)),
-                                                  kb.select(inTable, logical, kb.idx(0))));
-    Value ok = e.land(inTable, kb.cmp(CmpIPredicate::ult, page, kb.arg(keyPages)));
-    Value row = kb.add(kb.mul(kb.add(kb.mul(kb.select(ok, page, kb.idx(0)), kb.idx(kpage)),
-                                     kb.rem(i, kb.idx(kpage))),
-                              kb.idx(kvh * d)),
-                       kb.mul(group, kb.idx(d)));
-    // The entry's d channels in 16-byte pieces, all loads issued first (the
-    // loop used to wait for each piece in turn).
-    // (A loop over groups of pieces, not a full unroll: with every offset
-    // static, LLVM hoists all 16 x 128 query loads out of the entry loop.)
-    constexpr int64_t kPieces = 4; // 16-byte pieces in flight per thread
-    int64_t step = 8 * std::min<int64_t>(kPieces, d / 8);
-    SmallVector<Value> zeros(g, kb.f32(0.0));
-    auto dots = e.loop(kb.idx(0), kb.idx(d), kb.idx(step), zeros, [&](Value c0, ValueRange a) {
-      SmallVector<Value> acc(a.begin(), a.end()), pieces;
-      for (int64_t c = 0; c < step; c += 8)
-        pieces.push_back(kb.loadVector(kb.arg(kArg), kb.add(row, kb.add(c0, kb.idx(c))), 8, 16));
-      // q from shared memory 4 floats per access (the scalar loads made this
-      // loop shared-memory bound).
-      for (int64_t c = 0; c < step; c += 8)
-        for (int64_t hh = 0; hh < g; ++hh) {
-          Value qv[2];
-          for (int64_t half = 0; half < 2; ++half)
-            qv[half] = kb.loadVector(qs, kb.add(c0, kb.idx(hh * d + c + 4 * half)), 4, 16);
-          for (int64_t x = 0; x < 8; ++x) {
-            Value kx = kb.toF32(vector::ExtractOp::create(b, loc, pieces[c / 8], x));
-            Value qx = vector::ExtractOp::create(b, loc, qv[x / 4], x % 4);
-            acc[hh] = e.fadd(acc[hh], e.fmul(qx, kx));
-          }
-        }
-      return acc;
-    });
-    SmallVector<Value> acc(dots.getResults());
-    SmallVector<Value> s;
-    for (int64_t hh = 0; hh < g; ++hh)
-      s.push_back(e.fmul(acc[hh], scale));
-    return {s, ok};
-  };
+  Value tid = st.tid;
+  st.setPair(kb.div(kb.blockId(), kb.idx(kvh)), kb.rem(kb.blockId(), kb.idx(kvh)), kb.arg(cu),
+             kb.arg(lens), kb.arg(batch));
+  Value token = st.token, group = st.group;
+  st.loadQuery();
+  Value visible = st.visible();
 
   // Split mode: this block's entries [lo, hi); its raw scores go to the
   // workspace, [slot][head][entry - lo].
@@ -251,11 +585,8 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
                            kb.cmp(CmpIPredicate::ule, per, kb.idx(kSplitEntries)));
   Value pairIdx = kb.add(kb.mul(token, kb.idx(kvh)), group);
   Value slotBase = kb.mul(pairIdx, nSplits); // split slot of split 0
-  auto minIdx = [&](Value x, Value y) {
-    return kb.select(kb.cmp(CmpIPredicate::ult, x, y), x, y);
-  };
-  Value lo = kb.select(splitMode, minIdx(kb.mul(split, per), visible), kb.idx(0));
-  Value hi = kb.select(splitMode, minIdx(kb.add(lo, per), visible), visible);
+  Value lo = kb.select(splitMode, e.minIdx(kb.mul(split, per), visible), kb.idx(0));
+  Value hi = kb.select(splitMode, e.minIdx(kb.add(lo, per), visible), visible);
   Value perSafe = kb.select(kb.cmp(CmpIPredicate::eq, per, kb.idx(0)), kb.idx(1), per);
   auto wsAt = [&](Value i, int64_t hh) { // workspace index of entry i, head hh
     Value sp = kb.div(i, perSafe);
@@ -265,185 +596,69 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   // Outside split mode only split 0 works (the whole range, as with splits = 1).
   Value active = e.lor(splitMode, kb.cmp(CmpIPredicate::eq, split, kb.idx(0)));
   kb.ifThen(active, [&] {
-
-  // Pass 1: per-head max and sum of exp over the visible entries.
-  SmallVector<Value> init;
-  for (int64_t hh = 0; hh < g; ++hh)
-    init.push_back(kb.f32(kNegInf));
-  for (int64_t hh = 0; hh < g; ++hh)
-    init.push_back(kb.f32(0.0));
-  auto stats = e.loop(kb.add(lo, tid), hi, kb.idx(kThreads), init, [&](Value i, ValueRange st) {
-    auto [s, ok] = scoresOf(i);
-    kb.ifThen(splitMode, [&] {
-      for (int64_t hh = 0; hh < g; ++hh)
-        kb.store(kb.select(ok, s[hh], kb.f32(kNegInf)), kb.arg(partS), wsAt(i, hh));
-    });
-    SmallVector<Value> next(st.begin(), st.end());
-    for (int64_t hh = 0; hh < g; ++hh) {
-      Value m = st[hh], l = st[g + hh];
-      Value sv = kb.select(ok, s[hh], kb.f32(kNegInf));
-      Value mNew = e.fmax(m, sv);
-      Value safe = kb.select(e.isNegInf(mNew), kb.f32(0.0), mNew);
-      next[hh] = mNew;
-      next[g + hh] = e.fadd(e.fmul(l, kb.expF32(e.fsub(m, safe))), kb.expF32(e.fsub(sv, safe)));
-    }
-    return next;
-  });
-  for (int64_t hh = 0; hh < g; ++hh) {
-    Value m = stats.getResult(hh), l = stats.getResult(g + hh);
-    Value mw = kb.warpMax(m, 32);
-    Value f = kb.select(e.isNegInf(m), kb.f32(0.0),
-                        kb.expF32(e.fsub(m, kb.select(e.isNegInf(mw), kb.f32(0.0), mw))));
-    Value lw = kb.warpSum(e.fmul(l, f), 32);
-    kb.ifThen(kb.cmp(CmpIPredicate::eq, lane, kb.idx(0)), [&] {
-      kb.store(mw, mW, kb.add(kb.mul(warp, kb.idx(g)), kb.idx(hh)));
-      kb.store(lw, lW, kb.add(kb.mul(warp, kb.idx(g)), kb.idx(hh)));
-    });
-  }
-  e.barrier();
-  kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-    Value m = kb.f32(kNegInf);
-    for (int64_t w = 0; w < kWarps; ++w)
-      m = e.fmax(m, kb.load(mW, kb.add(kb.idx(w * g), tid)));
-    Value safe = kb.select(e.isNegInf(m), kb.f32(0.0), m);
-    Value l = kb.f32(0.0);
-    for (int64_t w = 0; w < kWarps; ++w) {
-      Value mw = kb.load(mW, kb.add(kb.idx(w * g), tid));
-      Value f = kb.select(e.isNegInf(mw), kb.f32(0.0), kb.expF32(e.fsub(mw, safe)));
-      l = e.fadd(l, e.fmul(kb.load(lW, kb.add(kb.idx(w * g), tid)), f));
-    }
-    kb.store(m, mAll, tid);
-    kb.store(l, lAll, tid);
-  });
-  e.barrier();
-
-  // Split mode: publish this split's statistics, count it done; the block
-  // that finishes last merges them and goes on to pass 2 (the others stop).
-  Value flag = pc; // pass 2's chunk buffer is free until then
-  kb.store(kb.f32(1.0), flag, kb.idx(0)); // uniform default: go on
-  kb.ifThen(splitMode, [&] {
-    Value mySlot = kb.add(slotBase, split);
-    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-      Value at = kb.mul(kb.add(kb.mul(mySlot, kb.idx(g)), tid), kb.idx(2));
-      kb.store(kb.load(mAll, tid), kb.arg(partML), at);
-      kb.store(kb.load(lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
-    });
-    kb.ifLastArrival(kb.arg(counters), pairIdx, nSplits, flag, [&] {
-      kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-        auto mx = e.loop(kb.idx(0), nSplits, kb.idx(1), {kb.f32(kNegInf)}, [&](Value sp, ValueRange a) {
-          Value at = kb.mul(kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), tid), kb.idx(2));
-          return SmallVector<Value>{e.fmax(a[0], kb.load(kb.arg(partML), at))};
-        });
-        Value m = mx.getResult(0);
-        Value safe = kb.select(e.isNegInf(m), kb.f32(0.0), m);
-        auto sum = e.loop(kb.idx(0), nSplits, kb.idx(1), {kb.f32(0.0)}, [&](Value sp, ValueRange a) {
-          Value at = kb.mul(kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), tid), kb.idx(2));
-          Value ms = kb.load(kb.arg(partML), at);
-          Value f = kb.select(e.isNegInf(ms), kb.f32(0.0), kb.expF32(e.fsub(ms, safe)));
-          return SmallVector<Value>{e.fadd(a[0], e.fmul(kb.load(kb.arg(partML), kb.add(at, kb.idx(1))), f))};
-        });
-        kb.store(m, mAll, tid);
-        kb.store(sum.getResult(0), lAll, tid);
+    // Pass 1: per-head max and sum of exp over the visible entries.
+    st.stats(lo, hi, [&](Value i, ArrayRef<Value> s) {
+      kb.ifThen(splitMode, [&] {
+        for (int64_t hh = 0; hh < g; ++hh)
+          kb.store(s[hh], kb.arg(partS), wsAt(i, hh));
       });
     });
-  });
-  e.barrier();
-  Value goOn = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, kb.load(flag, kb.idx(0)),
-                                     kb.f32(1.0));
-  e.barrier(); // everyone has read the flag before pass 2 reuses the buffer
-  kb.ifThen(goOn, [&] {
 
-  // Pass 2: group probabilities per entry, max-pooled onto blocks in chunks.
-  Value rowOut = kb.mul(kb.add(kb.mul(token, kb.idx(kvh)), group), kb.arg(maxBlocks));
-  Value own = kb.div(pos, kb.idx(block));
-  Value nOwn = kb.add(own, kb.idx(1));
-  Value nWrite = kb.select(kb.cmp(CmpIPredicate::ult, nOwn, kb.arg(maxBlocks)), nOwn,
-                           kb.arg(maxBlocks));
-  e.loop(kb.idx(0), nWrite, kb.idx(kThreads), {}, [&](Value j0, ValueRange) {
-    Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
-    // Split mode: the chunk's raw scores from the workspace, every load of a
-    // thread's entries issued before the math (one block does this for the
-    // whole sequence: it must not wait on one entry at a time).
+    // Split mode: publish this split's statistics, count it done; the block
+    // that finishes last merges them and goes on to pass 2 (the others stop).
+    Value flag = pc; // pass 2's chunk buffer is free until then
+    kb.store(kb.f32(1.0), flag, kb.idx(0)); // uniform default: go on
     kb.ifThen(splitMode, [&] {
-      int64_t perThread = (chunkEntries + kThreads - 1) / kThreads;
-      SmallVector<Value> valid(perThread);
-      SmallVector<SmallVector<Value>> sv(perThread);
-      for (int64_t k = 0; k < perThread; ++k) {
-        Value off = kb.add(tid, kb.idx(k * kThreads));
-        Value i = kb.add(e0, off);
-        valid[k] = e.land(e.land(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)),
-                                 kb.cmp(CmpIPredicate::sge, i, kb.idx(0))),
-                          kb.cmp(CmpIPredicate::slt, i, visible));
-        Value ic = kb.select(valid[k], i, kb.idx(0));
-        for (int64_t hh = 0; hh < g; ++hh)
-          sv[k].push_back(kb.load(kb.arg(partS), wsAt(ic, hh)));
-      }
-      // p = exp(s - M) / L = 2^(s log2(e) - (M log2(e) + log2(L))): one ex2
-      // per head and entry, no division (this loop is the serial tail).
-      SmallVector<Value> bias;
-      for (int64_t hh = 0; hh < g; ++hh)
-        bias.push_back(e.fadd(e.fmul(kb.load(mAll, kb.idx(hh)), kb.f32(M_LOG2E)),
-                              kb.ptxUnaryF32("lg2.approx.f32", kb.load(lAll, kb.idx(hh)))));
-      for (int64_t k = 0; k < perThread; ++k) {
-        Value sum = kb.f32(0.0);
-        for (int64_t hh = 0; hh < g; ++hh)
-          sum = e.fadd(sum, kb.ptxUnaryF32("ex2.approx.ftz.f32",
-                                           e.fsub(e.fmul(sv[k][hh], kb.f32(M_LOG2E)), bias[hh])));
-        Value ok = e.land(valid[k], arith::XOrIOp::create(
-                                        b, loc, e.isNegInf(sv[k][0]),
-                                        arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
-        Value off = kb.add(tid, kb.idx(k * kThreads));
-        auto store = [&] { kb.store(kb.select(ok, sum, kb.f32(kNegInf)), pc, off); };
-        if ((k + 1) * kThreads > chunkEntries)
-          kb.ifThen(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)), store);
-        else
-          store();
-      }
-    });
-    kb.ifThen(arith::XOrIOp::create(b, loc, splitMode,
-                                    arith::ConstantOp::create(b, loc, b.getBoolAttr(true))), [&] {
-    e.loop(tid, kb.idx(chunkEntries), kb.idx(kThreads), {}, [&](Value off, ValueRange) {
-      Value i = kb.add(e0, off);
-      Value inRange = e.land(kb.cmp(CmpIPredicate::sge, i, kb.idx(0)),
-                             kb.cmp(CmpIPredicate::slt, i, visible));
-      auto prob = scf::IfOp::create(b, loc, TypeRange{f32}, inRange, true);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(&prob.getThenRegion().front());
-        auto [s, ok] = scoresOf(i);
-        Value sum = kb.f32(0.0);
-        for (int64_t hh = 0; hh < g; ++hh) {
-          Value p = arith::DivFOp::create(
-              b, loc, kb.expF32(e.fsub(s[hh], kb.load(mAll, kb.idx(hh)))),
-              kb.load(lAll, kb.idx(hh)));
-          sum = e.fadd(sum, p);
-        }
-        scf::YieldOp::create(b, loc, ValueRange{kb.select(ok, sum, kb.f32(kNegInf))});
-        b.setInsertionPointToStart(&prob.getElseRegion().front());
-        scf::YieldOp::create(b, loc, ValueRange{kb.f32(kNegInf)});
-      }
-      kb.store(prob.getResult(0), pc, off);
-      return SmallVector<Value>{};
-    });
+      Value mySlot = kb.add(slotBase, split);
+      kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+        Value at = kb.mul(kb.add(kb.mul(mySlot, kb.idx(g)), tid), kb.idx(2));
+        kb.store(kb.load(st.mAll, tid), kb.arg(partML), at);
+        kb.store(kb.load(st.lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
+      });
+      kb.ifLastArrival(kb.arg(counters), pairIdx, nSplits, flag, [&] {
+        kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+          auto statAt = [&](Value sp) {
+            return kb.mul(kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), tid), kb.idx(2));
+          };
+          st.mergeInto(
+              nSplits, [&](Value sp) { return kb.load(kb.arg(partML), statAt(sp)); },
+              [&](Value sp) { return kb.load(kb.arg(partML), kb.add(statAt(sp), kb.idx(1))); });
+        });
+      });
     });
     e.barrier();
-    Value j = kb.add(j0, tid);
-    kb.ifThen(kb.cmp(CmpIPredicate::ult, j, nWrite), [&] {
-      Value m = kb.f32(kNegInf);
-      for (int64_t k = 0; k < pk; ++k)
-        m = e.fmax(m, kb.load(pc, kb.add(kb.mul(tid, kb.idx(ps)), kb.idx(k))));
-      kb.store(m, kb.arg(out), kb.add(rowOut, j));
+    Value goOn = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                       kb.load(flag, kb.idx(0)), kb.f32(1.0));
+    e.barrier(); // everyone has read the flag before pass 2 reuses the buffer
+    kb.ifThen(goOn, [&] {
+      // Pass 2: group probabilities per entry, max-pooled onto blocks in chunks.
+      Value rowOut = kb.mul(pairIdx, kb.arg(maxBlocks));
+      Value nOwn = kb.add(kb.div(st.pos, kb.idx(block)), kb.idx(1));
+      Value nWrite = e.minIdx(nOwn, kb.arg(maxBlocks));
+      e.loop(kb.idx(0), nWrite, kb.idx(kThreads), {}, [&](Value j0, ValueRange) {
+        Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
+        // All of a thread's entries in flight at once: this block pools the
+        // whole sequence alone.
+        st.chunkProbs(e0, visible, pc, chunkEntries, splitMode, chunkEntries,
+                      [&](Value i, int64_t hh) {
+          return kb.load(kb.arg(partS), wsAt(i, hh));
+        });
+        e.barrier();
+        Value j = kb.add(j0, tid);
+        kb.ifThen(kb.cmp(CmpIPredicate::ult, j, nWrite), [&] {
+          kb.store(st.pooled(pc, ps, pk), kb.arg(out), kb.add(rowOut, j));
+        });
+        e.barrier();
+        return SmallVector<Value>{};
+      });
+      // Blocks past the query's own block.
+      e.loop(kb.add(nWrite, tid), kb.arg(maxBlocks), kb.idx(kThreads), {},
+             [&](Value j, ValueRange) {
+               kb.store(kb.f32(kNegInf), kb.arg(out), kb.add(rowOut, j));
+               return SmallVector<Value>{};
+             });
     });
-    e.barrier();
-    return SmallVector<Value>{};
   });
-  // Blocks past the query's own block.
-  e.loop(kb.add(nWrite, tid), kb.arg(maxBlocks), kb.idx(kThreads), {}, [&](Value j, ValueRange) {
-    kb.store(kb.f32(kNegInf), kb.arg(out), kb.add(rowOut, j));
-    return SmallVector<Value>{};
-  });
-  }); // goOn
-  }); // active
   return success();
 }
 
@@ -455,8 +670,6 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   auto tk = cast<sala::TopkBlocksOp>(op);
   int64_t kvh = tk.getScores().getType().getDimSize(1);
   int64_t kSel = tk.getTopk() + tk.getLocalBlocks();
-  int64_t block = tk.getBlockSize(), initBlocks = tk.getInitBlocks(),
-          local = tk.getLocalBlocks();
   Type f32 = Float32Type::get(op->getContext()), i32 = IntegerType::get(op->getContext(), 32);
 
   unsigned sc = kb.addBuffer("scores", f32, {"tokens", kvh, "max_blocks"},
@@ -482,109 +695,298 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   Value group = kb.rem(kb.blockId(), kb.idx(kvh));
   Value seq, pos; // plain values: lambdas below capture them
   std::tie(seq, pos) = kb.queryPosition(kb.arg(cu), kb.arg(lens), kb.arg(batch), token);
-  Value own = kb.div(pos, kb.idx(block));
+  Value own = kb.div(pos, kb.idx(tk.getBlockSize()));
   Value nCand = kb.add(own, kb.idx(1));
   Value rowIn = kb.mul(kb.add(kb.mul(token, kb.idx(kvh)), group), kb.arg(maxBlocks));
   Value rowOut = kb.mul(kb.add(kb.mul(token, kb.idx(kvh)), group), kb.idx(kSel));
-  // Forced: j < init_blocks or j > own - local_blocks.
-  Value localStart = kb.sub(nCand, kb.idx(local));
 
-  // Order-preserving i32 key of block j's score (+inf when forced), compared
-  // unsigned: bits ^ (negative ? 0xffffffff : 0x80000000).
-  auto keyOf = [&](Value j) {
+  auto keyAt = [&](Value j) {
     Value inScores = kb.cmp(CmpIPredicate::ult, j, kb.arg(maxBlocks));
     Value raw = kb.load(kb.arg(sc), kb.add(rowIn, kb.select(inScores, j, kb.idx(0))));
-    Value s = kb.select(inScores, raw, kb.f32(kNegInf));
-    Value forced = e.lor(kb.cmp(CmpIPredicate::slt, j, kb.idx(initBlocks)),
-                         kb.cmp(CmpIPredicate::sge, j, localStart));
-    s = kb.select(forced, kb.f32(std::numeric_limits<float>::infinity()), s);
-    Value bits = arith::BitcastOp::create(b, loc, i32, s);
-    Value sign = arith::ShRSIOp::create(b, loc, bits, e.i32(31));
-    Value mask = e.lor(sign, e.i32(int32_t(0x80000000u)));
-    return arith::XOrIOp::create(b, loc, bits, mask).getResult();
+    return blockKey(e, kb.select(inScores, raw, kb.f32(kNegInf)), j, own, tk.getInitBlocks(),
+                    tk.getLocalBlocks());
   };
-  // Up to kHeld keys per thread (kHeld * 512 candidates, 512K tokens of
-  // context at 64-token blocks) are read once into registers, so the 33
-  // counting passes below do not go back to memory; past that, each pass reads
-  // the scores again. A key that is not a candidate is 0, which no count
-  // includes (every threshold tried and compared against is above 0).
-  constexpr int64_t kHeld = 16;
-  Value held = kb.cmp(CmpIPredicate::ule, nCand, kb.idx(kHeld * kThreads));
-  SmallVector<Value> keys;
-  for (int64_t r = 0; r < kHeld; ++r) {
-    Value j = kb.add(tid, kb.idx(r * kThreads));
-    Value in = e.land(held, kb.cmp(CmpIPredicate::ult, j, nCand));
-    keys.push_back(kb.select(in, keyOf(kb.select(in, j, kb.idx(0))), e.i32(0)));
-  }
-  auto count = [&](function_ref<Value(Value)> pred) {
-    auto local = scf::IfOp::create(b, loc, TypeRange{i32}, held, true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&local.getThenRegion().front());
-      Value n = e.i32(0);
-      for (Value key : keys)
-        n = arith::AddIOp::create(b, loc, n, arith::ExtUIOp::create(b, loc, i32, pred(key)));
-      scf::YieldOp::create(b, loc, ValueRange{n});
-      b.setInsertionPointToStart(&local.getElseRegion().front());
-      auto loop = e.loop(tid, nCand, kb.idx(kThreads), {e.i32(0)}, [&](Value j, ValueRange a) {
-        Value add = arith::ExtUIOp::create(b, loc, i32, pred(keyOf(j)));
-        return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], add)};
-      });
-      scf::YieldOp::create(b, loc, loop.getResults());
-    }
-    return e.blockSum(local.getResult(0), scratch, warp, lane);
-  };
-
-  Value kConst = e.i32(kSel);
-  // threshold: the largest T with #{key >= T} >= K (unsigned), bit by bit.
-  auto search = e.loop(kb.idx(0), kb.idx(32), kb.idx(1), {e.i32(0)}, [&](Value it, ValueRange a) {
-    Value bit = arith::ShLIOp::create(
-        b, loc, e.i32(1),
-        arith::SubIOp::create(b, loc, e.i32(31),
-                              arith::IndexCastOp::create(b, loc, i32, it)));
-    Value cand = e.lor(a[0], bit);
-    Value n = count([&](Value key) {
-      return arith::CmpIOp::create(b, loc, CmpIPredicate::uge, key, cand).getResult();
-    });
-    return SmallVector<Value>{
-        kb.select(arith::CmpIOp::create(b, loc, CmpIPredicate::uge, n, kConst), cand, a[0])};
-  });
-  Value thr = search.getResult(0);
-  Value nAbove = count([&](Value key) {
-    return arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, thr).getResult();
-  });
-  // With no more candidates than K every candidate is selected.
-  Value all = kb.cmp(CmpIPredicate::ule, nCand, kb.idx(kSel));
-  Value needEq = arith::SubIOp::create(b, loc, kConst, nAbove);
-
-  auto emit = e.loop(kb.idx(0), nCand, kb.idx(kThreads), {e.i32(0), e.i32(0)},
-                     [&](Value j0, ValueRange a) {
-    Value j = kb.add(j0, tid);
-    Value inR = kb.cmp(CmpIPredicate::ult, j, nCand);
-    Value key = keyOf(kb.select(inR, j, kb.idx(0)));
-    Value gt = e.land(inR, arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, thr));
-    Value eq = e.land(inR, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, key, thr));
-    auto [eqRank, eqTotal] =
-        e.blockScan(arith::ExtUIOp::create(b, loc, i32, eq), scratch, warp, lane);
-    Value eqTaken = arith::AddIOp::create(b, loc, a[0], eqRank);
-    Value take = e.lor(e.land(inR, all),
-                       e.lor(gt, e.land(eq, arith::CmpIOp::create(b, loc, CmpIPredicate::slt,
-                                                                  eqTaken, needEq))));
-    auto [rank, takeTotal] =
-        e.blockScan(arith::ExtUIOp::create(b, loc, i32, take), scratch, warp, lane);
-    kb.ifThen(take, [&] {
-      Value at = kb.add(rowOut, arith::IndexCastOp::create(
-                                    b, loc, b.getIndexType(),
-                                    arith::AddIOp::create(b, loc, a[1], rank)));
-      kb.store(arith::IndexCastOp::create(b, loc, i32, j), kb.arg(out), at);
-    });
-    return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], eqTotal),
-                              arith::AddIOp::create(b, loc, a[1], takeTotal)};
-  });
-  Value taken = arith::IndexCastOp::create(b, loc, b.getIndexType(), emit.getResult(1));
+  // 16 keys a thread: 8192 candidates, 512K tokens at 64-token blocks.
+  Value taken = selectBest(
+      e, nCand, kSel, 16, keyAt,
+      [&](Value j, Value rank) {
+        kb.store(arith::IndexCastOp::create(b, loc, i32, j), kb.arg(out), kb.add(rowOut, rank));
+      },
+      scratch, tid, warp, lane);
   e.loop(kb.add(taken, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
     kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r));
     return SmallVector<Value>{};
+  });
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// sala.fused_sparse_select
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// A loop over work units claimed from a global ticket counter, one unit per
+/// trip for the whole block, until the tickets pass `total`.
+void claimLoop(KernelBuilder &kb, Emitter &e, Value tickets, int64_t which, Value total,
+               Value claim, function_ref<void(Value)> body) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type indexType = b.getIndexType();
+  auto w = scf::WhileOp::create(b, loc, TypeRange{indexType}, ValueRange{});
+  OpBuilder::InsertionGuard guard(b);
+  Block *before = b.createBlock(&w.getBefore());
+  b.setInsertionPointToStart(before);
+  e.barrier(); // the previous claim has been read by everyone
+  kb.ifThen(kb.cmp(CmpIPredicate::eq, kb.threadId(), kb.idx(0)), [&] {
+    kb.store(kb.atomicAdd(tickets, kb.idx(which), e.i32(1)), claim, kb.idx(0));
+  });
+  e.barrier();
+  Value unit = kb.loadIndex(claim, kb.idx(0));
+  scf::ConditionOp::create(b, loc, kb.cmp(CmpIPredicate::ult, unit, total), ValueRange{unit});
+  Block *after = b.createBlock(&w.getAfter(), {}, TypeRange{indexType}, {loc});
+  b.setInsertionPointToStart(after);
+  body(after->getArgument(0));
+  scf::YieldOp::create(b, loc, ValueRange{});
+}
+
+/// Thread 0 waits until counters[index] >= target (atomic reads, with a
+/// back-off), then the block acquires what the counted blocks released.
+void waitForCount(KernelBuilder &kb, Emitter &e, Value counters, Value index, Value target) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  kb.ifThen(kb.cmp(CmpIPredicate::eq, kb.threadId(), kb.idx(0)), [&] {
+    auto w = scf::WhileOp::create(b, loc, TypeRange{}, ValueRange{});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(b.createBlock(&w.getBefore()));
+    Value seen = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                            kb.atomicAdd(counters, index, e.i32(0)));
+    scf::ConditionOp::create(b, loc, kb.cmp(CmpIPredicate::ult, seen, target), ValueRange{});
+    b.setInsertionPointToStart(b.createBlock(&w.getAfter()));
+    LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "nanosleep.u32 256;", "",
+                              /*has_side_effects=*/true, /*is_align_stack=*/false,
+                              LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
+    scf::YieldOp::create(b, loc, ValueRange{});
+  });
+  e.barrier();
+  kb.fenceGpu();
+}
+
+} // namespace
+
+LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &kb) {
+  auto fs = cast<sala::FusedSparseSelectOp>(op);
+  auto qt = cast<RankedTensorType>(fs.getQuery().getType());
+  sala::CompressedKeysType keys = fs.getKeys().getType();
+  int64_t h = qt.getDimSize(1), d = qt.getDimSize(2), kvh = keys.getKvHeads();
+  int64_t g = fs.getGroupSize(), kpage = keys.getPageSize();
+  int64_t block = fs.getBlockSize(), ps = fs.getPoolStride(), pk = fs.getPoolKernel(),
+          pad = fs.getPoolPadding();
+  int64_t kSel = fs.getTopk() + fs.getLocalBlocks();
+  int64_t kc = std::min<int64_t>(kSel, kThreads); // candidates a chunk keeps
+  int64_t chunkEntries = ps * kThreads + pk;
+  Type bf16 = qt.getElementType(), f32 = Float32Type::get(op->getContext());
+  Type i32 = IntegerType::get(op->getContext(), 32);
+
+  unsigned qArg = kb.addBuffer("query", bf16, {"tokens", h, d}, "[tokens, heads, head_dim] q");
+  unsigned kArg = kb.addBuffer("keys", bf16, {"key_pages", kpage, kvh, d},
+                               "[key_pages, key_page_size, kv_heads, head_dim] compressed keys");
+  unsigned kpt = kb.addBuffer("key_page_table", i32, {"batch", "max_key_pages"},
+                              "[batch, max_key_pages] pages of the compressed keys");
+  unsigned cu = kb.addCuSeqlens();
+  unsigned lens = kb.addSeqLens();
+  unsigned out = kb.addBuffer("blocks", i32, {"tokens", kvh, kSel},
+                              "[tokens, kv_heads, selected] selected blocks, ascending, "
+                              "-1 padded");
+  unsigned partS = kb.addBuffer("partial_scores", f32, {"select_slots", g, kSelectPartEntries},
+                                "[select_slots, group, 512] workspace: each split's raw "
+                                "scores");
+  unsigned partML = kb.addBuffer("partial_stats", f32, {"tokens", kvh, "select_splits", g, 2},
+                                 "[tokens, kv_heads, select_splits, group, 2] workspace: each "
+                                 "split's per-head max and sum of exp");
+  unsigned cand = kb.addBuffer("candidates", i32, {"tokens", kvh, "max_blocks", 2},
+                               "[tokens, kv_heads, max_blocks, 2] workspace: each chunk of "
+                               "512 blocks' best blocks (key, index)");
+  unsigned counters = kb.addBuffer("counters", i32, {"tokens", kvh, 2},
+                                   "[tokens, kv_heads, 2] workspace: zero before the first "
+                                   "launch; every launch leaves it zero");
+  unsigned tickets = kb.addBuffer("tickets", i32, {3},
+                                  "[3] workspace: zero before the first launch; every "
+                                  "launch leaves it zero");
+  unsigned tokens = kb.addSize("tokens", "number of query tokens");
+  unsigned batch = kb.addSize("batch", "number of sequences");
+  unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
+  unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
+  unsigned maxBlocks = kb.addSize("max_blocks", "blocks of the longest sequence (at least)");
+  unsigned splits = kb.addSize(
+      "select_splits", "parts each (token, KV group)'s compressed keys are split into, at "
+                       "least 1 (any value is correct; one part per 512 entries is fast); a "
+                       "part's scores are kept, not computed twice, when select_splits > 1 "
+                       "and it has at most 512 entries");
+  kb.addSize("select_slots", "rows of the score workspace: tokens * kv_heads * select_splits "
+                             "when select_splits > 1, else 0 (unused)");
+  kb.setBlock(kThreads);
+  kb.setGrid(GridDim::scaled("tokens", kvh, 1), GridDim::scaled("select_splits", 1, 1));
+
+  OpBuilder &b = kb.begin();
+  Location loc = kb.getLoc();
+  Emitter e{kb, b, loc};
+  Stage1 st(kb, e, keys, h, d, g, fs.getEffectiveScale(), qArg, kArg, kpt, maxKeyPages,
+            keyPages);
+  st.pieces = 2; // 4 spill at the 128 registers of 512 threads
+  Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
+  Value keysW = kb.addWorkgroupBuffer(i32, kThreads);
+  Value scratch = kb.addWorkgroupBuffer(i32, kWarps);
+  Value claim = kb.addWorkgroupBuffer(i32, 1);
+  Value flag = kb.addWorkgroupBuffer(i32, 1);
+  Value tid = st.tid;
+
+  Value nSplits = kb.arg(splits);
+  Value pairs = kb.mul(kb.arg(tokens), kb.idx(kvh));
+  Value maxChunks = kb.div(kb.add(kb.arg(maxBlocks), kb.idx(kThreads - 1)), kb.idx(kThreads));
+
+  // What a unit of either phase knows of its pair.
+  struct Pair {
+    Value index, visible, per, perSafe, stored;
+  };
+  auto openPair = [&](Value pair) {
+    st.setPair(kb.div(pair, kb.idx(kvh)), kb.rem(pair, kb.idx(kvh)), kb.arg(cu), kb.arg(lens),
+               kb.arg(batch));
+    Pair p;
+    p.index = pair;
+    p.visible = st.visible();
+    p.per = kb.div(kb.add(p.visible, kb.sub(nSplits, kb.idx(1))), nSplits);
+    p.perSafe = kb.select(kb.cmp(CmpIPredicate::eq, p.per, kb.idx(0)), kb.idx(1), p.per);
+    p.stored = e.land(kb.cmp(CmpIPredicate::ugt, nSplits, kb.idx(1)),
+                      kb.cmp(CmpIPredicate::ule, p.per, kb.idx(kSelectPartEntries)));
+    return p;
+  };
+  // Workspace index of entry i's raw score for head hh: [slot][head][i - lo].
+  auto wsAt = [&](const Pair &p, Value i, int64_t hh) {
+    Value sp = kb.div(i, p.perSafe);
+    Value row = kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), kb.idx(hh));
+    return kb.add(kb.mul(row, kb.idx(kSelectPartEntries)), kb.sub(i, kb.mul(sp, p.perSafe)));
+  };
+  auto statAt = [&](const Pair &p, Value sp, Value head) {
+    return kb.mul(kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), head),
+                  kb.idx(2));
+  };
+
+  // Phase A, unit (pair, split): the split's scores and per-head statistics.
+  // Units are claimed from a ticket, so every claimed unit belongs to a
+  // running block and finishes without waiting on anything.
+  claimLoop(kb, e, kb.arg(tickets), 0, kb.mul(pairs, nSplits), claim, [&](Value u) {
+    Pair p = openPair(kb.div(u, nSplits));
+    Value split = kb.rem(u, nSplits);
+    st.loadQuery();
+    Value lo = e.minIdx(kb.mul(split, p.per), p.visible);
+    Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
+    st.stats(lo, hi, [&](Value i, ArrayRef<Value> s) {
+      kb.ifThen(p.stored, [&] {
+        for (int64_t hh = 0; hh < g; ++hh)
+          kb.store(s[hh], kb.arg(partS), wsAt(p, i, hh));
+      });
+    });
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+      Value at = statAt(p, split, tid);
+      kb.store(kb.load(st.mAll, tid), kb.arg(partML), at);
+      kb.store(kb.load(st.lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
+    });
+    kb.fenceGpu();
+    e.barrier();
+    kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+      kb.atomicAdd(kb.arg(counters), kb.mul(p.index, kb.idx(2)), e.i32(1));
+    });
+  });
+
+  // Phase B, unit (pair, chunk of 512 blocks): once the pair's phase A is
+  // done (every phase A unit is claimed by now, so the wait ends), pool the
+  // chunk's blocks and keep its best kc as candidates; the last chunk of a
+  // pair to finish selects among all of them.
+  claimLoop(kb, e, kb.arg(tickets), 1, kb.mul(pairs, maxChunks), claim, [&](Value u) {
+    Pair p = openPair(kb.div(u, maxChunks));
+    Value c = kb.rem(u, maxChunks);
+    Value own = kb.div(st.pos, kb.idx(block));
+    Value nCand = e.minIdx(kb.add(own, kb.idx(1)), kb.arg(maxBlocks));
+    Value nChunks = kb.div(kb.add(nCand, kb.idx(kThreads - 1)), kb.idx(kThreads));
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, c, nChunks), [&] {
+      waitForCount(kb, e, kb.arg(counters), kb.mul(p.index, kb.idx(2)), nSplits);
+      kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+        st.mergeInto(
+            nSplits, [&](Value sp) { return kb.load(kb.arg(partML), statAt(p, sp, tid)); },
+            [&](Value sp) {
+              return kb.load(kb.arg(partML), kb.add(statAt(p, sp, tid), kb.idx(1)));
+            });
+      });
+      st.loadQuery(); // for recomputed scores; its barriers publish mAll/lAll
+      Value j0 = kb.mul(c, kb.idx(kThreads));
+      Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
+      // Two entries (32 loads) in flight: the registers of 16 warps allow no more.
+      st.chunkProbs(e0, p.visible, pc, chunkEntries, p.stored, 2,
+                    [&](Value i, int64_t hh) { return kb.load(kb.arg(partS), wsAt(p, i, hh)); });
+      e.barrier();
+      Value j = kb.add(j0, tid);
+      Value key = blockKey(e, st.pooled(pc, ps, pk), j, own, fs.getInitBlocks(),
+                           fs.getLocalBlocks());
+      kb.store(kb.select(kb.cmp(CmpIPredicate::ult, j, nCand), key, e.i32(0)), keysW, tid);
+      e.barrier();
+      Value candRow = kb.mul(p.index, kb.mul(kb.arg(maxBlocks), kb.idx(2)));
+      Value candBase = kb.add(candRow, kb.mul(c, kb.idx(2 * kc)));
+      Value taken = selectBest(
+          e, kb.idx(kThreads), kc, 1, [&](Value pos) { return kb.load(keysW, pos); },
+          [&](Value pos, Value rank) {
+            Value at = kb.add(candBase, kb.mul(rank, kb.idx(2)));
+            kb.store(kb.load(keysW, pos), kb.arg(cand), at);
+            kb.store(arith::IndexCastOp::create(b, loc, i32, kb.add(j0, pos)), kb.arg(cand),
+                     kb.add(at, kb.idx(1)));
+          },
+          scratch, tid, st.warp, st.lane);
+      e.loop(kb.add(taken, tid), kb.idx(kc), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
+        Value at = kb.add(candBase, kb.mul(r, kb.idx(2)));
+        kb.store(e.i32(0), kb.arg(cand), at);
+        kb.store(e.i32(-1), kb.arg(cand), kb.add(at, kb.idx(1)));
+        return SmallVector<Value>{};
+      });
+      // The pair's last chunk: the final selection among every chunk's
+      // candidates (in ascending block order, chunk after chunk).
+      kb.ifLastArrival(kb.arg(counters), kb.add(kb.mul(p.index, kb.idx(2)), kb.idx(1)), nChunks,
+                       flag, [&] {
+        kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+          kb.store(e.i32(0), kb.arg(counters), kb.mul(p.index, kb.idx(2)));
+        });
+        Value rowOut = kb.mul(p.index, kb.idx(kSel));
+        Value all = kb.mul(nChunks, kb.idx(kc));
+        // 8 candidates a thread: 42 chunks, 1.3M tokens at 64-token blocks.
+        Value n = selectBest(
+            e, all, kSel, 8,
+            [&](Value pos) { return kb.load(kb.arg(cand), kb.add(candRow, kb.mul(pos, kb.idx(2)))); },
+            [&](Value pos, Value rank) {
+              Value idx = kb.load(kb.arg(cand), kb.add(candRow, kb.add(kb.mul(pos, kb.idx(2)),
+                                                                      kb.idx(1))));
+              kb.store(idx, kb.arg(out), kb.add(rowOut, rank));
+            },
+            scratch, tid, st.warp, st.lane);
+        e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
+          kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r));
+          return SmallVector<Value>{};
+        });
+      });
+    });
+  });
+
+  // The last block out resets the tickets for the next launch.
+  kb.fenceGpu();
+  e.barrier();
+  kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+    Value blocks = kb.mul(gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
+                          gpu::GridDimOp::create(b, loc, gpu::Dimension::y));
+    Value before = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                              kb.atomicAdd(kb.arg(tickets), kb.idx(2), e.i32(1)));
+    kb.ifThen(kb.cmp(CmpIPredicate::eq, before, kb.sub(blocks, kb.idx(1))), [&] {
+      kb.fenceGpu();
+      for (int64_t t = 0; t < 3; ++t)
+        kb.store(e.i32(0), kb.arg(tickets), kb.idx(t));
+    });
   });
   return success();
 }

@@ -16,13 +16,14 @@ from .base import (DEFAULT_TOKENS, TOLERANCE, OpCase, RmsNormCase, RopeCase,  # 
 __all__ = ["CASES", "DEFAULT_TOKENS", "TOLERANCE", "OpCase", "case_for", "compare", "poison",
            "torch_dtype"]
 from .paged import (BlockScoresCase, CompressKeysCase, DenseAttentionCase,  # noqa: F401
-                    FusedLinearCase, KvAppendCase, LengthSelectCase, LinearChunkedCase,
+                    FusedLinearCase, FusedSparseSelectCase, KvAppendCase, LengthSelectCase, LinearChunkedCase,
                     LinearRecurrentCase,
                     SparseAttentionCase, TopkBlocksCase)
 
 _ALL = (SigmoidGateCase(), RmsNormCase(), RopeCase(), KvAppendCase(), CompressKeysCase(),
         LinearRecurrentCase(), LinearChunkedCase(), FusedLinearCase(), DenseAttentionCase(),
-        SparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(), LengthSelectCase())
+        SparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(), FusedSparseSelectCase(),
+        LengthSelectCase())
 # Op name -> its cases (an op may have several kernels, e.g. linear attention's
 # recurrent and chunked forms); the first that supports a kernel drives it.
 CASES = {}

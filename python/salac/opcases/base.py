@@ -52,6 +52,12 @@ class OpCase:
     def scenarios(self, spec, tokens=DEFAULT_TOKENS):
         return [{"tokens": t} for t in tokens]
 
+    def compare_outputs(self, spec, args, ref):
+        """{output: comparison} of what the kernel wrote against the
+        reference (opcases.compare by default)."""
+        from . import compare
+        return {o: compare(args[o], ref[o], spec.param(o).dtype) for o in self.outputs}
+
     @staticmethod
     def label(sc):
         if "label" in sc:  # grid scenarios name themselves

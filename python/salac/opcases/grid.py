@@ -12,7 +12,8 @@ Regimes, as the model uses the ops:
   kv       kv_append, compress_keys: contexts 1..128K, fresh and continuing
            prefills; for compress_keys half of each decode batch completes a
            compression window (and so writes an entry), half does not;
-  sparse   block_scores, topk_blocks, sparse_attention: contexts >= dense_len
+  sparse   block_scores, topk_blocks, fused_sparse_select, sparse_attention:
+           contexts >= dense_len
            (8192) up to 128K, where the sparse path is the one used;
   dense    dense_attention: contexts < dense_len, as the model runs it, plus
            "long" cases (decode and prefill up to 32K) the kernel must also
@@ -48,7 +49,8 @@ def family(spec):
     op = spec.op
     if op in ("sala.kv_append", "sala.compress_keys"):
         return "kv"
-    if op in ("sala.block_scores", "sala.topk_blocks", "sala.sparse_attention"):
+    if op in ("sala.block_scores", "sala.topk_blocks", "sala.fused_sparse_select",
+              "sala.sparse_attention"):
         return "sparse"
     if op == "sala.dense_attention":
         return "dense"
@@ -202,7 +204,7 @@ def scenarios(spec, seed=0, c=FULL):
         return kv_scenarios(rng, spec.op == "sala.compress_keys", c)
     if fam == "sparse":
         out = sparse_scenarios(rng, c)
-        if spec.op == "sala.block_scores":
+        if spec.op in ("sala.block_scores", "sala.fused_sparse_select"):
             out += near_uniform(out)
         return out
     if fam == "dense":

@@ -488,8 +488,8 @@ class BlockScoresCase(OpCase):
     def scenarios(self, spec, tokens=DEFAULT_TOKENS):
         return [{"tokens": t} for t in tokens if t <= 4096]
 
-    def make_inputs(self, spec, sc, device, gen):
-        import torch
+    def stage1_inputs(self, spec, sc, device, gen):
+        """Queries, compressed keys and their page table for a batch."""
         from .. import reference as R
         kern, stride = window_of(spec)
         bs = spec.attributes.get("block_size", 64)
@@ -504,27 +504,46 @@ class BlockScoresCase(OpCase):
                  query=randn((T,) + qp.shape[1:], qp.dtype, device, gen,
                              sc.get("query_scale", 1.0)),
                  keys=randn((kpages,) + ks.shape[1:], ks.dtype, device, gen))
+        return a
+
+    def decode_splits(self, spec, sc, a, per_split):
+        """Split count for a batch: enough that each split covers at most
+        per_split visible entries for decode batches, 1 for prefill; or the
+        scenario's `splits`."""
+        from .. import reference as R
+        kern, stride = window_of(spec)
+        entries = max(R.num_compressed(n, kern, stride) for n in a["seq_lens"].tolist())
+        return max(1, int(sc.get("splits", -(-entries // per_split) if a["tokens"] <= 64
+                                 else 1)))
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        a = self.stage1_inputs(spec, sc, device, gen)
         a["scores"] = torch.empty(spec.param("scores").resolve_shape(a), device=device,
                                   dtype=torch_dtype(spec.param("scores").dtype))
         poison(a["scores"])
         # Split stage 1 for decode batches: enough splits that each covers at
         # most SPLIT_ENTRIES visible entries; prefill runs one block each.
-        entries = max(R.num_compressed(n, kern, stride) for n in seq_lens)
-        n = sc.get("splits", -(-entries // self.SPLIT_ENTRIES) if T <= 64 else 1)
-        return split_workspace(spec, a, max(1, int(n)), ks.shape[2],
-                               ("partial_scores", "partial_stats"), device)
+        return split_workspace(spec, a, self.decode_splits(spec, sc, a, self.SPLIT_ENTRIES),
+                               spec.param("keys").shape[2], ("partial_scores", "partial_stats"),
+                               device)
 
-    def reference(self, spec, a):
+    def reference_scores(self, spec, a):
+        """The float64 block scores of the batch."""
         import torch
         from .. import reference as R
         at, (kern, stride) = spec.attributes, window_of(spec)
-        return {"counters": torch.zeros_like(a["counters"]),
-                "scores": by_rows(a, lambda s: R.block_scores(
+        return by_rows(a, lambda s: R.block_scores(
             s["query"], s["keys"], s["key_page_table"], s["cu_seqlens_q"], s["seq_lens"],
             kernel=kern, stride=stride, block_size=at.get("block_size", 64),
             pool_kernel=at.get("pool_kernel", 5), pool_stride=at.get("pool_stride"),
             pool_padding=at.get("pool_padding", 1), scale=at.get("scale"),
-            num_blocks=a["max_blocks"], dtype=torch.float64), tables=("key_page_table",))}
+            num_blocks=a["max_blocks"], dtype=torch.float64), tables=("key_page_table",))
+
+    def reference(self, spec, a):
+        import torch
+        return {"counters": torch.zeros_like(a["counters"]),
+                "scores": self.reference_scores(spec, a)}
 
     def bytes_moved(self, spec, a):
         from .. import reference as R
@@ -576,6 +595,80 @@ class TopkBlocksCase(OpCase):
                                         topk=at.get("topk", K - local),
                                         init_blocks=at.get("init_blocks", 1),
                                         local_blocks=local)}
+
+
+class FusedSparseSelectCase(BlockScoresCase):
+    """Stage 1, max-pool, forcing and top-k in one kernel (sala-fuse-sparse-
+    select): the selected blocks against the top-k of the float64 block
+    scores. A row that differs only by swapping blocks whose reference scores
+    are tied within 1e-5 (relative) at the selection boundary is counted as a
+    tie (grid.classify_selection); any other difference fails. Decode batches
+    split each (token, KV group) into parts of at most 512 compressed keys
+    (select_splits), prefill runs one part; the counters and tickets must come
+    back to zero."""
+    op = "sala.fused_sparse_select"
+    scalars = ("tokens", "batch", "max_key_pages", "key_pages", "max_blocks",
+               "select_splits", "select_slots")
+    outputs = ("blocks", "counters", "tickets")
+    PART_ENTRIES = 512
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        a = self.stage1_inputs(spec, sc, device, gen)
+        bp = spec.param("blocks")
+        a["blocks"] = torch.empty(bp.resolve_shape(a), dtype=torch.int32, device=device)
+        poison(a["blocks"])
+        n = self.decode_splits(spec, sc, a, self.PART_ENTRIES)
+        a["select_splits"] = n
+        a["select_slots"] = a["tokens"] * spec.param("keys").shape[2] * n if n > 1 else 0
+        for name in ("partial_scores", "partial_stats", "candidates"):
+            p = spec.param(name)
+            a[name] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
+            poison(a[name])
+        for name in ("counters", "tickets"):
+            a[name] = torch.zeros(spec.param(name).resolve_shape(a), dtype=torch.int32,
+                                  device=device)
+        return a
+
+    def selection_attributes(self, spec):
+        at = spec.attributes
+        K = spec.param("blocks").shape[2]
+        local = at.get("local_blocks", 32)
+        return dict(block_size=at.get("block_size", 64), topk=at.get("topk", K - local),
+                    init_blocks=at.get("init_blocks", 1), local_blocks=local)
+
+    def reference(self, spec, a):
+        import torch
+        from .. import reference as R
+        scores = self.reference_scores(spec, a)
+        return {"counters": torch.zeros_like(a["counters"]),
+                "tickets": torch.zeros_like(a["tickets"]),
+                "scores": scores,  # not an output: what ties are judged by
+                "blocks": R.topk_blocks(scores, a["cu_seqlens_q"], a["seq_lens"],
+                                        **self.selection_attributes(spec))}
+
+    def compare_outputs(self, spec, args, ref):
+        from . import compare
+        from .grid import classify_selection
+        from .. import reference as R
+        out = {o: compare(args[o], ref[o], "i32") for o in ("counters", "tickets")}
+        kw = self.selection_attributes(spec)
+        pos = R.token_positions(args["cu_seqlens_q"], args["seq_lens"], args["blocks"].device)
+        st = classify_selection(args["blocks"], ref["blocks"], ref["scores"], None, pos,
+                                block_size=kw["block_size"], init_blocks=kw["init_blocks"],
+                                local_blocks=kw["local_blocks"])
+        frac = st["mismatch"] / max(st["rows"], 1)
+        out["blocks"] = {"norm": frac, "elem": frac, "pass": st["mismatch"] == 0, "tol": 0.0,
+                         "nonfinite": 0, "selection": st}
+        return out
+
+    def bytes_moved(self, spec, a):
+        from .. import reference as R
+        kern, stride = window_of(spec)
+        entry = a["keys"][0, 0].nbytes
+        ents = sum(R.num_compressed(n, kern, stride) for n in a["seq_lens"].tolist())
+        meta = sum(a[n].nbytes for n in ("key_page_table", "cu_seqlens_q", "seq_lens"))
+        return a["query"].nbytes + ents * entry + a["blocks"].nbytes + meta
 
 
 class LengthSelectCase(OpCase):

@@ -26,7 +26,7 @@ func.func @attn(%q: tensor<?x32x128xbf16>, %kv: !kv, %kv1: !kv1, %kv8: !kv8, %pt
 // Shared memory: the K tile and the V tile (64 x 128 bf16 each, 16-byte
 // aligned for ldmatrix and cp.async; the partial O of the 4 warps after the
 // loop), Q of the 16 heads, and each warp's max / sum per head for the combine.
-// MLIR: gpu.func @sala_sparse_attention_b64_k96_p64_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<16384xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2048xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>)
+// MLIR: gpu.func @sala_sparse_attention_b64_k96_p64_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<16384xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2048xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // A block per (token, KV group) and split (split-KV: the caller's `splits`).
 // MLIR-SAME: block = array<i64: 128, 1, 1>, grid = [{div = 1 : i64, mul = 2 : i64, param = "tokens"}, {div = 1 : i64, mul = 1 : i64, param = "splits"}, 1]
 // MLIR-SAME: shape = ["tokens", 2, 96]

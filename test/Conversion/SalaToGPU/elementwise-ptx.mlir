@@ -37,7 +37,7 @@ func.func @elementwise(%x: tensor<?x32x128xbf16>, %z: tensor<?x32x128xbf16>, %w:
 // CHECK: cos.approx.f32
 // CHECK: sin.approx.f32
 // CHECK-LABEL: .visible .entry sala_rms_norm_full_h32_d128_bf16(
-// CHECK: .shared .align 4 .b8 {{.*}}[32];
+// CHECK: .shared .align 16 .b8 {{.*}}[32];
 // CHECK: bar.sync 0;
 // CHECK-LABEL: .visible .entry sala_sigmoid_gate_h32_d128_bf16(
 // CHECK: ex2.approx.ftz.f32

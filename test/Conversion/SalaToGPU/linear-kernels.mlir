@@ -15,7 +15,7 @@ func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, 
 
 // MLIR: sala.linear_attention recurrent {{.*}}sala.kernel = @sala_kernels::@sala_linear_attention_recurrent_h32_d128_bf16
 // MLIR: sala.linear_attention chunked {{.*}}sala.kernel = @sala_kernels::@sala_linear_attention_chunked_h32_d128_bf16
-// MLIR: gpu.func @sala_linear_attention_recurrent_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>>) kernel
+// MLIR: gpu.func @sala_linear_attention_recurrent_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
 // MLIR-SAME: block = array<i64: 128, 1, 1>, grid = [{div = 1 : i64, mul = 32 : i64, param = "batch"}, 1, 1]
 // MLIR-SAME: shape = ["slots", 32, 128, 128]
 // The decay of head h is exp(-slope_h), baked in: exp(-2^-8) for the last head.
@@ -31,7 +31,7 @@ func.func @linear(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>, 
 // MLIR: nvgpu.ldmatrix {{.*}}numTiles = 4 : i32, transpose = true
 
 // PTX-LABEL: .visible .entry sala_linear_attention_recurrent_h32_d128_bf16(
-// PTX: .shared .align 4 .b8
+// PTX: .shared .align 16 .b8
 // PTX: bar.sync 0;
 // The state row walk, unrolled: f32 loads and stores, 512 bytes apart.
 // PTX: ld.global.b32 {{.*}}+-512]

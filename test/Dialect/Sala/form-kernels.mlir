@@ -50,7 +50,7 @@ func.func @block(%q: !q, %k: !q, %z: !q, %w: tensor<128xbf16>, %ow: tensor<4096x
 // CHECK: llvm.inline_asm "cos.approx.f32 $0, $1;", "=f,f"
 // CHECK: llvm.inline_asm "sin.approx.f32 $0, $1;", "=f,f"
 // A whole block per 4096-channel row: partial sums meet in workgroup memory.
-// CHECK: gpu.func @sala_rms_norm_full_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<8xf32, #gpu.address_space<workgroup>>) kernel
+// CHECK: gpu.func @sala_rms_norm_full_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
 // CHECK-SAME: grid = [{div = 1 : i64, mul = 1 : i64, param = "tokens"}, 1, 1]
 // CHECK: gpu.barrier
 // CHECK: gpu.func @sala_sigmoid_gate_h32_d128_bf16

@@ -1251,3 +1251,31 @@ func.func @fused_linear_bad_eps(%q: tensor<?x4x16xbf16>, %pool: !st, %s: tensor<
   %o = sala.fused_linear_attention %q, %q, %q state(%pool[%s]) lens(%cu, %l) {slopes = array<f64: 0.5, 0.25, 0.125, 0.0625>, qk_eps = 0.0 : f32} : tensor<?x4x16xbf16>, !st
   return %o : tensor<?x4x16xbf16>
 }
+
+// -----
+
+// The fused selection checks stage 1's attributes and the selection's.
+!k1 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @fused_select_bad_pool(%q: tensor<?x32x128xbf16>, %k1: !k1, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x2x96xi32> {
+  // expected-error @+1 {{'sala.fused_sparse_select' op pool_stride (2) x kernel_stride (16) must equal block_size (64)}}
+  %sel = sala.fused_sparse_select %q, %k1[%pt] lens(%cu, %l) {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 2, pool_padding = 1, topk = 64, init_blocks = 1, local_blocks = 32} : tensor<?x32x128xbf16>, !k1 -> tensor<?x2x96xi32>
+  return %sel : tensor<?x2x96xi32>
+}
+
+// -----
+
+!k1 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @fused_select_bad_count(%q: tensor<?x32x128xbf16>, %k1: !k1, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x2x64xi32> {
+  // expected-error @+1 {{'sala.fused_sparse_select' op result must hold topk (64) + local_blocks (32) = 96 blocks per row, got 'tensor<?x2x64xi32>'}}
+  %sel = sala.fused_sparse_select %q, %k1[%pt] lens(%cu, %l) {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 4, pool_padding = 1, topk = 64, init_blocks = 1, local_blocks = 32} : tensor<?x32x128xbf16>, !k1 -> tensor<?x2x64xi32>
+  return %sel : tensor<?x2x64xi32>
+}
+
+// -----
+
+!k1 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @fused_select_bad_heads(%q: tensor<?x32x128xbf16>, %k1: !k1, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x4x96xi32> {
+  // expected-error @+1 {{'sala.fused_sparse_select' op result has 4 KV heads but the compressed keys have 2}}
+  %sel = sala.fused_sparse_select %q, %k1[%pt] lens(%cu, %l) {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 4, pool_padding = 1, topk = 64, init_blocks = 1, local_blocks = 32} : tensor<?x32x128xbf16>, !k1 -> tensor<?x4x96xi32>
+  return %sel : tensor<?x4x96xi32>
+}

@@ -42,6 +42,8 @@ func.func @sparse_ops(%q: !q, %kv: !kv, %pt: tensor<?x?xi32>, %k1: !k1, %k1pt: t
   %s2 = sala.block_scores %q, %k1[%k1pt] lse(%k2[%k2pt] : !k2) lens(%cu, %lens) {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 4, pool_padding = 1, scale = 0.0883883461 : f32} : !q, !k1 -> tensor<?x2x?xf32>
   // CHECK: %[[SEL:.*]] = sala.topk_blocks %[[S]] lens(%{{.*}}, %{{.*}}) {block_size = 64 : i64, init_blocks = 1 : i64, local_blocks = 32 : i64, topk = 64 : i64} : tensor<?x2x?xf32> -> tensor<?x2x96xi32>
   %sel = sala.topk_blocks %s lens(%cu, %lens) {block_size = 64, topk = 64, init_blocks = 1, local_blocks = 32} : tensor<?x2x?xf32> -> tensor<?x2x96xi32>
+  // CHECK: sala.fused_sparse_select %{{.*}}, %{{.*}}[%{{.*}}] lens(%{{.*}}, %{{.*}}) {block_size = 64 : i64, group_size = 16 : i64, init_blocks = 1 : i64, local_blocks = 32 : i64, pool_kernel = 5 : i64, pool_padding = 1 : i64, pool_stride = 4 : i64, topk = 64 : i64} : tensor<?x32x128xbf16>, ![[K1]] -> tensor<?x2x96xi32>
+  %fsel = sala.fused_sparse_select %q, %k1[%k1pt] lens(%cu, %lens) {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 4, pool_padding = 1, topk = 64, init_blocks = 1, local_blocks = 32} : !q, !k1 -> tensor<?x2x96xi32>
   // CHECK: %[[O:.*]] = sala.sparse_attention %{{.*}}, %{{.*}}[%{{.*}}], %[[SEL]] lens(%{{.*}}, %{{.*}}) {block_size = 64 : i64} : tensor<?x32x128xbf16>, ![[KV]], tensor<?x2x96xi32> -> tensor<?x32x128xbf16>
   %o = sala.sparse_attention %q, %kv[%pt], %sel lens(%cu, %lens) {block_size = 64} : !q, !kv, tensor<?x2x96xi32> -> !q
   // CHECK: %[[D:.*]] = sala.dense_attention %{{.*}}, %{{.*}}[%{{.*}}] lens(%{{.*}}, %{{.*}}) : tensor<?x32x128xbf16>, ![[KV]] -> tensor<?x32x128xbf16>

@@ -77,11 +77,11 @@ public:
                GridDim z = GridDim::fixed(1)) {
     grid = {x, y, z};
   }
-  /// Statically sized workgroup memory, returned as a memref value.
+  /// Statically sized workgroup memory, returned as a memref value, aligned
+  /// to 16 bytes (see the definition for why).
   mlir::Value addWorkgroupBuffer(mlir::Type elementType, int64_t elements);
   /// The same, aligned to `alignBytes` (`llvm.align` on the attribution): what
-  /// 16-byte accesses (ldmatrix, cp.async, vector<8xbf16>) need; without it the
-  /// buffer is only aligned to its element type.
+  /// 16-byte accesses (ldmatrix, cp.async, vector<8xbf16>) need at least.
   mlir::Value addWorkgroupBuffer(mlir::Type elementType, int64_t elements,
                                  int64_t alignBytes);
 
@@ -222,6 +222,10 @@ mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb)
 bool selectKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildBlockScoresKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildTopkBlocksKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildFusedSparseSelectKernel(mlir::Operation *op, KernelBuilder &kb);
+/// Compressed keys per part of a fused selection whose raw scores it keeps
+/// (its workspace rows); the mixer plan sizes `select_splits` by it.
+constexpr int64_t kSelectPartEntries = 512;
 
 } // namespace salac
 

@@ -134,6 +134,9 @@ LogicalResult CompressKeysOp::verify() {
 //===----------------------------------------------------------------------===//
 
 float BlockScoresOp::getEffectiveScale() { return defaultScale(getQuery(), getScale()); }
+float FusedSparseSelectOp::getEffectiveScale() {
+  return defaultScale(getQuery(), getScale());
+}
 float SparseAttentionOp::getEffectiveScale() {
   return defaultScale(getQuery(), getScale());
 }
@@ -147,74 +150,109 @@ int64_t LinearAttentionOp::getEffectiveChunkSize() {
   return getChunkSize() ? s64(*getChunkSize()) : 64;
 }
 
-LogicalResult BlockScoresOp::verify() {
-  if (failed(checkStaticHeads(*this, "query", getQuery())) ||
-      failed(checkScale(*this, getScale())))
+/// What block_scores and fused_sparse_select both check: the query against
+/// the compressed keys, the group and the pooling window; `kvHeadsOut` is the
+/// result's KV-head dimension (dynamic is fine).
+static LogicalResult verifyStage1(Operation *op, Value query, CompressedKeysType keys,
+                                  std::optional<APFloat> scale, int64_t group,
+                                  int64_t block, int64_t poolKernel, int64_t poolStride,
+                                  int64_t poolPadding, int64_t kvHeadsOut) {
+  if (failed(checkStaticHeads(op, "query", query)) || failed(checkScale(op, scale)))
     return failure();
-  TokenShape q = shapeOf(getQuery());
-  auto keys = getKeys().getType();
-  if (failed(checkHeadDim(*this, "query", q.headDim, "compressed keys",
-                          keys.getHeadDim())))
+  TokenShape q = shapeOf(query);
+  if (failed(checkHeadDim(op, "query", q.headDim, "compressed keys", keys.getHeadDim())))
     return failure();
-  int64_t group = s64(getGroupSize()), kvHeads = keys.getKvHeads();
+  int64_t kvHeads = keys.getKvHeads();
   if (group <= 0)
-    return emitOpError() << "group_size must be positive, got " << group;
+    return op->emitOpError() << "group_size must be positive, got " << group;
   if (q.heads != group * kvHeads)
-    return emitOpError() << "query heads (" << q.heads << ") must equal group_size ("
-                         << group << ") x kv_heads (" << kvHeads << ")";
-  int64_t block = s64(getBlockSize()), stride = keys.getKernelStride();
+    return op->emitOpError() << "query heads (" << q.heads << ") must equal group_size ("
+                             << group << ") x kv_heads (" << kvHeads << ")";
+  int64_t stride = keys.getKernelStride();
   if (block <= 0 || block % stride != 0)
-    return emitOpError() << "block_size (" << block
-                         << ") must be a positive multiple of the compressed keys' "
-                            "kernel_stride ("
-                         << stride << ")";
-  if (s64(getPoolKernel()) <= 0 || s64(getPoolStride()) <= 0)
-    return emitOpError() << "pool_kernel (" << s64(getPoolKernel()) << ") and pool_stride ("
-                         << s64(getPoolStride()) << ") must be positive";
-  if (s64(getPoolStride()) * stride != block)
-    return emitOpError() << "pool_stride (" << s64(getPoolStride()) << ") x kernel_stride ("
-                         << stride << ") must equal block_size (" << block << ")";
-  if (s64(getPoolPadding()) < 0 || s64(getPoolPadding()) >= s64(getPoolKernel()))
-    return emitOpError() << "pool_padding (" << s64(getPoolPadding())
-                         << ") must be in [0, pool_kernel = " << s64(getPoolKernel()) << ")";
-  auto scores = getScores().getType();
-  if (!scores.isDynamicDim(1) && scores.getDimSize(1) != kvHeads)
-    return emitOpError() << "result has " << scores.getDimSize(1)
-                         << " KV heads but the compressed keys have " << kvHeads;
+    return op->emitOpError() << "block_size (" << block
+                             << ") must be a positive multiple of the compressed keys' "
+                                "kernel_stride ("
+                             << stride << ")";
+  if (poolKernel <= 0 || poolStride <= 0)
+    return op->emitOpError() << "pool_kernel (" << poolKernel << ") and pool_stride ("
+                             << poolStride << ") must be positive";
+  if (poolStride * stride != block)
+    return op->emitOpError() << "pool_stride (" << poolStride << ") x kernel_stride ("
+                             << stride << ") must equal block_size (" << block << ")";
+  if (poolPadding < 0 || poolPadding >= poolKernel)
+    return op->emitOpError() << "pool_padding (" << poolPadding
+                             << ") must be in [0, pool_kernel = " << poolKernel << ")";
+  if (kvHeadsOut != ShapedType::kDynamic && kvHeadsOut != kvHeads)
+    return op->emitOpError() << "result has " << kvHeadsOut
+                             << " KV heads but the compressed keys have " << kvHeads;
+  return success();
+}
+
+/// What topk_blocks and fused_sparse_select both check: the selection sizes
+/// against the result's last dimension.
+static LogicalResult verifySelection(Operation *op, int64_t block, int64_t topk,
+                                     int64_t initBlocks, int64_t localBlocks,
+                                     RankedTensorType blocks) {
+  if (block <= 0)
+    return op->emitOpError() << "block_size must be positive, got " << block;
+  if (topk < 0 || initBlocks < 0 || localBlocks < 0)
+    return op->emitOpError() << "topk (" << topk << "), init_blocks (" << initBlocks
+                             << ") and local_blocks (" << localBlocks
+                             << ") must be non-negative";
+  int64_t k = topk + localBlocks;
+  if (k == 0)
+    return op->emitOpError() << "selects no blocks: topk and local_blocks are both 0";
+  if (blocks.isDynamicDim(2) || blocks.getDimSize(2) != k)
+    return op->emitOpError() << "result must hold topk (" << topk << ") + local_blocks ("
+                             << localBlocks << ") = " << k << " blocks per row, got "
+                             << blocks;
+  return success();
+}
+
+LogicalResult BlockScoresOp::verify() {
+  auto keys = getKeys().getType();
+  if (failed(verifyStage1(*this, getQuery(), keys, getScale(), s64(getGroupSize()),
+                          s64(getBlockSize()), s64(getPoolKernel()), s64(getPoolStride()),
+                          s64(getPoolPadding()), getScores().getType().getDimSize(1))))
+    return failure();
   if (Value lse = getLseKeys()) {
     if (!getLseKeyPageTable())
       return emitOpError() << "lse keys given without their page table";
     auto k2 = cast<CompressedKeysType>(lse.getType());
-    if (k2.getKvHeads() != kvHeads || k2.getHeadDim() != keys.getHeadDim())
+    if (k2.getKvHeads() != keys.getKvHeads() || k2.getHeadDim() != keys.getHeadDim())
       return emitOpError() << "lse keys (kv_heads " << k2.getKvHeads() << ", head_dim "
                            << k2.getHeadDim() << ") differ from the keys (kv_heads "
-                           << kvHeads << ", head_dim " << keys.getHeadDim() << ")";
-    if (k2.getKernelStride() % stride != 0)
+                           << keys.getKvHeads() << ", head_dim " << keys.getHeadDim() << ")";
+    if (k2.getKernelStride() % keys.getKernelStride() != 0)
       return emitOpError() << "lse keys kernel_stride (" << k2.getKernelStride()
-                           << ") must be a multiple of the keys' (" << stride << ")";
+                           << ") must be a multiple of the keys' (" << keys.getKernelStride()
+                           << ")";
   }
   return success();
 }
 
 LogicalResult TopkBlocksOp::verify() {
-  if (s64(getBlockSize()) <= 0)
-    return emitOpError() << "block_size must be positive, got " << s64(getBlockSize());
-  if (s64(getTopk()) < 0 || s64(getInitBlocks()) < 0 || s64(getLocalBlocks()) < 0)
-    return emitOpError() << "topk (" << s64(getTopk()) << "), init_blocks ("
-                         << s64(getInitBlocks()) << ") and local_blocks (" << s64(getLocalBlocks())
-                         << ") must be non-negative";
-  int64_t k = s64(getTopk()) + s64(getLocalBlocks());
-  if (k == 0)
-    return emitOpError() << "selects no blocks: topk and local_blocks are both 0";
   auto blocks = getBlocks().getType();
-  if (blocks.isDynamicDim(2) || blocks.getDimSize(2) != k)
-    return emitOpError() << "result must hold topk (" << s64(getTopk())
-                         << ") + local_blocks (" << s64(getLocalBlocks()) << ") = " << k
-                         << " blocks per row, got " << blocks;
+  if (failed(verifySelection(*this, s64(getBlockSize()), s64(getTopk()),
+                             s64(getInitBlocks()), s64(getLocalBlocks()), blocks)))
+    return failure();
   auto scores = getScores().getType();
   if (scores.getDimSize(1) != blocks.getDimSize(1))
     return emitOpError() << "scores have " << scores.getDimSize(1)
                          << " KV heads but the result has " << blocks.getDimSize(1);
+  return success();
+}
+
+LogicalResult FusedSparseSelectOp::verify() {
+  auto blocks = getBlocks().getType();
+  if (failed(verifyStage1(*this, getQuery(), getKeys().getType(), getScale(),
+                          s64(getGroupSize()), s64(getBlockSize()), s64(getPoolKernel()),
+                          s64(getPoolStride()), s64(getPoolPadding()),
+                          blocks.getDimSize(1))) ||
+      failed(verifySelection(*this, s64(getBlockSize()), s64(getTopk()),
+                             s64(getInitBlocks()), s64(getLocalBlocks()), blocks)))
+    return failure();
   return success();
 }
 

@@ -142,6 +142,29 @@ struct DecomposeFusedLinear : OpRewritePattern<FusedLinearAttentionOp> {
   }
 };
 
+// The fused selection means stage 1 then top-k (see sala-fuse-sparse-select).
+struct DecomposeFusedSparseSelect : OpRewritePattern<FusedSparseSelectOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FusedSparseSelectOp op,
+                                PatternRewriter &rewriter) const override {
+    auto blocks = op.getBlocks().getType();
+    auto scoresType = RankedTensorType::get(
+        {blocks.getDimSize(0), blocks.getDimSize(1), ShapedType::kDynamic},
+        rewriter.getF32Type());
+    auto scores = BlockScoresOp::create(
+        rewriter, op.getLoc(), scoresType, op.getQuery(), op.getKeys(), op.getKeyPageTable(),
+        /*lse_keys=*/Value(), /*lse_key_page_table=*/Value(), op.getCuSeqlensQ(),
+        op.getSeqLens(), op.getBlockSizeAttr(), op.getGroupSizeAttr(), op.getPoolKernelAttr(),
+        op.getPoolStrideAttr(), op.getPoolPaddingAttr(), op.getScaleAttr());
+    rewriter.replaceOpWithNewOp<TopkBlocksOp>(
+        op, blocks, scores.getScores(), op.getCuSeqlensQ(), op.getSeqLens(),
+        op.getBlockSizeAttr(), op.getTopkAttr(), op.getInitBlocksAttr(),
+        op.getLocalBlocksAttr());
+    return success();
+  }
+};
+
 struct SalaDecompose : salac::sala::impl::SalaDecomposeBase<SalaDecompose> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
@@ -167,5 +190,5 @@ void salac::sala::populateDecomposePatterns(RewritePatternSet &patterns) {
 }
 
 void salac::sala::populateUnfusePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposeFusedLinear>(patterns.getContext());
+  patterns.add<DecomposeFusedLinear, DecomposeFusedSparseSelect>(patterns.getContext());
 }

@@ -187,6 +187,45 @@ def Sala_TopkBlocksOp : Sala_Op<"topk_blocks", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Sala_FusedSparseSelectOp : Sala_Op<"fused_sparse_select"> {
+  let summary = "stage 1, max-pool, forcing and top-k fused: the selected blocks";
+  let description = [{
+    `sala.block_scores` followed by `sala.topk_blocks`, as one op (made by
+    `sala-fuse-sparse-select`; `sala-unfuse` expands it back). It has the
+    attributes of both and the same meaning: the result lists, for every
+    `[token, kv_head]`, the `topk + local_blocks` selected blocks in ascending
+    order, `-1` padded. The per-block scores are never materialised: one kernel
+    streams the compressed keys once, pools and selects on chip, and hands its
+    indices to stage 2.
+
+    ```mlir
+    %sel = sala.fused_sparse_select %q, %k1[%k1_pages] lens(%cu_q, %lens)
+        {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 4,
+         pool_padding = 1, topk = 64, init_blocks = 1, local_blocks = 32}
+        : tensor<?x32x128xbf16>, !sala.compressed_keys<...> -> tensor<?x2x96xi32>
+    ```
+  }];
+  let arguments = (ins Sala_TokenTensor:$query,
+                       Sala_ReadsCache<Sala_CompressedKeysType>:$keys,
+                       Sala_PageTable:$key_page_table,
+                       Sala_IndexVector:$cu_seqlens_q, Sala_IndexVector:$seq_lens,
+                       I64Attr:$block_size, I64Attr:$group_size,
+                       I64Attr:$pool_kernel, I64Attr:$pool_stride,
+                       I64Attr:$pool_padding, OptionalAttr<F32Attr>:$scale,
+                       I64Attr:$topk, I64Attr:$init_blocks, I64Attr:$local_blocks);
+  let results = (outs Sala_BlockIndices:$blocks);
+  let assemblyFormat = [{
+    $query `,` $keys `[` $key_page_table `]`
+    `lens` `(` $cu_seqlens_q `,` $seq_lens `)` attr-dict
+    `:` type($query) `,` qualified(type($keys)) `->` type($blocks)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The attention scale: the `scale` attribute, or 1/sqrt(head_dim).
+    float getEffectiveScale();
+  }];
+}
+
 def Sala_SparseAttentionOp : Sala_Op<"sparse_attention"> {
   let summary = "stage 2: exact attention over the selected blocks";
   let description = [{

@@ -75,12 +75,47 @@ def SalaFuseLinear : Pass<"sala-fuse-linear"> {
   }];
 }
 
+def SalaFuseSparseSelect : Pass<"sala-fuse-sparse-select"> {
+  let summary = "Fuse stage 1, max-pool, forcing and top-k into one op (one kernel)";
+  let description = [{
+    Finds each `sala.block_scores` (exact softmax, no K2 option) whose scores
+    feed only a `sala.topk_blocks` of the same block size and batch, and
+    replaces the pair with one `sala.fused_sparse_select`. Unfused, stage 1
+    writes a `[tokens, kv_heads, max_blocks]` score tensor for the top-k kernel
+    to read back; fused, one kernel streams the compressed keys once, spreads a
+    sequence over many thread blocks, pools and keeps each part's best blocks
+    on chip, and merges them into the selection stage 2 reads. Results do not
+    change (`sala-unfuse` expands the fused op back into the same pair).
+
+    Before:
+
+    ```mlir
+    %s = sala.block_scores %q, %k1[%kpt] lens(%cu, %lens)
+        {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 4,
+         pool_padding = 1} : tensor<?x32x128xbf16>, !k1 -> tensor<?x2x?xf32>
+    %sel = sala.topk_blocks %s lens(%cu, %lens)
+        {block_size = 64, topk = 64, init_blocks = 1, local_blocks = 32}
+        : tensor<?x2x?xf32> -> tensor<?x2x96xi32>
+    ```
+
+    After:
+
+    ```mlir
+    %sel = sala.fused_sparse_select %q, %k1[%kpt] lens(%cu, %lens)
+        {block_size = 64, group_size = 16, init_blocks = 1, local_blocks = 32,
+         pool_kernel = 5, pool_padding = 1, pool_stride = 4, topk = 64}
+        : tensor<?x32x128xbf16>, !k1 -> tensor<?x2x96xi32>
+    ```
+  }];
+}
+
 def SalaUnfuse : Pass<"sala-unfuse"> {
   let summary = "Expand fused ops back into the primitive ops they stand for";
   let description = [{
     The inverse of the fusion passes: `sala.fused_linear_attention` becomes its
     chain of `rms_norm`, `rope`, `linear_attention recurrent`, `rms_norm full`
-    and `sigmoid_gate`. The portable (CPU) lowering runs fused ops this way, and
+    and `sigmoid_gate`; `sala.fused_sparse_select` becomes `block_scores`
+    followed by `topk_blocks`. The portable (CPU) lowering runs fused ops this way, and
     fused-then-unfused IR is how tests show a fusion keeps the meaning.
   }];
 }
