@@ -29,10 +29,12 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "MmaEmitter.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include <cmath>
@@ -168,6 +170,7 @@ struct Stage1 {
   Location loc;
   int64_t h, d, kvh, g, kpage, kernel, stride;
   unsigned qArg, kArg, kpt, maxKeyPages, keyPages;
+  unsigned kArgStats = 0; // the per-split statistics buffer (mergeSplits)
   Value scale;
   Value qs, mW, lW, mAll, lAll; // workgroup buffers
   Value tid, lane, warp;
@@ -251,7 +254,7 @@ struct Stage1 {
           for (int64_t x = 0; x < 8; ++x) {
             Value kx = kb.toF32(vector::ExtractOp::create(b, loc, pieces[c / 8], x));
             Value qx = vector::ExtractOp::create(b, loc, qv[x / 4], x % 4);
-            acc[hh] = e.fadd(acc[hh], e.fmul(qx, kx));
+            acc[hh] = math::FmaOp::create(b, loc, qx, kx, acc[hh]); // one FFMA
           }
         }
       return acc;
@@ -307,6 +310,115 @@ struct Stage1 {
     e.barrier();
   }
 
+  /// Whether the tensor-core scoring below applies: 16 heads (the MMA's m)
+  /// of 128 channels (4 lanes x 32).
+  bool mmaScoring() const { return g == 16 && d == 128; }
+
+  /// stats() on tensor cores: scores of 16 heads x 8 entries per mma.sync
+  /// m16n8k16 chain (8 k-steps), each warp taking tiles of 8 entries in turn,
+  /// two tiles in flight. The channels are permuted within the dot product so
+  /// that every lane loads 32 contiguous channels of a key (and of q): lane
+  /// (group i, thread t) feeds k-step kk with channels 32t + 4kk + {0,1}
+  /// (low half) and + {2,3} (high half), of entry i for B and of heads i and
+  /// i + 8 for A. Results: heads i, i + 8 of entries 2t, 2t + 1 of the tile.
+  /// `onScore(entry, head, s)` sees each (scaled, -inf where invalid) score.
+  void statsMma(Value lo, Value hi, function_ref<void(Value, Value, Value)> onScore) {
+    MmaEmitter m{kb, b, loc, b.getBF16Type(), b.getF32Type(), b.getI32Type()};
+    Value gid = kb.div(lane, kb.idx(4)), tig = kb.rem(lane, kb.idx(4));
+    auto regsOf = [&](Value vec8) { // vector<8xbf16> -> 4 x i32
+      Value v = vector::BitCastOp::create(b, loc, VectorType::get({4}, b.getI32Type()), vec8);
+      SmallVector<Value> r;
+      for (int64_t j = 0; j < 4; ++j)
+        r.push_back(vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{j}));
+      return r;
+    };
+    // q of heads gid and gid + 8, channels [32 tig, 32 tig + 32): 16 regs each.
+    SmallVector<Value> qa[2];
+    for (int64_t half = 0; half < 2; ++half) {
+      Value head = kb.add(gid, kb.idx(8 * half));
+      Value base = kb.add(
+          kb.mul(kb.add(kb.add(kb.mul(token, kb.idx(h)), kb.mul(group, kb.idx(g))), head),
+                 kb.idx(d)),
+          kb.mul(tig, kb.idx(32)));
+      for (int64_t v = 0; v < 4; ++v)
+        for (Value r : regsOf(kb.loadVector(kb.arg(qArg), kb.add(base, kb.idx(8 * v)), 8, 16)))
+          qa[half].push_back(r);
+    }
+    // Row of entry i's keys in the pool (page 0 when out of range) and whether
+    // it is valid: i < hi and its page in the pool.
+    auto keyRow = [&](Value i) -> std::pair<Value, Value> {
+      Value logical = kb.div(i, kb.idx(kpage));
+      Value inTable = e.land(kb.cmp(CmpIPredicate::ult, i, hi),
+                             kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxKeyPages)));
+      Value page = kb.loadIndex(kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)),
+                                                    kb.select(inTable, logical, kb.idx(0))));
+      Value ok = e.land(inTable, kb.cmp(CmpIPredicate::ult, page, kb.arg(keyPages)));
+      Value row = kb.add(
+          kb.mul(kb.add(kb.mul(kb.select(ok, page, kb.idx(0)), kb.idx(kpage)),
+                        kb.rem(kb.select(ok, i, kb.idx(0)), kb.idx(kpage))),
+                 kb.idx(kvh * d)),
+          kb.mul(group, kb.idx(d)));
+      return {row, ok};
+    };
+    constexpr int64_t kTiles = 2; // tiles of 8 entries in flight per warp
+    int64_t span = kWarps * 8 * kTiles;
+    // Online (max, sum of exp) of heads gid and gid + 8 over this lane's entries.
+    SmallVector<Value> init = {kb.f32(kNegInf), kb.f32(kNegInf), kb.f32(0.0), kb.f32(0.0)};
+    auto st = e.loop(kb.add(lo, kb.mul(warp, kb.idx(8 * kTiles))), hi, kb.idx(span), init,
+                     [&](Value t0, ValueRange a) {
+      // Every tile's key loads first.
+      SmallVector<SmallVector<Value>> keyRegs(kTiles);
+      for (int64_t t = 0; t < kTiles; ++t) {
+        Value row = keyRow(kb.add(t0, kb.add(kb.idx(8 * t), gid))).first;
+        Value base = kb.add(row, kb.mul(tig, kb.idx(32)));
+        for (int64_t v = 0; v < 4; ++v)
+          for (Value r : regsOf(kb.loadVector(kb.arg(kArg), kb.add(base, kb.idx(8 * v)), 8, 16)))
+            keyRegs[t].push_back(r);
+      }
+      SmallVector<Value> next(a.begin(), a.end());
+      for (int64_t t = 0; t < kTiles; ++t) {
+        SmallVector<Value> c(4, kb.f32(0.0));
+        for (int64_t kk = 0; kk < 8; ++kk)
+          c = m.mma({qa[0][2 * kk], qa[1][2 * kk], qa[0][2 * kk + 1], qa[1][2 * kk + 1]},
+                    {keyRegs[t][2 * kk], keyRegs[t][2 * kk + 1]}, c);
+        for (int64_t x = 0; x < 2; ++x) { // entries 2 tig + x of the tile
+          Value i = kb.add(t0, kb.add(kb.idx(8 * t + x), kb.mul(tig, kb.idx(2))));
+          Value ok = keyRow(i).second;
+          for (int64_t half = 0; half < 2; ++half) { // heads gid + 8 half
+            Value sv = kb.select(ok, e.fmul(c[2 * half + x], scale), kb.f32(kNegInf));
+            onScore(i, kb.add(gid, kb.idx(8 * half)), sv);
+            Value mo = next[half], lo2 = next[2 + half];
+            Value mNew = e.fmax(mo, sv);
+            Value safe = kb.select(e.isNegInf(mNew), kb.f32(0.0), mNew);
+            next[half] = mNew;
+            next[2 + half] = e.fadd(e.fmul(lo2, kb.expF32(e.fsub(mo, safe))),
+                                    kb.expF32(e.fsub(sv, safe)));
+          }
+        }
+      }
+      return next;
+    });
+    // Across the 4 lanes of a head row, then the warps (as stats()).
+    for (int64_t half = 0; half < 2; ++half) {
+      Value mv = st.getResult(half), lv = st.getResult(2 + half);
+      Value mw = kb.warpMax(mv, 4);
+      Value f = kb.select(e.isNegInf(mv), kb.f32(0.0),
+                          kb.expF32(e.fsub(mv, kb.select(e.isNegInf(mw), kb.f32(0.0), mw))));
+      Value lw = kb.warpSum(e.fmul(lv, f), 4);
+      kb.ifThen(kb.cmp(CmpIPredicate::eq, tig, kb.idx(0)), [&] {
+        Value at = kb.add(kb.mul(warp, kb.idx(g)), kb.add(gid, kb.idx(8 * half)));
+        kb.store(mw, mW, at);
+        kb.store(lw, lW, at);
+      });
+    }
+    e.barrier();
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+      mergeInto(kb.idx(kWarps), [&](Value w) { return kb.load(mW, kb.add(kb.mul(w, kb.idx(g)), tid)); },
+                [&](Value w) { return kb.load(lW, kb.add(kb.mul(w, kb.idx(g)), tid)); });
+    });
+    e.barrier();
+  }
+
   /// For head `tid` (< g): merges n partial (max, sum of exp) pairs into
   /// mAll/lAll.
   void mergeInto(Value n, function_ref<Value(Value)> maxAt, function_ref<Value(Value)> sumAt) {
@@ -322,6 +434,37 @@ struct Stage1 {
     });
     kb.store(m, mAll, tid);
     kb.store(sum.getResult(0), lAll, tid);
+  }
+
+  /// The final statistics of the group's heads from n splits' (max, sum of
+  /// exp) at statAt(split, head) (its max; the sum follows it), into
+  /// mAll/lAll: warp h merges head h, its lanes a split each in turn, then
+  /// across the warp. (One thread per head walking the splits waited on one
+  /// load at a time: 36 us for 64 splits.) Needs g <= kWarps; the caller
+  /// barriers before reading mAll/lAll.
+  void mergeSplits(Value n, function_ref<Value(Value, Value)> statAt) {
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, warp, kb.idx(g)), [&] {
+      SmallVector<Value> init = {kb.f32(kNegInf), kb.f32(0.0)};
+      auto st = e.loop(lane, n, kb.idx(32), init, [&](Value sp, ValueRange a) {
+        Value at = statAt(sp, warp);
+        Value ms = kb.load(kb.arg(kArgStats), at);
+        Value ls = kb.load(kb.arg(kArgStats), kb.add(at, kb.idx(1)));
+        Value mNew = e.fmax(a[0], ms);
+        Value safe = kb.select(e.isNegInf(mNew), kb.f32(0.0), mNew);
+        Value fa = kb.select(e.isNegInf(a[0]), kb.f32(0.0), kb.expF32(e.fsub(a[0], safe)));
+        Value fs = kb.select(e.isNegInf(ms), kb.f32(0.0), kb.expF32(e.fsub(ms, safe)));
+        return SmallVector<Value>{mNew, e.fadd(e.fmul(a[1], fa), e.fmul(ls, fs))};
+      });
+      Value m = st.getResult(0), l = st.getResult(1);
+      Value mw = kb.warpMax(m, 32);
+      Value f = kb.select(e.isNegInf(m), kb.f32(0.0),
+                          kb.expF32(e.fsub(m, kb.select(e.isNegInf(mw), kb.f32(0.0), mw))));
+      Value lw = kb.warpSum(e.fmul(l, f), 32);
+      kb.ifThen(kb.cmp(CmpIPredicate::eq, lane, kb.idx(0)), [&] {
+        kb.store(mw, mAll, warp);
+        kb.store(lw, lAll, warp);
+      });
+    });
   }
 
   /// The group probability of the entries [e0, e0 + chunkEntries) into `pc`
@@ -568,6 +711,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   Emitter e{kb, b, loc};
   Stage1 st(kb, e, keys, h, d, g, bs.getEffectiveScale(), qArg, kArg, kpt, maxKeyPages,
             keyPages);
+  st.kArgStats = partML;
   Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
   Value tid = st.tid;
   st.setPair(kb.div(kb.blockId(), kb.idx(kvh)), kb.rem(kb.blockId(), kb.idx(kvh)), kb.arg(cu),
@@ -616,13 +760,8 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
         kb.store(kb.load(st.lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
       });
       kb.ifLastArrival(kb.arg(counters), pairIdx, nSplits, flag, [&] {
-        kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-          auto statAt = [&](Value sp) {
-            return kb.mul(kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), tid), kb.idx(2));
-          };
-          st.mergeInto(
-              nSplits, [&](Value sp) { return kb.load(kb.arg(partML), statAt(sp)); },
-              [&](Value sp) { return kb.load(kb.arg(partML), kb.add(statAt(sp), kb.idx(1))); });
+        st.mergeSplits(nSplits, [&](Value sp, Value head) {
+          return kb.mul(kb.add(kb.mul(kb.add(slotBase, sp), kb.idx(g)), head), kb.idx(2));
         });
       });
     });
@@ -637,9 +776,9 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
       Value nWrite = e.minIdx(nOwn, kb.arg(maxBlocks));
       e.loop(kb.idx(0), nWrite, kb.idx(kThreads), {}, [&](Value j0, ValueRange) {
         Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
-        // All of a thread's entries in flight at once: this block pools the
-        // whole sequence alone.
-        st.chunkProbs(e0, visible, pc, chunkEntries, splitMode, chunkEntries,
+        // Three of a thread's entries (48 loads) in flight at once: this
+        // block pools the whole sequence alone (all five spill).
+        st.chunkProbs(e0, visible, pc, chunkEntries, splitMode, 3,
                       [&](Value i, int64_t hh) {
           return kb.load(kb.arg(partS), wsAt(i, hh));
         });
@@ -833,6 +972,7 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   Emitter e{kb, b, loc};
   Stage1 st(kb, e, keys, h, d, g, fs.getEffectiveScale(), qArg, kArg, kpt, maxKeyPages,
             keyPages);
+  st.kArgStats = partML;
   st.pieces = 2; // 4 spill at the 128 registers of 512 threads
   Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
   Value keysW = kb.addWorkgroupBuffer(i32, kThreads);
@@ -861,12 +1001,13 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
                       kb.cmp(CmpIPredicate::ule, p.per, kb.idx(kSelectPartEntries)));
     return p;
   };
-  // Workspace index of entry i's raw score for head hh: [slot][head][i - lo].
-  auto wsAt = [&](const Pair &p, Value i, int64_t hh) {
+  // Workspace index of entry i's raw score for a head: [slot][head][i - lo].
+  auto wsAtHead = [&](const Pair &p, Value i, Value head) {
     Value sp = kb.div(i, p.perSafe);
-    Value row = kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), kb.idx(hh));
+    Value row = kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), head);
     return kb.add(kb.mul(row, kb.idx(kSelectPartEntries)), kb.sub(i, kb.mul(sp, p.perSafe)));
   };
+  auto wsAt = [&](const Pair &p, Value i, int64_t hh) { return wsAtHead(p, i, kb.idx(hh)); };
   auto statAt = [&](const Pair &p, Value sp, Value head) {
     return kb.mul(kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), head),
                   kb.idx(2));
@@ -881,12 +1022,20 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     st.loadQuery();
     Value lo = e.minIdx(kb.mul(split, p.per), p.visible);
     Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
-    st.stats(lo, hi, [&](Value i, ArrayRef<Value> s) {
-      kb.ifThen(p.stored, [&] {
-        for (int64_t hh = 0; hh < g; ++hh)
-          kb.store(s[hh], kb.arg(partS), wsAt(p, i, hh));
+    if (st.mmaScoring()) {
+      st.statsMma(lo, hi, [&](Value i, Value head, Value sv) {
+        kb.ifThen(e.land(p.stored, kb.cmp(CmpIPredicate::ult, i, hi)), [&] {
+          kb.store(sv, kb.arg(partS), wsAtHead(p, i, head));
+        });
       });
-    });
+    } else {
+      st.stats(lo, hi, [&](Value i, ArrayRef<Value> s) {
+        kb.ifThen(p.stored, [&] {
+          for (int64_t hh = 0; hh < g; ++hh)
+            kb.store(s[hh], kb.arg(partS), wsAt(p, i, hh));
+        });
+      });
+    }
     kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
       Value at = statAt(p, split, tid);
       kb.store(kb.load(st.mAll, tid), kb.arg(partML), at);
@@ -911,18 +1060,12 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     Value nChunks = kb.div(kb.add(nCand, kb.idx(kThreads - 1)), kb.idx(kThreads));
     kb.ifThen(kb.cmp(CmpIPredicate::ult, c, nChunks), [&] {
       waitForCount(kb, e, kb.arg(counters), kb.mul(p.index, kb.idx(2)), nSplits);
-      kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-        st.mergeInto(
-            nSplits, [&](Value sp) { return kb.load(kb.arg(partML), statAt(p, sp, tid)); },
-            [&](Value sp) {
-              return kb.load(kb.arg(partML), kb.add(statAt(p, sp, tid), kb.idx(1)));
-            });
-      });
+      st.mergeSplits(nSplits, [&](Value sp, Value head) { return statAt(p, sp, head); });
       st.loadQuery(); // for recomputed scores; its barriers publish mAll/lAll
       Value j0 = kb.mul(c, kb.idx(kThreads));
       Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
-      // Two entries (32 loads) in flight: the registers of 16 warps allow no more.
-      st.chunkProbs(e0, p.visible, pc, chunkEntries, p.stored, 2,
+      // Three entries (48 loads) in flight: the registers of 16 warps allow no more.
+      st.chunkProbs(e0, p.visible, pc, chunkEntries, p.stored, 3,
                     [&](Value i, int64_t hh) { return kb.load(kb.arg(partS), wsAt(p, i, hh)); });
       e.barrier();
       Value j = kb.add(j0, tid);
