@@ -34,7 +34,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include <cmath>
@@ -254,7 +253,7 @@ struct Stage1 {
           for (int64_t x = 0; x < 8; ++x) {
             Value kx = kb.toF32(vector::ExtractOp::create(b, loc, pieces[c / 8], x));
             Value qx = vector::ExtractOp::create(b, loc, qv[x / 4], x % 4);
-            acc[hh] = math::FmaOp::create(b, loc, qx, kx, acc[hh]); // one FFMA
+            acc[hh] = LLVM::FMAOp::create(b, loc, qx, kx, acc[hh]); // one FFMA
           }
         }
       return acc;
