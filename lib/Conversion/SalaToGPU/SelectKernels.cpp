@@ -575,7 +575,34 @@ Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld,
     Value in = e.land(held, kb.cmp(CmpIPredicate::ult, j, n));
     keys.push_back(kb.select(in, keyAt(kb.select(in, j, kb.idx(0))), e.i32(0)));
   }
+  // Block-wide count of a per-thread predicate in one barrier (bar.red.popc).
+  auto popcBarrier = [&](Value p) -> Value {
+    auto asmOp = LLVM::InlineAsmOp::create(
+        b, loc, i32, ValueRange{arith::ExtUIOp::create(b, loc, i32, p)},
+        "{ .reg .pred %p; setp.ne.u32 %p, $1, 0; bar.red.popc.u32 $0, 0, %p; }", "=r,r",
+        /*has_side_effects=*/true, /*is_align_stack=*/false, LLVM::TailCallKind::None,
+        LLVM::AsmDialectAttr(), ArrayAttr());
+    return asmOp.getResult(0);
+  };
   auto count = [&](function_ref<Value(Value)> pred) {
+    if (kHeld > 0 && kHeld <= 4) {
+      // Few keys a thread: a barrier-count per key, not a shuffle-and-smem
+      // block sum (the selection's serial part is these 34 counts).
+      auto r = scf::IfOp::create(b, loc, TypeRange{i32}, held, true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&r.getThenRegion().front());
+      Value c = e.i32(0);
+      for (Value key : keys)
+        c = arith::AddIOp::create(b, loc, c, popcBarrier(pred(key)));
+      scf::YieldOp::create(b, loc, ValueRange{c});
+      b.setInsertionPointToStart(&r.getElseRegion().front());
+      auto loop = e.loop(tid, n, kb.idx(kThreads), {e.i32(0)}, [&](Value j, ValueRange a) {
+        Value add = arith::ExtUIOp::create(b, loc, i32, pred(keyAt(j)));
+        return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], add)};
+      });
+      scf::YieldOp::create(b, loc, ValueRange{e.blockSum(loop.getResult(0), scratch, warp, lane)});
+      return r.getResult(0);
+    }
     auto local = scf::IfOp::create(b, loc, TypeRange{i32}, held, true);
     {
       OpBuilder::InsertionGuard guard(b);
@@ -1098,9 +1125,9 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
         });
         Value rowOut = kb.mul(p.index, kb.idx(kSel));
         Value all = kb.mul(nChunks, kb.idx(kc));
-        // 8 candidates a thread: 42 chunks, 1.3M tokens at 64-token blocks.
+        // 4 candidates a thread: 21 chunks, 690K tokens at 64-token blocks.
         Value n = selectBest(
-            e, all, kSel, 8,
+            e, all, kSel, 4,
             [&](Value pos) { return kb.load(kb.arg(cand), kb.add(candRow, kb.mul(pos, kb.idx(2)))); },
             [&](Value pos, Value rank) {
               Value idx = kb.load(kb.arg(cand), kb.add(candRow, kb.add(kb.mul(pos, kb.idx(2)),
