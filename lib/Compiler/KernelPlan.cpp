@@ -247,15 +247,9 @@ void costFusedSparseSelect(sala::FusedSparseSelectOp op, const StepSizes &s, Cos
   auto blocks = cast<RankedTensorType>(op.getBlocks().getType());
   int64_t groups = blocks.getDimSize(1);
   costStage1(op, Value(), Value(), groups, s, c);
-  // Split over thread blocks (decode), each part's raw scores go through a
-  // workspace once (written, then read by the part that pools them); the
-  // candidates each part keeps are a few hundred bytes. Not counted: the
-  // per-split statistics and counters (bytes per split, not per entry).
-  auto k1 = op.getKeys().getType();
-  int64_t m = keyEntries(s.seqLen(), k1.getKernelSize(), k1.getKernelStride());
-  int64_t ws = s.batch * m * groups * op.getGroupSize() * 4;
-  c.write("score workspace", ws, Value());
-  c.read("score workspace", ws, Value());
+  // Not counted (bytes are what the op must move): the kernel's workspace,
+  // each part's raw scores written and read back once (2 x 4 bytes per head
+  // and compressed key, through L2), the parts' statistics and candidates.
   c.write("blocks", s.tokens() * groups * blocks.getDimSize(2) * kIndexBytes,
           op.getBlocks());
 }

@@ -928,7 +928,7 @@ void waitForCount(KernelBuilder &kb, Emitter &e, Value counters, Value index, Va
                                             kb.atomicAdd(counters, index, e.i32(0)));
     scf::ConditionOp::create(b, loc, kb.cmp(CmpIPredicate::ult, seen, target), ValueRange{});
     b.setInsertionPointToStart(b.createBlock(&w.getAfter()));
-    LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "nanosleep.u32 256;", "",
+    LLVM::InlineAsmOp::create(b, loc, Type(), ValueRange{}, "nanosleep.u32 64;", "",
                               /*has_side_effects=*/true, /*is_align_stack=*/false,
                               LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
     scf::YieldOp::create(b, loc, ValueRange{});
