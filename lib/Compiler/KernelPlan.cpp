@@ -119,8 +119,11 @@ public:
   }
   void readTokens(StringRef what, Value v) { read(what, tokenBytes(v), v); }
   void writeTokens(StringRef what, Value v) { write(what, tokenBytes(v), v); }
-  /// `cu_seqlens_q` [batch + 1] and `seq_lens` [batch].
+  /// `cu_seqlens_q` [batch + 1] and `seq_lens` [batch], once per kernel
+  /// (a fused op's parts share them).
   void readRagged(Value cu, Value lens) {
+    if (llvm::any_of(cost.traffic, [](const auto &t) { return t.what == "cu_seqlens_q"; }))
+      return;
     read("cu_seqlens_q", (s.batch + 1) * kIndexBytes, cu);
     read("seq_lens", s.batch * kIndexBytes, lens);
   }
@@ -145,7 +148,8 @@ private:
 // Positions: the new tokens of a sequence sit at context .. context + q - 1; a
 // query at position t sees keys 0 .. t.
 
-void costKVAppend(sala::KVAppendOp op, const StepSizes &s, Costing &c) {
+template <typename AppendOp>
+void costAppend(AppendOp op, const StepSizes &s, Costing &c) {
   auto cache = op.getCache().getType();
   c.readTokens("key", op.getKey());
   c.readTokens("value", op.getValue());
@@ -159,7 +163,10 @@ void costKVAppend(sala::KVAppendOp op, const StepSizes &s, Costing &c) {
   c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
 }
 
-void costCompressKeys(sala::CompressKeysOp op, const StepSizes &s, Costing &c) {
+/// `newFromInput`: the window's keys of this step come from the new keys
+/// (already read by the append), not from the cache.
+template <typename CompressOp>
+void costCompress(CompressOp op, bool newFromInput, const StepSizes &s, Costing &c) {
   // Entries whose window completes in this step, from the keys of their
   // windows (overlapping windows read their shared keys once).
   auto cache = op.getCache().getType();
@@ -169,8 +176,10 @@ void costCompressKeys(sala::CompressKeysOp op, const StepSizes &s, Costing &c) {
   int64_t fresh = keyEntries(s.seqLen(), k, stride) - first;
   if (fresh > 0) {
     int64_t begin = first * stride, end = (first + fresh - 1) * stride + k;
+    int64_t cached = newFromInput ? std::max<int64_t>(0, std::min(end, s.context) - begin)
+                                  : end - begin;
     c.read("K cache",
-           s.batch * (end - begin) * cache.getKvHeads() * cache.getHeadDim() *
+           s.batch * cached * cache.getKvHeads() * cache.getHeadDim() *
                elementBytes(cache.getElementType()),
            op.getCache());
     c.read("page_table",
@@ -187,6 +196,15 @@ void costCompressKeys(sala::CompressKeysOp op, const StepSizes &s, Costing &c) {
     c.cost.flops = s.batch * fresh * keys.getKvHeads() * keys.getHeadDim() * k;
   }
   c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
+}
+
+void costKVAppend(sala::KVAppendOp op, const StepSizes &s, Costing &c) { costAppend(op, s, c); }
+void costCompressKeys(sala::CompressKeysOp op, const StepSizes &s, Costing &c) {
+  costCompress(op, /*newFromInput=*/false, s, c);
+}
+void costFusedKVUpdate(sala::FusedKVUpdateOp op, const StepSizes &s, Costing &c) {
+  costAppend(op, s, c);
+  costCompress(op, /*newFromInput=*/true, s, c);
 }
 
 /// Stage 1 of block_scores and fused_sparse_select: the query and the
@@ -471,6 +489,7 @@ llvm::Expected<KernelCost> salac::costOf(Operation *op, const StepSizes &s) {
   llvm::TypeSwitch<Operation *>(op)
       .Case([&](sala::KVAppendOp o) { costKVAppend(o, s, c); })
       .Case([&](sala::CompressKeysOp o) { costCompressKeys(o, s, c); })
+      .Case([&](sala::FusedKVUpdateOp o) { costFusedKVUpdate(o, s, c); })
       .Case([&](sala::BlockScoresOp o) { costBlockScores(o, s, c); })
       .Case([&](sala::TopkBlocksOp o) { costTopkBlocks(o, s, c); })
       .Case([&](sala::FusedSparseSelectOp o) { costFusedSparseSelect(o, s, c); })

@@ -36,6 +36,16 @@ bool salac::getOpRoles(Operation *op, OpRoles &r) {
         batch(o.getCuSeqlensQ(), o.getSeqLens());
         return true;
       })
+      .Case([&](sala::FusedKVUpdateOp o) {
+        in("key", o.getKey());
+        in("value", o.getValue());
+        in("cache", o.getCache());
+        in("page_table", o.getPageTable());
+        in("keys", o.getKeys());
+        in("key_page_table", o.getKeyPageTable());
+        batch(o.getCuSeqlensQ(), o.getSeqLens());
+        return true;
+      })
       .Case([&](sala::CompressKeysOp o) {
         in("cache", o.getCache());
         in("page_table", o.getPageTable());

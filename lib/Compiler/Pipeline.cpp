@@ -58,6 +58,7 @@ void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse) {
   // salac-kernels-pipeline{fuse=false}). Each fused op needs a case in costOf
   // (lib/Compiler/KernelPlan.cpp) for the plan to cost it.
   if (fuse) {
+    pm.addPass(sala::createSalaFuseKVAccess());
     pm.addPass(sala::createSalaFuseSparseSelect());
     pm.addPass(sala::createSalaFuseLinear());
   }

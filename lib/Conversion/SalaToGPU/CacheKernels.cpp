@@ -195,3 +195,157 @@ LogicalResult salac::buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
   });
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// sala.fused_kv_update: a block per (sequence, new token). The token's K and V
+// rows are written once (a thread per 16 bytes); when the token ends a
+// compression window, the block reduces that window (a thread per channel),
+// taking the window's new keys from the input rather than from the cache the
+// same launch writes, and every position's load issued before the sum. Each
+// completed window ends at exactly one new token, so every entry is written
+// once; the sum runs in the same order as compress_keys', so the entries are
+// the same bits.
+//===----------------------------------------------------------------------===//
+
+LogicalResult salac::buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) {
+  auto fused = cast<sala::FusedKVUpdateOp>(op);
+  sala::KVCacheType cache = fused.getCache().getType();
+  sala::CompressedKeysType keys = fused.getKeys().getType();
+  int64_t kvh = cache.getKvHeads(), d = cache.getHeadDim(), page = cache.getPageSize();
+  int64_t kpage = keys.getPageSize();
+  int64_t kernel = keys.getKernelSize(), stride = keys.getKernelStride();
+  int64_t rowElems = kvh * d;
+  Type elem = cache.getElementType(), kelem = keys.getElementType();
+  Type i32 = IntegerType::get(op->getContext(), 32);
+  int64_t vec = vectorWidth(elem, rowElems);
+  int64_t chunks = rowElems / vec;
+  int64_t align = vec * elem.getIntOrFloatBitWidth() / 8;
+
+  SmallVector<Extent> rows = {"tokens", kvh, d};
+  SmallVector<Extent> pool = {"pages", page, kvh, d};
+  unsigned k = kb.addBuffer("key", elem, rows, "[tokens, kv_heads, head_dim] new keys");
+  unsigned v = kb.addBuffer("value", elem, rows, "[tokens, kv_heads, head_dim] new values");
+  unsigned kc = kb.addBuffer("k_cache", elem, pool, "[pages, page_size, kv_heads, head_dim] key pool");
+  unsigned vc = kb.addBuffer("v_cache", elem, pool, "[pages, page_size, kv_heads, head_dim] value pool");
+  BatchParams bp = addBatchParams(kb, i32);
+  unsigned ck = kb.addBuffer("keys", kelem, {"key_pages", kpage, kvh, d},
+                             "[key_pages, key_page_size, kv_heads, head_dim] "
+                             "compressed-key pool");
+  unsigned kpt = kb.addBuffer("key_page_table", i32, {"batch", "max_key_pages"},
+                              "[batch, max_key_pages] pages of the compressed keys");
+  kb.addSize("tokens", "number of new tokens (rows of key/value)");
+  kb.addSize("batch", "number of sequences"); // sizes the grid
+  unsigned maxPages = kb.addSize("max_pages", "columns of page_table");
+  unsigned pages = kb.addSize("pages", "pages in the pool");
+  unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
+  unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
+  kb.addSize("max_q_len", "longest query length in the batch (at least)");
+  kb.setBlock(kBlock);
+  kb.setGrid(GridDim::scaled("batch", 1, 1), GridDim::scaled("max_q_len", 1, 1));
+
+  OpBuilder &b = kb.begin();
+  Location loc = kb.getLoc();
+  Value seq = kb.blockId();
+  Value j = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value tid = kb.threadId();
+  Value start = kb.loadIndex(kb.arg(bp.cu), seq);
+  Value qLen = kb.sub(kb.loadIndex(kb.arg(bp.cu), kb.add(seq, kb.idx(1))), start);
+  Value oldLen = kb.sub(kb.loadIndex(kb.arg(bp.lens), seq), qLen);
+  // Row of position p in the pool and whether its page is in the pool.
+  auto slotOf = [&](Value p) -> std::pair<Value, Value> {
+    Value logical = kb.div(p, kb.idx(page));
+    Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxPages));
+    Value phys = kb.loadIndex(kb.arg(bp.pageTable),
+                              kb.add(kb.mul(seq, kb.arg(maxPages)),
+                                     arith::SelectOp::create(b, loc, inTable, logical,
+                                                             kb.idx(0))));
+    // Unsigned compare: a negative page index is out of range too.
+    Value ok = arith::AndIOp::create(b, loc, inTable,
+                                     kb.cmp(CmpIPredicate::ult, phys, kb.arg(pages)));
+    Value safe = arith::SelectOp::create(b, loc, ok, phys, kb.idx(0));
+    return {kb.add(kb.mul(safe, kb.idx(page)), kb.rem(p, kb.idx(page))), ok};
+  };
+  kb.ifThen(kb.cmp(CmpIPredicate::ult, j, qLen), [&] {
+    Value t = kb.add(start, j);
+    Value pos = kb.add(oldLen, j);
+    // The append: threads [0, chunks) the key row, [chunks, 2 chunks) the value's.
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(2 * chunks)), [&] {
+      auto [slot, ok] = slotOf(pos);
+      kb.ifThen(ok, [&] {
+        Value isValue = kb.cmp(CmpIPredicate::uge, tid, kb.idx(chunks));
+        Value c = kb.mul(kb.rem(tid, kb.idx(chunks)), kb.idx(vec));
+        Value dst = kb.add(kb.mul(slot, kb.idx(rowElems)), c);
+        Value src = kb.add(kb.mul(t, kb.idx(rowElems)), c);
+        kb.ifThen(isValue, [&] {
+          kb.storeVector(kb.loadVector(kb.arg(v), src, vec, align), kb.arg(vc), dst, align);
+        });
+        kb.ifThen(arith::XOrIOp::create(b, loc, isValue,
+                                        arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
+                  [&] {
+          kb.storeVector(kb.loadVector(kb.arg(k), src, vec, align), kb.arg(kc), dst, align);
+        });
+      });
+    });
+    // The window ending at pos, if any: entry (pos + 1 - kernel) / stride.
+    Value end = kb.add(pos, kb.idx(1));
+    Value full = kb.cmp(CmpIPredicate::uge, end, kb.idx(kernel));
+    Value offset = kb.sub(end, kb.idx(kernel));
+    Value ends = arith::AndIOp::create(
+        b, loc, full, kb.cmp(CmpIPredicate::eq, kb.rem(offset, kb.idx(stride)), kb.idx(0)));
+    kb.ifThen(ends, [&] {
+      Value entry = kb.div(offset, kb.idx(stride));
+      Value logicalKeyPage = kb.div(entry, kb.idx(kpage));
+      Value keyInTable = kb.cmp(CmpIPredicate::ult, logicalKeyPage, kb.arg(maxKeyPages));
+      Value keyPage = kb.loadIndex(
+          kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)),
+                              arith::SelectOp::create(b, loc, keyInTable, logicalKeyPage,
+                                                      kb.idx(0))));
+      Value keyPageOk = arith::AndIOp::create(
+          b, loc, keyInTable, kb.cmp(CmpIPredicate::ult, keyPage, kb.arg(keyPages)));
+      Value first = kb.mul(entry, kb.idx(stride));
+      // Where each position of the window is: its row in the input (new) or
+      // in the pool (older), and whether it can be read.
+      SmallVector<Value> at, isNew, ok;
+      for (int64_t x = 0; x < kernel; ++x) {
+        Value p = kb.add(first, kb.idx(x));
+        Value fresh = kb.cmp(CmpIPredicate::uge, p, oldLen);
+        auto [slot, inPool] = slotOf(p);
+        at.push_back(arith::SelectOp::create(b, loc, fresh,
+                                             kb.add(start, kb.sub(p, oldLen)), slot));
+        isNew.push_back(fresh);
+        ok.push_back(arith::OrIOp::create(b, loc, fresh, inPool));
+      }
+      kb.forLoop(tid, kb.idx(rowElems), kb.idx(kBlock), {}, [&](Value c, ValueRange) {
+        SmallVector<Value> xs;
+        for (int64_t x = 0; x < kernel; ++x) {
+          Value idx = kb.add(kb.mul(at[x], kb.idx(rowElems)), c);
+          auto r = scf::IfOp::create(b, loc, TypeRange{b.getF32Type()}, isNew[x], true);
+          {
+            OpBuilder::InsertionGuard g2(b);
+            b.setInsertionPointToStart(&r.getThenRegion().front());
+            scf::YieldOp::create(b, loc, ValueRange{kb.toF32(kb.load(kb.arg(k), idx))});
+            b.setInsertionPointToStart(&r.getElseRegion().front());
+            // Out-of-pool pages read as zero instead of faulting.
+            Value safe = arith::SelectOp::create(b, loc, ok[x], idx, c);
+            Value y = kb.toF32(kb.load(kb.arg(kc), safe));
+            scf::YieldOp::create(b, loc,
+                                 ValueRange{arith::SelectOp::create(b, loc, ok[x], y,
+                                                                    kb.f32(0.0))});
+          }
+          xs.push_back(r.getResult(0));
+        }
+        Value sum = kb.f32(0.0);
+        for (Value x : xs)
+          sum = arith::AddFOp::create(b, loc, sum, x);
+        Value mean = arith::DivFOp::create(b, loc, sum, kb.f32(double(kernel)));
+        kb.ifThen(keyPageOk, [&] {
+          Value slot = kb.add(kb.mul(keyPage, kb.idx(kpage)), kb.rem(entry, kb.idx(kpage)));
+          kb.store(kb.fromF32(mean, kelem), kb.arg(ck),
+                   kb.add(kb.mul(slot, kb.idx(rowElems)), c));
+        });
+        return SmallVector<Value>{};
+      });
+    });
+  });
+  return success();
+}

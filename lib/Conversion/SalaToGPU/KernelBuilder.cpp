@@ -392,6 +392,8 @@ bool salac::hasKernelBuilder(Operation *op) {
     return fusedLinearKernelSupports(op);
   if (isa<sala::BlockScoresOp, sala::TopkBlocksOp, sala::FusedSparseSelectOp>(op))
     return selectKernelSupports(op);
+  if (auto f = dyn_cast<sala::FusedKVUpdateOp>(op)) // the window unrolled
+    return f.getKeys().getType().getKernelSize() <= 64;
   return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::KVAppendOp,
              sala::CompressKeysOp, sala::LengthSelectOp>(op);
 }
@@ -470,6 +472,13 @@ std::string salac::kernelBaseName(Operation *op) {
         auto c = o.getCache().getType();
         return "sala_kv_append_p" + std::to_string(c.getPageSize()) + shape(o.getKey());
       })
+      .Case([&](sala::FusedKVUpdateOp o) {
+        auto c = o.getCache().getType();
+        auto k = o.getKeys().getType();
+        return "sala_fused_kv_update_p" + std::to_string(c.getPageSize()) + "_k" +
+               std::to_string(k.getKernelSize()) + "_s" + std::to_string(k.getKernelStride()) +
+               shape(o.getKey());
+      })
       .Case([&](sala::CompressKeysOp o) {
         auto c = o.getCache().getType();
         auto k = o.getKeys().getType();
@@ -528,6 +537,7 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
           .Case([&](sala::RopeOp) { return buildRopeKernel(op, kb); })
           .Case([&](sala::SigmoidGateOp) { return buildSigmoidGateKernel(op, kb); })
           .Case([&](sala::KVAppendOp) { return buildKVAppendKernel(op, kb); })
+          .Case([&](sala::FusedKVUpdateOp) { return buildFusedKVUpdateKernel(op, kb); })
           .Case([&](sala::LengthSelectOp) { return buildLengthSelectKernel(op, kb); })
           .Case([&](sala::BlockScoresOp) { return buildBlockScoresKernel(op, kb); })
           .Case([&](sala::TopkBlocksOp) { return buildTopkBlocksKernel(op, kb); })

@@ -16,11 +16,12 @@ from .base import (DEFAULT_TOKENS, TOLERANCE, OpCase, RmsNormCase, RopeCase,  # 
 __all__ = ["CASES", "DEFAULT_TOKENS", "TOLERANCE", "OpCase", "case_for", "compare", "poison",
            "torch_dtype"]
 from .paged import (BlockScoresCase, CompressKeysCase, DenseAttentionCase,  # noqa: F401
-                    FusedLinearCase, FusedSparseSelectCase, KvAppendCase, LengthSelectCase, LinearChunkedCase,
+                    FusedKvUpdateCase, FusedLinearCase, FusedSparseSelectCase, KvAppendCase, LengthSelectCase, LinearChunkedCase,
                     LinearRecurrentCase,
                     SparseAttentionCase, TopkBlocksCase)
 
 _ALL = (SigmoidGateCase(), RmsNormCase(), RopeCase(), KvAppendCase(), CompressKeysCase(),
+        FusedKvUpdateCase(),
         LinearRecurrentCase(), LinearChunkedCase(), FusedLinearCase(), DenseAttentionCase(),
         SparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(), FusedSparseSelectCase(),
         LengthSelectCase())

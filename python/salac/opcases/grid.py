@@ -9,7 +9,7 @@ Scenario lengths are pure Python (testable without torch); the selection
 check (classify_selection) needs torch.
 
 Regimes, as the model uses the ops:
-  kv       kv_append, compress_keys: contexts 1..128K, fresh and continuing
+  kv       kv_append, compress_keys, fused_kv_update: contexts 1..128K, fresh and continuing
            prefills; for compress_keys half of each decode batch completes a
            compression window (and so writes an entry), half does not;
   sparse   block_scores, topk_blocks, fused_sparse_select, sparse_attention:
@@ -47,7 +47,7 @@ TIE_RTOL = 1e-5
 def family(spec):
     """The grid regime of a kernel (see the module doc), or None."""
     op = spec.op
-    if op in ("sala.kv_append", "sala.compress_keys"):
+    if op in ("sala.kv_append", "sala.compress_keys", "sala.fused_kv_update"):
         return "kv"
     if op in ("sala.block_scores", "sala.topk_blocks", "sala.fused_sparse_select",
               "sala.sparse_attention"):
@@ -201,7 +201,7 @@ def scenarios(spec, seed=0, c=FULL):
     fam = family(spec)
     rng = random.Random(f"{seed}:{fam}")
     if fam == "kv":
-        return kv_scenarios(rng, spec.op == "sala.compress_keys", c)
+        return kv_scenarios(rng, spec.op in ("sala.compress_keys", "sala.fused_kv_update"), c)
     if fam == "sparse":
         out = sparse_scenarios(rng, c)
         if spec.op in ("sala.block_scores", "sala.fused_sparse_select"):

@@ -143,6 +143,48 @@ class CompressKeysCase(KvAppendCase):
         return total
 
 
+class FusedKvUpdateCase(CompressKeysCase):
+    """KV append and key compression in one kernel (sala-fuse-kv-access): the
+    appended K/V rows and the entries whose windows the step completes, all
+    NaN-poisoned before the launch, against kv_append then compress_keys."""
+    op = "sala.fused_kv_update"
+    required = ("key", "value", "page_table", "cu_seqlens_q", "seq_lens", "key_page_table")
+    outputs = ("k_cache", "v_cache", "keys")
+    scalars = ("tokens", "batch", "max_pages", "max_key_pages", "max_q_len", "pages",
+               "key_pages")
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        from .. import reference as R
+        a = super().make_inputs(spec, sc, device, gen)
+        kc = spec.param("k_cache")
+        a["tokens"] = int(a["cu_seqlens_q"][-1])
+        a["key"] = randn((a["tokens"],) + kc.shape[2:], spec.param("key").dtype, device, gen)
+        a["value"] = randn((a["tokens"],) + kc.shape[2:], spec.param("value").dtype, device,
+                           gen)
+        a["v_cache"] = randn(a["k_cache"].shape, spec.param("v_cache").dtype, device, gen)
+        nan = torch.full((a["tokens"],) + kc.shape[2:], float("nan"), device=device)
+        R.kv_append(nan, nan, a["k_cache"], a["v_cache"], a["page_table"], a["cu_seqlens_q"],
+                    a["seq_lens"])
+        return a
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        kern, stride = self.window(spec)
+        kc, vc, keys = a["k_cache"].clone(), a["v_cache"].clone(), a["keys"].clone()
+        R.kv_append(a["key"], a["value"], kc, vc, a["page_table"], a["cu_seqlens_q"],
+                    a["seq_lens"])
+        R.compress_keys(kc, a["page_table"], keys, a["key_page_table"], a["cu_seqlens_q"],
+                        a["seq_lens"], kernel=kern, stride=stride)
+        return {"k_cache": kc, "v_cache": vc, "keys": keys}
+
+    def bytes_moved(self, spec, a):
+        """New K and V read and written once; the windows' older K rows read;
+        the new entries written."""
+        new = a["key"].nbytes + a["value"].nbytes
+        return 2 * new + super().bytes_moved(spec, a)
+
+
 class LinearRecurrentCase(OpCase):
     op = "sala.linear_attention"
     required = ("query", "key", "value", "slot_ids", "cu_seqlens_q", "seq_lens")

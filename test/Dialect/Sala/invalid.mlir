@@ -1279,3 +1279,24 @@ func.func @fused_select_bad_heads(%q: tensor<?x32x128xbf16>, %k1: !k1, %pt: tens
   %sel = sala.fused_sparse_select %q, %k1[%pt] lens(%cu, %l) {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 4, pool_padding = 1, topk = 64, init_blocks = 1, local_blocks = 32} : tensor<?x32x128xbf16>, !k1 -> tensor<?x4x96xi32>
   return %sel : tensor<?x4x96xi32>
 }
+
+// -----
+
+// The fused KV update checks the append's and the compression's rules.
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+!k1h4 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 4, head_dim = 128, element_type = bf16>
+func.func @fused_kv_bad_heads(%k: tensor<?x2x128xbf16>, %kv: !kv, %pt: tensor<?x?xi32>, %k1: !k1h4, %cu: tensor<?xi32>, %l: tensor<?xi32>) {
+  // expected-error @+1 {{'sala.fused_kv_update' op cache kv_heads (2) differs from compressed keys kv_heads (4)}}
+  sala.fused_kv_update %k, %k into %kv[%pt] compress(%k1[%pt]) lens(%cu, %l) : tensor<?x2x128xbf16>, !kv, !k1h4
+  return
+}
+
+// -----
+
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+!k1 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @fused_kv_bad_key(%k: tensor<?x4x128xbf16>, %kv: !kv, %pt: tensor<?x?xi32>, %k1: !k1, %cu: tensor<?xi32>, %l: tensor<?xi32>) {
+  // expected-error @+1 {{'sala.fused_kv_update' op key has 4 heads but the cache has kv_heads = 2}}
+  sala.fused_kv_update %k, %k into %kv[%pt] compress(%k1[%pt]) lens(%cu, %l) : tensor<?x4x128xbf16>, !kv, !k1
+  return
+}

@@ -30,6 +30,8 @@ func.func @cache_ops(%k: !kvt, %v: !kvt, %kv: !kv, %pt: tensor<?x?xi32>, %k1: !k
   sala.kv_append %k, %v into %kvp1[%pt] lens(%cu, %lens) : !kvt, !kv1
   // CHECK: sala.compress_keys %{{.*}}[%{{.*}}] into %{{.*}}[%{{.*}}] lens(%{{.*}}, %{{.*}}) : ![[KV]], ![[K1]]
   sala.compress_keys %kv[%pt] into %k1[%k1pt] lens(%cu, %lens) : !kv, !k1
+  // CHECK: sala.fused_kv_update %{{.*}}, %{{.*}} into %{{.*}}[%{{.*}}] compress(%{{.*}}[%{{.*}}]) lens(%{{.*}}, %{{.*}}) : tensor<?x2x128xbf16>, ![[KV]], ![[K1]]
+  sala.fused_kv_update %k, %v into %kv[%pt] compress(%k1[%k1pt]) lens(%cu, %lens) : !kvt, !kv, !k1
   return
 }
 

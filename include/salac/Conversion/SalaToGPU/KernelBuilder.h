@@ -223,6 +223,7 @@ bool selectKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildBlockScoresKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildTopkBlocksKernel(mlir::Operation *op, KernelBuilder &kb);
 mlir::LogicalResult buildFusedSparseSelectKernel(mlir::Operation *op, KernelBuilder &kb);
+mlir::LogicalResult buildFusedKVUpdateKernel(mlir::Operation *op, KernelBuilder &kb);
 /// Compressed keys per part of a fused selection whose raw scores it keeps
 /// (its workspace rows); the mixer plan sizes `select_splits` by it.
 constexpr int64_t kSelectPartEntries = 512;

@@ -102,31 +102,44 @@ static LogicalResult checkWeight(Operation *op, StringRef name, Value w,
 // Cache maintenance
 //===----------------------------------------------------------------------===//
 
-LogicalResult KVAppendOp::verify() {
-  if (failed(checkStaticHeads(*this, "key", getKey())))
+/// What kv_append (and the fused update) checks: new keys against the cache.
+static LogicalResult verifyAppend(Operation *op, Value key, KVCacheType cache) {
+  if (failed(checkStaticHeads(op, "key", key)))
     return failure();
-  auto cache = getCache().getType();
-  TokenShape k = shapeOf(getKey());
+  TokenShape k = shapeOf(key);
   if (k.heads != cache.getKvHeads())
-    return emitOpError() << "key has " << k.heads << " heads but the cache has kv_heads = "
-                         << cache.getKvHeads();
-  if (failed(checkHeadDim(*this, "key", k.headDim, "cache", cache.getHeadDim())))
+    return op->emitOpError() << "key has " << k.heads
+                             << " heads but the cache has kv_heads = " << cache.getKvHeads();
+  if (failed(checkHeadDim(op, "key", k.headDim, "cache", cache.getHeadDim())))
     return failure();
   if (k.elementType != cache.getElementType())
-    return emitOpError() << "key element type " << k.elementType
-                         << " differs from the cache's " << cache.getElementType();
+    return op->emitOpError() << "key element type " << k.elementType
+                             << " differs from the cache's " << cache.getElementType();
   return success();
 }
 
-LogicalResult CompressKeysOp::verify() {
-  auto cache = getCache().getType();
-  auto keys = getKeys().getType();
+/// What compress_keys (and the fused update) checks: the store against the cache.
+static LogicalResult verifyCompress(Operation *op, KVCacheType cache,
+                                    CompressedKeysType keys) {
   if (cache.getKvHeads() != keys.getKvHeads())
-    return emitOpError() << "cache kv_heads (" << cache.getKvHeads()
-                         << ") differs from compressed keys kv_heads ("
-                         << keys.getKvHeads() << ")";
-  return checkHeadDim(*this, "compressed keys", keys.getHeadDim(), "cache",
-                      cache.getHeadDim());
+    return op->emitOpError() << "cache kv_heads (" << cache.getKvHeads()
+                             << ") differs from compressed keys kv_heads ("
+                             << keys.getKvHeads() << ")";
+  return checkHeadDim(op, "compressed keys", keys.getHeadDim(), "cache", cache.getHeadDim());
+}
+
+LogicalResult KVAppendOp::verify() {
+  return verifyAppend(*this, getKey(), getCache().getType());
+}
+
+LogicalResult CompressKeysOp::verify() {
+  return verifyCompress(*this, getCache().getType(), getKeys().getType());
+}
+
+LogicalResult FusedKVUpdateOp::verify() {
+  if (failed(verifyAppend(*this, getKey(), getCache().getType())))
+    return failure();
+  return verifyCompress(*this, getCache().getType(), getKeys().getType());
 }
 
 //===----------------------------------------------------------------------===//

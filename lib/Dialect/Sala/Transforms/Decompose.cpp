@@ -165,6 +165,21 @@ struct DecomposeFusedSparseSelect : OpRewritePattern<FusedSparseSelectOp> {
   }
 };
 
+// The fused KV update means the append then the compression (see
+// sala-fuse-kv-access).
+struct DecomposeFusedKVUpdate : OpRewritePattern<FusedKVUpdateOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FusedKVUpdateOp op, PatternRewriter &rewriter) const override {
+    KVAppendOp::create(rewriter, op.getLoc(), op.getKey(), op.getValue(), op.getCache(),
+                       op.getPageTable(), op.getCuSeqlensQ(), op.getSeqLens());
+    rewriter.replaceOpWithNewOp<CompressKeysOp>(op, op.getCache(), op.getPageTable(),
+                                                op.getKeys(), op.getKeyPageTable(),
+                                                op.getCuSeqlensQ(), op.getSeqLens());
+    return success();
+  }
+};
+
 struct SalaDecompose : salac::sala::impl::SalaDecomposeBase<SalaDecompose> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
@@ -190,5 +205,6 @@ void salac::sala::populateDecomposePatterns(RewritePatternSet &patterns) {
 }
 
 void salac::sala::populateUnfusePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposeFusedLinear, DecomposeFusedSparseSelect>(patterns.getContext());
+  patterns.add<DecomposeFusedLinear, DecomposeFusedSparseSelect, DecomposeFusedKVUpdate>(
+      patterns.getContext());
 }

@@ -113,6 +113,37 @@ def Sala_CompressKeysOp : Sala_Op<"compress_keys"> {
 // Sparse attention (InfLLM-V2)
 //===----------------------------------------------------------------------===//
 
+def Sala_FusedKVUpdateOp : Sala_Op<"fused_kv_update", [AllTypesMatch<["key", "value"]>]> {
+  let summary = "KV append and key compression as one cache access";
+  let description = [{
+    `sala.kv_append` followed by `sala.compress_keys` of the same cache, page
+    table and batch, as one op (made by `sala-fuse-kv-access`; `sala-unfuse`
+    expands it back). Same meaning: the new keys and values are appended, then
+    every compressed-key entry whose window this step completed is written.
+    Its kernel writes each new token's K and V once and takes a window's new
+    keys from the input rather than reading them back from the cache.
+
+    ```mlir
+    sala.fused_kv_update %k, %v into %cache[%pages] compress(%k1[%k1_pages])
+        lens(%cu_q, %lens) : tensor<?x2x128xbf16>, !sala.kv_cache<...>,
+                             !sala.compressed_keys<...>
+    ```
+  }];
+  let arguments = (ins Sala_TokenTensor:$key, Sala_TokenTensor:$value,
+                       Sala_WritesCache<Sala_KVCacheType>:$cache,
+                       Sala_PageTable:$page_table,
+                       Sala_WritesCache<Sala_CompressedKeysType>:$keys,
+                       Sala_PageTable:$key_page_table,
+                       Sala_IndexVector:$cu_seqlens_q, Sala_IndexVector:$seq_lens);
+  let assemblyFormat = [{
+    $key `,` $value `into` $cache `[` $page_table `]`
+    `compress` `(` $keys `[` $key_page_table `]` `)`
+    `lens` `(` $cu_seqlens_q `,` $seq_lens `)` attr-dict
+    `:` type($key) `,` qualified(type($cache)) `,` qualified(type($keys))
+  }];
+  let hasVerifier = 1;
+}
+
 def Sala_BlockScoresOp : Sala_Op<"block_scores", [AttrSizedOperandSegments]> {
   let summary = "stage 1: per-group block scores from the compressed keys";
   let description = [{

@@ -75,6 +75,35 @@ def SalaFuseLinear : Pass<"sala-fuse-linear"> {
   }];
 }
 
+def SalaFuseKVAccess : Pass<"sala-fuse-kv-access"> {
+  let summary = "Fuse the KV append with the key compression after it (one kernel)";
+  let description = [{
+    Finds each `sala.kv_append` whose next memory-touching op is a
+    `sala.compress_keys` of the same cache, page table and batch, and replaces
+    the pair with one `sala.fused_kv_update`. Unfused, the append writes the new
+    keys and the compression kernel reads them back with the rest of their
+    window; fused, one kernel writes each new token's K and V once and reduces
+    every window the step completes, taking the window's new keys from the
+    input. With a second store (K2), its compression stays a separate op after
+    the fused one. Results do not change (`sala-unfuse` expands the fused op
+    back into the same pair).
+
+    Before:
+
+    ```mlir
+    sala.kv_append %k, %v into %kv[%pt] lens(%cu, %lens) : tensor<?x2x128xbf16>, !kv
+    sala.compress_keys %kv[%pt] into %k1[%k1pt] lens(%cu, %lens) : !kv, !k1
+    ```
+
+    After:
+
+    ```mlir
+    sala.fused_kv_update %k, %v into %kv[%pt] compress(%k1[%k1pt]) lens(%cu, %lens)
+        : tensor<?x2x128xbf16>, !kv, !k1
+    ```
+  }];
+}
+
 def SalaFuseSparseSelect : Pass<"sala-fuse-sparse-select"> {
   let summary = "Fuse stage 1, max-pool, forcing and top-k into one op (one kernel)";
   let description = [{
@@ -115,7 +144,8 @@ def SalaUnfuse : Pass<"sala-unfuse"> {
     The inverse of the fusion passes: `sala.fused_linear_attention` becomes its
     chain of `rms_norm`, `rope`, `linear_attention recurrent`, `rms_norm full`
     and `sigmoid_gate`; `sala.fused_sparse_select` becomes `block_scores`
-    followed by `topk_blocks`. The portable (CPU) lowering runs fused ops this way, and
+    followed by `topk_blocks`; `sala.fused_kv_update` becomes `kv_append`
+    followed by `compress_keys`. The portable (CPU) lowering runs fused ops this way, and
     fused-then-unfused IR is how tests show a fusion keeps the meaning.
   }];
 }
