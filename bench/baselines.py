@@ -207,7 +207,7 @@ def selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb, m1
     return [("block_scores", ks, a_s), ("topk", kt, a_t)], s1
 
 
-def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label=""):
+def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2):
     import torch.nn.functional as F
     ka = pkg.kernels_for_op("sala.sparse_attention")[0]
     bf = torch.bfloat16
@@ -235,7 +235,7 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label=""):
     lens = torch.full((B,), n, dtype=torch.int32, device=dev)
     blocks = torch.empty(B, KVH, TOPK_TOTAL, dtype=torch.int32, device=dev)
     out = torch.empty(B, H, D, dtype=bf, device=dev)
-    splits = max(1, min(-(-2 * 132 // (B * KVH)), TOPK_TOTAL // 3, 32))
+    splits = max(1, min(-(-blocks_per_sm * 132 // (B * KVH)), TOPK_TOTAL // 3, 32))
     slots = B * KVH * splits if splits > 1 else 0
     launches, s1 = selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb,
                                       m1, blocks)
@@ -326,6 +326,9 @@ def main():
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--only", default="", help="linear or sparse")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--stage2-blocks-per-sm", type=int, default=2,
+                    help="stage-2 split-KV policy: splits so that the batch gives each of "
+                         "132 SMs this many blocks (at most 32 splits)")
     ap.add_argument("--unfused", help="a package built with salac --no-fuse: its sparse "
                     "decode (block_scores, topk_blocks, stage 2) is timed too")
     a = ap.parse_args()
@@ -348,7 +351,8 @@ def main():
             print(json.dumps(rows[-1]))
     if a.only in ("", "sparse"):
         for B, n in ((8, 128 * 1024), (1, 512 * 1024)):
-            sparse_case(torch, pkg, B, n, dev, gen, bw, rows)
+            sparse_case(torch, pkg, B, n, dev, gen, bw, rows,
+                        blocks_per_sm=a.stage2_blocks_per_sm)
             print(json.dumps(rows[-1]))
             torch.cuda.empty_cache()
             if a.unfused:
