@@ -160,6 +160,34 @@ Value orderKey(Emitter &e, Value score) {
   return arith::XOrIOp::create(b, e.loc, bits, mask);
 }
 
+/// The kernel parameters both stage-1 kernels take, in their order: the
+/// inputs first (query, compressed keys, their page table, the batch), the
+/// sizes after the kernel's own buffers.
+struct Stage1Params {
+  unsigned query, keys, keyTable, cu, lens;
+  unsigned tokens = 0, batch = 0, maxKeyPages = 0, keyPages = 0;
+
+  Stage1Params(KernelBuilder &kb, RankedTensorType qt, sala::CompressedKeysType k) {
+    Type i32 = kb.builder().getI32Type();
+    int64_t h = qt.getDimSize(1), d = qt.getDimSize(2);
+    query = kb.addBuffer("query", qt.getElementType(), {"tokens", h, d},
+                         "[tokens, heads, head_dim] q");
+    keys = kb.addBuffer("keys", k.getElementType(),
+                        {"key_pages", k.getPageSize(), k.getKvHeads(), d},
+                        "[key_pages, key_page_size, kv_heads, head_dim] compressed keys");
+    keyTable = kb.addBuffer("key_page_table", i32, {"batch", "max_key_pages"},
+                            "[batch, max_key_pages] pages of the compressed keys");
+    cu = kb.addCuSeqlens();
+    lens = kb.addSeqLens();
+  }
+  void addSizes(KernelBuilder &kb) {
+    tokens = kb.addSize("tokens", "number of query tokens");
+    batch = kb.addSize("batch", "number of sequences");
+    maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
+    keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
+  }
+};
+
 /// The compressed keys, the queries and the softmax statistics of one
 /// (token, KV group) of stage 1: what both kernels below do per pair.
 struct Stage1 {
@@ -168,7 +196,7 @@ struct Stage1 {
   OpBuilder &b;
   Location loc;
   int64_t h, d, kvh, g, kpage, kernel, stride;
-  unsigned qArg, kArg, kpt, maxKeyPages, keyPages;
+  const Stage1Params &prm;
   unsigned kArgStats = 0; // the per-split statistics buffer (mergeSplits)
   Value scale;
   Value qs, mW, lW, mAll, lAll; // workgroup buffers
@@ -177,12 +205,10 @@ struct Stage1 {
   int64_t pieces = 4;           // 16-byte pieces of a key in flight per thread
 
   Stage1(KernelBuilder &kb, Emitter &e, sala::CompressedKeysType keys, int64_t h, int64_t d,
-         int64_t g, float scaleValue, unsigned qArg, unsigned kArg, unsigned kpt,
-         unsigned maxKeyPages, unsigned keyPages)
+         int64_t g, float scaleValue, const Stage1Params &prm)
       : kb(kb), e(e), b(e.b), loc(e.loc), h(h), d(d), kvh(keys.getKvHeads()), g(g),
         kpage(keys.getPageSize()), kernel(keys.getKernelSize()),
-        stride(keys.getKernelStride()), qArg(qArg), kArg(kArg), kpt(kpt),
-        maxKeyPages(maxKeyPages), keyPages(keyPages) {
+        stride(keys.getKernelStride()), prm(prm) {
     Type f32 = b.getF32Type();
     scale = kb.f32(scaleValue);
     qs = kb.addWorkgroupBuffer(f32, g * d, 16); // 16-byte aligned: read 4 at a time
@@ -195,10 +221,11 @@ struct Stage1 {
     warp = kb.div(tid, kb.idx(32));
   }
 
-  void setPair(Value tokenV, Value groupV, Value cu, Value lens, Value batch) {
+  void setPair(Value tokenV, Value groupV) {
     token = tokenV;
     group = groupV;
-    std::tie(seq, pos) = kb.queryPosition(cu, lens, batch, token);
+    std::tie(seq, pos) =
+        kb.queryPosition(kb.arg(prm.cu), kb.arg(prm.lens), kb.arg(prm.batch), token);
   }
 
   /// The group's queries, f32, into shared memory (barriers on both sides:
@@ -208,7 +235,7 @@ struct Stage1 {
     Value qBase =
         kb.mul(kb.add(kb.mul(token, kb.idx(h)), kb.mul(group, kb.idx(g))), kb.idx(d));
     e.loop(tid, kb.idx(g * d), kb.idx(kThreads), {}, [&](Value i, ValueRange) {
-      kb.store(kb.toF32(kb.load(kb.arg(qArg), kb.add(qBase, i))), qs, i);
+      kb.store(kb.toF32(kb.load(kb.arg(prm.query), kb.add(qBase, i))), qs, i);
       return SmallVector<Value>{};
     });
     e.barrier();
@@ -225,10 +252,10 @@ struct Stage1 {
   /// entry's page is outside the pool.
   std::pair<SmallVector<Value>, Value> scoresOf(Value i) {
     Value logical = kb.div(i, kb.idx(kpage));
-    Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxKeyPages));
-    Value page = kb.loadIndex(kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)),
+    Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(prm.maxKeyPages));
+    Value page = kb.loadIndex(kb.arg(prm.keyTable), kb.add(kb.mul(seq, kb.arg(prm.maxKeyPages)),
                                                   kb.select(inTable, logical, kb.idx(0))));
-    Value ok = e.land(inTable, kb.cmp(CmpIPredicate::ult, page, kb.arg(keyPages)));
+    Value ok = e.land(inTable, kb.cmp(CmpIPredicate::ult, page, kb.arg(prm.keyPages)));
     Value row = kb.add(kb.mul(kb.add(kb.mul(kb.select(ok, page, kb.idx(0)), kb.idx(kpage)),
                                      kb.rem(i, kb.idx(kpage))),
                               kb.idx(kvh * d)),
@@ -242,7 +269,7 @@ struct Stage1 {
     auto dots = e.loop(kb.idx(0), kb.idx(d), kb.idx(step), zeros, [&](Value c0, ValueRange a) {
       SmallVector<Value> acc(a.begin(), a.end()), pieces;
       for (int64_t c = 0; c < step; c += 8)
-        pieces.push_back(kb.loadVector(kb.arg(kArg), kb.add(row, kb.add(c0, kb.idx(c))), 8, 16));
+        pieces.push_back(kb.loadVector(kb.arg(prm.keys), kb.add(row, kb.add(c0, kb.idx(c))), 8, 16));
       // q from shared memory 4 floats per access (the scalar loads made this
       // loop shared-memory bound).
       for (int64_t c = 0; c < step; c += 8)
@@ -340,7 +367,7 @@ struct Stage1 {
                  kb.idx(d)),
           kb.mul(tig, kb.idx(32)));
       for (int64_t v = 0; v < 4; ++v)
-        for (Value r : regsOf(kb.loadVector(kb.arg(qArg), kb.add(base, kb.idx(8 * v)), 8, 16)))
+        for (Value r : regsOf(kb.loadVector(kb.arg(prm.query), kb.add(base, kb.idx(8 * v)), 8, 16)))
           qa[half].push_back(r);
     }
     // Row of entry i's keys in the pool (page 0 when out of range) and whether
@@ -348,10 +375,10 @@ struct Stage1 {
     auto keyRow = [&](Value i) -> std::pair<Value, Value> {
       Value logical = kb.div(i, kb.idx(kpage));
       Value inTable = e.land(kb.cmp(CmpIPredicate::ult, i, hi),
-                             kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxKeyPages)));
-      Value page = kb.loadIndex(kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)),
+                             kb.cmp(CmpIPredicate::ult, logical, kb.arg(prm.maxKeyPages)));
+      Value page = kb.loadIndex(kb.arg(prm.keyTable), kb.add(kb.mul(seq, kb.arg(prm.maxKeyPages)),
                                                     kb.select(inTable, logical, kb.idx(0))));
-      Value ok = e.land(inTable, kb.cmp(CmpIPredicate::ult, page, kb.arg(keyPages)));
+      Value ok = e.land(inTable, kb.cmp(CmpIPredicate::ult, page, kb.arg(prm.keyPages)));
       Value row = kb.add(
           kb.mul(kb.add(kb.mul(kb.select(ok, page, kb.idx(0)), kb.idx(kpage)),
                         kb.rem(kb.select(ok, i, kb.idx(0)), kb.idx(kpage))),
@@ -371,7 +398,7 @@ struct Stage1 {
         Value row = keyRow(kb.add(t0, kb.add(kb.idx(8 * t), gid))).first;
         Value base = kb.add(row, kb.mul(tig, kb.idx(32)));
         for (int64_t v = 0; v < 4; ++v)
-          for (Value r : regsOf(kb.loadVector(kb.arg(kArg), kb.add(base, kb.idx(8 * v)), 8, 16)))
+          for (Value r : regsOf(kb.loadVector(kb.arg(prm.keys), kb.add(base, kb.idx(8 * v)), 8, 16)))
             keyRegs[t].push_back(r);
       }
       SmallVector<Value> next(a.begin(), a.end());
@@ -691,20 +718,14 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   auto qt = cast<RankedTensorType>(bs.getQuery().getType());
   sala::CompressedKeysType keys = bs.getKeys().getType();
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2), kvh = keys.getKvHeads();
-  int64_t g = bs.getGroupSize(), kpage = keys.getPageSize();
+  int64_t g = bs.getGroupSize();
   int64_t block = bs.getBlockSize(), ps = bs.getPoolStride(), pk = bs.getPoolKernel(),
           pad = bs.getPoolPadding();
   int64_t chunkEntries = ps * kThreads + pk;
-  Type bf16 = qt.getElementType(), f32 = Float32Type::get(op->getContext());
+  Type f32 = Float32Type::get(op->getContext());
   Type i32 = IntegerType::get(op->getContext(), 32);
 
-  unsigned qArg = kb.addBuffer("query", bf16, {"tokens", h, d}, "[tokens, heads, head_dim] q");
-  unsigned kArg = kb.addBuffer("keys", bf16, {"key_pages", kpage, kvh, d},
-                               "[key_pages, key_page_size, kv_heads, head_dim] compressed keys");
-  unsigned kpt = kb.addBuffer("key_page_table", i32, {"batch", "max_key_pages"},
-                              "[batch, max_key_pages] pages of the compressed keys");
-  unsigned cu = kb.addCuSeqlens();
-  unsigned lens = kb.addSeqLens();
+  Stage1Params prm(kb, qt, keys);
   unsigned out = kb.addBuffer("scores", f32, {"tokens", kvh, "max_blocks"},
                               "[tokens, kv_heads, max_blocks] block scores (-inf past a "
                               "query's own block)");
@@ -719,10 +740,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   unsigned counters = kb.addBuffer("counters", i32, {"tokens", kvh},
                                    "[tokens, kv_heads] workspace: zero before the first "
                                    "launch; every launch leaves it zero");
-  kb.addSize("tokens", "number of query tokens");
-  unsigned batch = kb.addSize("batch", "number of sequences");
-  unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
-  unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
+  prm.addSizes(kb);
   unsigned maxBlocks = kb.addSize("max_blocks", "last dimension of scores");
   unsigned splits = kb.addSize("splits", "blocks per (token, KV group), at least 1; split "
                                          "mode needs splits * 2048 >= the visible entries "
@@ -735,13 +753,11 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
   Emitter e{kb, b, loc};
-  Stage1 st(kb, e, keys, h, d, g, bs.getEffectiveScale(), qArg, kArg, kpt, maxKeyPages,
-            keyPages);
+  Stage1 st(kb, e, keys, h, d, g, bs.getEffectiveScale(), prm);
   st.kArgStats = partML;
   Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
   Value tid = st.tid;
-  st.setPair(kb.div(kb.blockId(), kb.idx(kvh)), kb.rem(kb.blockId(), kb.idx(kvh)), kb.arg(cu),
-             kb.arg(lens), kb.arg(batch));
+  st.setPair(kb.div(kb.blockId(), kb.idx(kvh)), kb.rem(kb.blockId(), kb.idx(kvh)));
   Value token = st.token, group = st.group;
   st.loadQuery();
   Value visible = st.visible();
@@ -944,22 +960,16 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   auto qt = cast<RankedTensorType>(fs.getQuery().getType());
   sala::CompressedKeysType keys = fs.getKeys().getType();
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2), kvh = keys.getKvHeads();
-  int64_t g = fs.getGroupSize(), kpage = keys.getPageSize();
+  int64_t g = fs.getGroupSize();
   int64_t block = fs.getBlockSize(), ps = fs.getPoolStride(), pk = fs.getPoolKernel(),
           pad = fs.getPoolPadding();
   int64_t kSel = fs.getTopk() + fs.getLocalBlocks();
   int64_t kc = std::min<int64_t>(kSel, kThreads); // candidates a chunk keeps
   int64_t chunkEntries = ps * kThreads + pk;
-  Type bf16 = qt.getElementType(), f32 = Float32Type::get(op->getContext());
+  Type f32 = Float32Type::get(op->getContext());
   Type i32 = IntegerType::get(op->getContext(), 32);
 
-  unsigned qArg = kb.addBuffer("query", bf16, {"tokens", h, d}, "[tokens, heads, head_dim] q");
-  unsigned kArg = kb.addBuffer("keys", bf16, {"key_pages", kpage, kvh, d},
-                               "[key_pages, key_page_size, kv_heads, head_dim] compressed keys");
-  unsigned kpt = kb.addBuffer("key_page_table", i32, {"batch", "max_key_pages"},
-                              "[batch, max_key_pages] pages of the compressed keys");
-  unsigned cu = kb.addCuSeqlens();
-  unsigned lens = kb.addSeqLens();
+  Stage1Params prm(kb, qt, keys);
   unsigned out = kb.addBuffer("blocks", i32, {"tokens", kvh, kSel},
                               "[tokens, kv_heads, selected] selected blocks, ascending, "
                               "-1 padded");
@@ -978,10 +988,7 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   unsigned tickets = kb.addBuffer("tickets", i32, {3},
                                   "[3] workspace: zero before the first launch; every "
                                   "launch leaves it zero");
-  unsigned tokens = kb.addSize("tokens", "number of query tokens");
-  unsigned batch = kb.addSize("batch", "number of sequences");
-  unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
-  unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
+  prm.addSizes(kb);
   unsigned maxBlocks = kb.addSize("max_blocks", "blocks of the longest sequence (at least)");
   unsigned splits = kb.addSize(
       "select_splits", "parts each (token, KV group)'s compressed keys are split into, at "
@@ -996,8 +1003,7 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
   Emitter e{kb, b, loc};
-  Stage1 st(kb, e, keys, h, d, g, fs.getEffectiveScale(), qArg, kArg, kpt, maxKeyPages,
-            keyPages);
+  Stage1 st(kb, e, keys, h, d, g, fs.getEffectiveScale(), prm);
   st.kArgStats = partML;
   st.pieces = 2; // 4 spill at the 128 registers of 512 threads
   Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
@@ -1008,7 +1014,7 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   Value tid = st.tid;
 
   Value nSplits = kb.arg(splits);
-  Value pairs = kb.mul(kb.arg(tokens), kb.idx(kvh));
+  Value pairs = kb.mul(kb.arg(prm.tokens), kb.idx(kvh));
   Value maxChunks = kb.div(kb.add(kb.arg(maxBlocks), kb.idx(kThreads - 1)), kb.idx(kThreads));
 
   // What a unit of either phase knows of its pair.
@@ -1016,8 +1022,7 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     Value index, visible, per, perSafe, stored;
   };
   auto openPair = [&](Value pair) {
-    st.setPair(kb.div(pair, kb.idx(kvh)), kb.rem(pair, kb.idx(kvh)), kb.arg(cu), kb.arg(lens),
-               kb.arg(batch));
+    st.setPair(kb.div(pair, kb.idx(kvh)), kb.rem(pair, kb.idx(kvh)));
     Pair p;
     p.index = pair;
     p.visible = st.visible();
