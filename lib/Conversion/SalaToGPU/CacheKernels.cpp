@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include <tuple>
 
 using namespace mlir;
 using namespace salac;
@@ -37,6 +38,36 @@ BatchParams addBatchParams(KernelBuilder &kb, Type i32) {
   p.cu = kb.addCuSeqlens();
   p.lens = kb.addSeqLens();
   return p;
+}
+
+/// The row of logical position `p` of sequence `seq` in a paged pool
+/// (`table` [batch, maxPages] -> pages of `pageSize` rows, `pages` of them),
+/// and whether it is there. An entry past the table's row or a page outside
+/// the pool (unsigned: negative too) gives row 0 and false; the table is not
+/// read out of its row.
+std::pair<Value, Value> pagedRow(KernelBuilder &kb, Value table, Value maxPages, Value pages,
+                                 int64_t pageSize, Value seq, Value p) {
+  Value logical = kb.div(p, kb.idx(pageSize));
+  Value inTable = kb.cmp(CmpIPredicate::ult, logical, maxPages);
+  Value phys = kb.loadIndex(table, kb.add(kb.mul(seq, maxPages),
+                                          kb.select(inTable, logical, kb.idx(0))));
+  Value ok = arith::AndIOp::create(kb.builder(), kb.getLoc(), inTable,
+                                   kb.cmp(CmpIPredicate::ult, phys, pages));
+  Value safe = kb.select(ok, phys, kb.idx(0));
+  return {kb.add(kb.mul(safe, kb.idx(pageSize)), kb.rem(p, kb.idx(pageSize))), ok};
+}
+
+/// Of sequence `seq`: its first new token's row, its new tokens, and its
+/// length before this step.
+struct NewTokens {
+  Value start, qLen, oldLen;
+};
+NewTokens newTokens(KernelBuilder &kb, const BatchParams &bp, Value seq) {
+  NewTokens n;
+  n.start = kb.loadIndex(kb.arg(bp.cu), seq);
+  n.qLen = kb.sub(kb.loadIndex(kb.arg(bp.cu), kb.add(seq, kb.idx(1))), n.start);
+  n.oldLen = kb.sub(kb.loadIndex(kb.arg(bp.lens), seq), n.qLen);
+  return n;
 }
 } // namespace
 
@@ -76,24 +107,17 @@ LogicalResult salac::buildKVAppendKernel(Operation *op, KernelBuilder &kb) {
     Value t = kb.div(g, kb.idx(chunks));
     Value c = kb.mul(kb.rem(g, kb.idx(chunks)), kb.idx(vec));
     Value seq = kb.findSequence(kb.arg(bp.cu), kb.arg(batch), t);
-    Value start = kb.loadIndex(kb.arg(bp.cu), seq);
-    Value qLen = kb.sub(kb.loadIndex(kb.arg(bp.cu), kb.add(seq, kb.idx(1))), start);
-    Value pos = kb.add(kb.sub(kb.loadIndex(kb.arg(bp.lens), seq), qLen),
-                       kb.sub(t, start));
-    Value logical = kb.div(pos, kb.idx(page));
-    Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxPages));
-    kb.ifThen(inTable, [&] {
-      Value phys = kb.loadIndex(
-          kb.arg(bp.pageTable), kb.add(kb.mul(seq, kb.arg(maxPages)), logical));
-      // Unsigned compare: a negative page index is out of range too.
-      kb.ifThen(kb.cmp(CmpIPredicate::ult, phys, kb.arg(pages)), [&] {
-        Value slot = kb.add(kb.mul(phys, kb.idx(page)), kb.rem(pos, kb.idx(page)));
-        Value dst = kb.add(kb.mul(slot, kb.idx(rowElems)), c);
-        Value src = kb.add(kb.mul(t, kb.idx(rowElems)), c);
-        int64_t align = vec * elem.getIntOrFloatBitWidth() / 8;
-        kb.storeVector(kb.loadVector(kb.arg(k), src, vec, align), kb.arg(kc), dst, align);
-        kb.storeVector(kb.loadVector(kb.arg(v), src, vec, align), kb.arg(vc), dst, align);
-      });
+    NewTokens nt = newTokens(kb, bp, seq);
+    Value pos = kb.add(nt.oldLen, kb.sub(t, nt.start));
+    Value slot, ok; // plain values: lambdas capture them
+    std::tie(slot, ok) = pagedRow(kb, kb.arg(bp.pageTable), kb.arg(maxPages), kb.arg(pages), page,
+                                  seq, pos);
+    kb.ifThen(ok, [&] {
+      Value dst = kb.add(kb.mul(slot, kb.idx(rowElems)), c);
+      Value src = kb.add(kb.mul(t, kb.idx(rowElems)), c);
+      int64_t align = vec * elem.getIntOrFloatBitWidth() / 8;
+      kb.storeVector(kb.loadVector(kb.arg(k), src, vec, align), kb.arg(kc), dst, align);
+      kb.storeVector(kb.loadVector(kb.arg(v), src, vec, align), kb.arg(vc), dst, align);
     });
   });
   (void)b;
@@ -141,10 +165,8 @@ LogicalResult salac::buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
   Value seq = kb.blockId();
   Value j = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   (void)maxQ;
-  Value start = kb.loadIndex(kb.arg(bp.cu), seq);
-  Value qLen = kb.sub(kb.loadIndex(kb.arg(bp.cu), kb.add(seq, kb.idx(1))), start);
-  Value newLen = kb.loadIndex(kb.arg(bp.lens), seq);
-  Value oldLen = kb.sub(newLen, qLen);
+  NewTokens nt = newTokens(kb, bp, seq);
+  Value oldLen = nt.oldLen, newLen = kb.add(nt.oldLen, nt.qLen);
   // Entries complete for a length n: n < kernel ? 0 : (n - kernel) / stride + 1.
   auto complete = [&](Value n) {
     Value enough = kb.cmp(CmpIPredicate::sge, n, kb.idx(kernel));
@@ -153,12 +175,6 @@ LogicalResult salac::buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
   };
   Value entry = kb.add(complete(oldLen), j);
   kb.ifThen(kb.cmp(CmpIPredicate::slt, entry, complete(newLen)), [&] {
-    Value logicalKeyPage = kb.div(entry, kb.idx(kpage));
-    Value keyPage = kb.loadIndex(
-        kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)), logicalKeyPage));
-    Value keyPageOk = arith::AndIOp::create(
-        b, loc, kb.cmp(CmpIPredicate::ult, logicalKeyPage, kb.arg(maxKeyPages)),
-        kb.cmp(CmpIPredicate::ult, keyPage, kb.arg(keyPages)));
     Value first = kb.mul(entry, kb.idx(stride));
     // A thread per channel (looping when a row is wider than the block).
     auto channels = scf::ForOp::create(b, loc, kb.threadId(), kb.idx(rowElems),
@@ -172,25 +188,23 @@ LogicalResult salac::buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
       OpBuilder::InsertionGuard g2(b);
       b.setInsertionPointToStart(sum.getBody());
       Value pos = kb.add(first, sum.getInductionVar());
-      Value logical = kb.div(pos, kb.idx(page));
-      Value phys = kb.loadIndex(kb.arg(bp.pageTable),
-                                kb.add(kb.mul(seq, kb.arg(maxPages)), logical));
       // Out-of-pool pages read as zero instead of faulting.
-      Value ok = arith::AndIOp::create(
-          b, loc, kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxPages)),
-          kb.cmp(CmpIPredicate::ult, phys, kb.arg(pages)));
-      Value safePage = arith::SelectOp::create(b, loc, ok, phys, kb.idx(0));
-      Value slot = kb.add(kb.mul(safePage, kb.idx(page)), kb.rem(pos, kb.idx(page)));
+      Value slot, ok; // plain values: lambdas capture them
+      std::tie(slot, ok) = pagedRow(kb, kb.arg(bp.pageTable), kb.arg(maxPages), kb.arg(pages),
+                                    page, seq, pos);
       Value x = kb.toF32(kb.load(kb.arg(kc), kb.add(kb.mul(slot, kb.idx(rowElems)), c)));
       x = arith::SelectOp::create(b, loc, ok, x, kb.f32(0.0));
       scf::YieldOp::create(
           b, loc, ValueRange{arith::AddFOp::create(b, loc, sum.getRegionIterArgs()[0], x)});
     }
     Value mean = arith::DivFOp::create(b, loc, sum.getResult(0), kb.f32(double(kernel)));
+    // Where the entry goes (looked up here, after the sum: fewer live registers).
+    Value keySlot, keyPageOk; // plain values: lambdas capture them
+    std::tie(keySlot, keyPageOk) = pagedRow(kb, kb.arg(kpt), kb.arg(maxKeyPages),
+                                            kb.arg(keyPages), kpage, seq, entry);
     kb.ifThen(keyPageOk, [&] {
-      Value slot = kb.add(kb.mul(keyPage, kb.idx(kpage)), kb.rem(entry, kb.idx(kpage)));
       kb.store(kb.fromF32(mean, kelem), kb.arg(ck),
-               kb.add(kb.mul(slot, kb.idx(rowElems)), c));
+               kb.add(kb.mul(keySlot, kb.idx(rowElems)), c));
     });
   });
   return success();
@@ -248,22 +262,10 @@ LogicalResult salac::buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
   Value seq = kb.blockId();
   Value j = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value tid = kb.threadId();
-  Value start = kb.loadIndex(kb.arg(bp.cu), seq);
-  Value qLen = kb.sub(kb.loadIndex(kb.arg(bp.cu), kb.add(seq, kb.idx(1))), start);
-  Value oldLen = kb.sub(kb.loadIndex(kb.arg(bp.lens), seq), qLen);
-  // Row of position p in the pool and whether its page is in the pool.
-  auto slotOf = [&](Value p) -> std::pair<Value, Value> {
-    Value logical = kb.div(p, kb.idx(page));
-    Value inTable = kb.cmp(CmpIPredicate::ult, logical, kb.arg(maxPages));
-    Value phys = kb.loadIndex(kb.arg(bp.pageTable),
-                              kb.add(kb.mul(seq, kb.arg(maxPages)),
-                                     arith::SelectOp::create(b, loc, inTable, logical,
-                                                             kb.idx(0))));
-    // Unsigned compare: a negative page index is out of range too.
-    Value ok = arith::AndIOp::create(b, loc, inTable,
-                                     kb.cmp(CmpIPredicate::ult, phys, kb.arg(pages)));
-    Value safe = arith::SelectOp::create(b, loc, ok, phys, kb.idx(0));
-    return {kb.add(kb.mul(safe, kb.idx(page)), kb.rem(p, kb.idx(page))), ok};
+  NewTokens nt = newTokens(kb, bp, seq);
+  Value start = nt.start, qLen = nt.qLen, oldLen = nt.oldLen;
+  auto slotOf = [&](Value p) {
+    return pagedRow(kb, kb.arg(bp.pageTable), kb.arg(maxPages), kb.arg(pages), page, seq, p);
   };
   kb.ifThen(kb.cmp(CmpIPredicate::ult, j, qLen), [&] {
     Value t = kb.add(start, j);
@@ -294,14 +296,9 @@ LogicalResult salac::buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
         b, loc, full, kb.cmp(CmpIPredicate::eq, kb.rem(offset, kb.idx(stride)), kb.idx(0)));
     kb.ifThen(ends, [&] {
       Value entry = kb.div(offset, kb.idx(stride));
-      Value logicalKeyPage = kb.div(entry, kb.idx(kpage));
-      Value keyInTable = kb.cmp(CmpIPredicate::ult, logicalKeyPage, kb.arg(maxKeyPages));
-      Value keyPage = kb.loadIndex(
-          kb.arg(kpt), kb.add(kb.mul(seq, kb.arg(maxKeyPages)),
-                              arith::SelectOp::create(b, loc, keyInTable, logicalKeyPage,
-                                                      kb.idx(0))));
-      Value keyPageOk = arith::AndIOp::create(
-          b, loc, keyInTable, kb.cmp(CmpIPredicate::ult, keyPage, kb.arg(keyPages)));
+      Value keySlot, keyPageOk; // plain values: lambdas capture them
+      std::tie(keySlot, keyPageOk) = pagedRow(kb, kb.arg(kpt), kb.arg(maxKeyPages),
+                                              kb.arg(keyPages), kpage, seq, entry);
       Value first = kb.mul(entry, kb.idx(stride));
       // Where each position of the window is: its row in the input (new) or
       // in the pool (older), and whether it can be read.
@@ -339,9 +336,8 @@ LogicalResult salac::buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
           sum = arith::AddFOp::create(b, loc, sum, x);
         Value mean = arith::DivFOp::create(b, loc, sum, kb.f32(double(kernel)));
         kb.ifThen(keyPageOk, [&] {
-          Value slot = kb.add(kb.mul(keyPage, kb.idx(kpage)), kb.rem(entry, kb.idx(kpage)));
           kb.store(kb.fromF32(mean, kelem), kb.arg(ck),
-                   kb.add(kb.mul(slot, kb.idx(rowElems)), c));
+                   kb.add(kb.mul(keySlot, kb.idx(rowElems)), c));
         });
         return SmallVector<Value>{};
       });
