@@ -340,19 +340,22 @@ class FusedLinearCase(LinearRecurrentCase):
         return super().bytes_moved(spec, a) + extra
 
 
-def split_workspace(spec, a, splits, kv_heads, partials, device):
-    """Set `splits` and `split_slots` in `a` and allocate a split kernel's
-    workspace: the `partials` buffers NaN-poisoned (the kernel writes them
-    before reading), `counters` zeroed (it must leave them zero)."""
+def split_workspace(spec, a, splits, kv_heads, partials, device,
+                    names=("splits", "split_slots"), zeroed=("counters",)):
+    """Set the split count and its slot count (`names`) in `a` and allocate a
+    split kernel's workspace: the `partials` buffers NaN-poisoned (the kernel
+    writes them before reading), the `zeroed` ones zero (it must leave them
+    zero)."""
     import torch
-    a["splits"] = splits
-    a["split_slots"] = a["tokens"] * kv_heads * splits if splits > 1 else 0
+    a[names[0]] = splits
+    a[names[1]] = a["tokens"] * kv_heads * splits if splits > 1 else 0
     for name in partials:
         p = spec.param(name)
         a[name] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
         poison(a[name])
-    a["counters"] = torch.zeros(spec.param("counters").resolve_shape(a), dtype=torch.int32,
-                                device=device)
+    for name in zeroed:
+        a[name] = torch.zeros(spec.param(name).resolve_shape(a), dtype=torch.int32,
+                              device=device)
     return a
 
 
@@ -660,17 +663,11 @@ class FusedSparseSelectCase(BlockScoresCase):
         bp = spec.param("blocks")
         a["blocks"] = torch.empty(bp.resolve_shape(a), dtype=torch.int32, device=device)
         poison(a["blocks"])
-        n = self.decode_splits(spec, sc, a, self.PART_ENTRIES)
-        a["select_splits"] = n
-        a["select_slots"] = a["tokens"] * spec.param("keys").shape[2] * n if n > 1 else 0
-        for name in ("partial_scores", "partial_stats", "candidates"):
-            p = spec.param(name)
-            a[name] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype), device=device)
-            poison(a[name])
-        for name in ("counters", "tickets"):
-            a[name] = torch.zeros(spec.param(name).resolve_shape(a), dtype=torch.int32,
-                                  device=device)
-        return a
+        return split_workspace(spec, a, self.decode_splits(spec, sc, a, self.PART_ENTRIES),
+                               spec.param("keys").shape[2],
+                               ("partial_scores", "partial_stats", "candidates"), device,
+                               names=("select_splits", "select_slots"),
+                               zeroed=("counters", "tickets"))
 
     def selection_attributes(self, spec):
         at = spec.attributes
