@@ -65,6 +65,13 @@ Value KernelBuilder::addWorkgroupBuffer(Type elementType, int64_t elements,
   return buffer;
 }
 
+Value KernelBuilder::viewWorkgroupBuffer(Value bytes, Type elementType, int64_t elements) {
+  auto src = cast<MemRefType>(bytes.getType());
+  auto type = MemRefType::get({elements}, elementType, MemRefLayoutAttrInterface(),
+                              src.getMemorySpace());
+  return memref::ViewOp::create(b, loc, type, bytes, idx(0), ValueRange{});
+}
+
 OpBuilder &KernelBuilder::begin() {
   SmallVector<Type> types;
   for (const Param &p : params)
@@ -212,29 +219,46 @@ void KernelBuilder::ifThen(Value cond, llvm::function_ref<void()> body) {
   body();
 }
 
+Value KernelBuilder::guessSequence(Value batch, Value token) {
+  Value last = sub(select(cmp(arith::CmpIPredicate::ugt, batch, idx(0)), batch, idx(1)), idx(1));
+  return select(cmp(arith::CmpIPredicate::ult, token, last), token, last);
+}
+
+Value KernelBuilder::searchSequence(Value cu, Value batch, Value token) {
+  // Invariant cu[lo] <= token < cu[hi], halved until lo + 1 == hi: log2(batch)
+  // dependent loads (a fixed 31 steps cost ~1 us in every kernel).
+  Type indexType = b.getIndexType();
+  auto w = scf::WhileOp::create(b, loc, TypeRange{indexType, indexType},
+                                ValueRange{idx(0), batch});
+  OpBuilder::InsertionGuard g(b);
+  Block *before = b.createBlock(&w.getBefore(), {}, TypeRange{indexType, indexType}, {loc, loc});
+  b.setInsertionPointToStart(before);
+  Value lo = before->getArgument(0), hi = before->getArgument(1);
+  scf::ConditionOp::create(b, loc, cmp(arith::CmpIPredicate::ugt, sub(hi, lo), idx(1)),
+                           ValueRange{lo, hi});
+  Block *after = b.createBlock(&w.getAfter(), {}, TypeRange{indexType, indexType}, {loc, loc});
+  b.setInsertionPointToStart(after);
+  lo = after->getArgument(0);
+  hi = after->getArgument(1);
+  Value mid = div(add(lo, hi), idx(2));
+  Value right = cmp(arith::CmpIPredicate::sle, loadIndex(cu, mid), token);
+  scf::YieldOp::create(b, loc, ValueRange{select(right, mid, lo), select(right, hi, mid)});
+  return w.getResult(0);
+}
+
 Value KernelBuilder::findSequence(Value cu, Value batch, Value token) {
-  // Invariant cu[lo] <= token < cu[hi]; 31 halvings cover any int32 batch, and
-  // once lo + 1 == hi the steps leave lo unchanged.
-  auto loop = scf::ForOp::create(b, loc, idx(0), idx(31), idx(1),
-                                 ValueRange{idx(0), batch});
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value lo = loop.getRegionIterArgs()[0], hi = loop.getRegionIterArgs()[1];
-    Value mid = div(add(lo, hi), idx(2));
-    Value atMid = loadIndex(cu, mid);
-    Value right = cmp(arith::CmpIPredicate::sle, atMid, token);
-    Value moved = cmp(arith::CmpIPredicate::ugt, sub(hi, lo), idx(1));
-    Value goRight = arith::AndIOp::create(b, loc, right, moved);
-    Value goLeft = arith::AndIOp::create(
-        b, loc, arith::XOrIOp::create(b, loc, right, arith::ConstantOp::create(
-                                                         b, loc, b.getBoolAttr(true))),
-        moved);
-    Value newLo = arith::SelectOp::create(b, loc, goRight, mid, lo);
-    Value newHi = arith::SelectOp::create(b, loc, goLeft, mid, hi);
-    scf::YieldOp::create(b, loc, ValueRange{newLo, newHi});
-  }
-  return loop.getResult(0);
+  Type indexType = b.getIndexType();
+  Value guess = guessSequence(batch, token);
+  Value hit = arith::AndIOp::create(
+      b, loc, cmp(arith::CmpIPredicate::sle, loadIndex(cu, guess), token),
+      cmp(arith::CmpIPredicate::slt, token, loadIndex(cu, add(guess, idx(1)))));
+  auto found = scf::IfOp::create(b, loc, TypeRange{indexType}, hit, true);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(&found.getThenRegion().front());
+  scf::YieldOp::create(b, loc, ValueRange{guess});
+  b.setInsertionPointToStart(&found.getElseRegion().front());
+  scf::YieldOp::create(b, loc, ValueRange{searchSequence(cu, batch, token)});
+  return found.getResult(0);
 }
 
 Value KernelBuilder::ptxUnaryF32(StringRef instr, Value x) {
@@ -253,6 +277,7 @@ void KernelBuilder::fenceGpu() {
                             /*has_side_effects=*/true, /*is_align_stack=*/false,
                             LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
 }
+
 
 Value KernelBuilder::atomicAdd(Value buffer, Value index, Value value) {
   return memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, value, buffer,

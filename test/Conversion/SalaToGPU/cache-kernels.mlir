@@ -38,7 +38,10 @@ func.func @fused(%k: tensor<?x2x128xbf16>, %v: tensor<?x2x128xbf16>, %kv: !kv64,
 // MLIR-SAME: grid = [{div = 256 : i64, mul = 32 : i64, param = "tokens"}, 1, 1]
 // MLIR-SAME: shape = ["pages", 64, 2, 128]
 // MLIR-SAME: shape = ["batch+1"]
-// MLIR: scf.for
+// The token's sequence: the guess seq = token (one token a sequence), else a
+// binary search of cu_seqlens (log2(batch) steps).
+// MLIR: scf.if
+// MLIR: scf.while
 // MLIR: vector.load {{.*}} {alignment = 16 : i64} : memref<1099511627776xbf16>, vector<8xbf16>
 // MLIR: vector.store {{.*}} {alignment = 16 : i64} : memref<1099511627776xbf16>, vector<8xbf16>
 // A block per (sequence, new entry): at most ceil(max_q_len / stride) entries.

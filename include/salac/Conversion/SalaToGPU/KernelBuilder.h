@@ -87,6 +87,9 @@ public:
 
   /// Create the gpu.func; returns a builder positioned in its body.
   mlir::OpBuilder &begin();
+  /// A typed view of `elements` elements at the start of an i8 workgroup
+  /// buffer: one shared-memory region used as two element types.
+  mlir::Value viewWorkgroupBuffer(mlir::Value bytes, mlir::Type elementType, int64_t elements);
   mlir::Value arg(unsigned i);
   /// Terminate the body, attach `sala.launch`; returns the kernel.
   mlir::gpu::GPUFuncOp finish();
@@ -139,9 +142,16 @@ public:
   void storeVector(mlir::Value value, mlir::Value buffer, mlir::Value index,
                    int64_t alignBytes);
   /// The sequence b of a ragged batch that owns query row `token`:
-  /// cu[b] <= token < cu[b+1], by binary search over `batch` sequences.
+  /// cu[b] <= token < cu[b+1]. Tries b = token first (decode: one row per
+  /// sequence, one round trip), else a binary search over `batch` sequences.
   mlir::Value findSequence(mlir::Value cuSeqlens, mlir::Value batch,
                            mlir::Value token);
+  /// min(token, batch - 1): the sequence of `token` when every sequence has
+  /// one query token (decode).
+  mlir::Value guessSequence(mlir::Value batch, mlir::Value token);
+  /// Binary search of cu_seqlens: the last seq with cu[seq] <= token.
+  mlir::Value searchSequence(mlir::Value cuSeqlens, mlir::Value batch,
+                             mlir::Value token);
   /// The sequence owning query row `token` and the token's position in it
   /// (seq_lens[b] - q_len(b) + row offset).
   std::pair<mlir::Value, mlir::Value> queryPosition(mlir::Value cu, mlir::Value lens,
