@@ -255,8 +255,9 @@ TEST_F(KernelPlanTest, PlanEvaluatesLaunchesAndTheDensePath) {
   const KernelLaunch &sparse = (*plan)[4], &dense = (*plan)[5];
   EXPECT_EQ(sparse.op, "sala.sparse_attention");
   EXPECT_EQ(sparse.grid, (std::array<int64_t, 3>{4, 1, 1})); // tokens x KV groups
-  // K and V tiles (2 x 64 x 128 bf16), the group's queries, a row of f32.
-  EXPECT_EQ(sparse.sharedBytes, 16384 * 2 + 2048 * 2 + 128 * 4);
+  // K and V tiles (2 x 64 x 128 bf16), the group's queries, the combine's
+  // and the split merge's rows of f32, each selected slot's first key and page.
+  EXPECT_EQ(sparse.sharedBytes, 16384 * 2 + 2048 * 2 + 128 * 4 * 2 + 96 * 4 * 2);
   EXPECT_TRUE(sparse.needed);
   EXPECT_EQ(dense.op, "sala.dense_attention");
   EXPECT_FALSE(dense.needed); // seq_len 131073 >= dense_len 8192

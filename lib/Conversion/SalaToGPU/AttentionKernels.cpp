@@ -155,7 +155,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   unsigned counters = kb.addBuffer("counters", i32, {"tokens", s.kvHeads},
                                    "[tokens, kv_heads] workspace: zero before the first "
                                    "launch; every launch leaves it zero");
-  unsigned tokens = kb.addSize("tokens", "number of query tokens");
+  kb.addSize("tokens", "number of query tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");
   unsigned maxPages = kb.addSize("max_pages", "columns of page_table");
   unsigned pages = kb.addSize("pages", "pages in the pool");
@@ -163,7 +163,6 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                                          "split-KV for decode, 1 for prefill");
   kb.addSize("split_slots", "rows of the split workspace: tokens * kv_heads * splits when "
                             "splits > 1, else 0 (unused)");
-  (void)tokens;
   kb.setBlock(kThreads);
   kb.setGrid(GridDim::scaled("tokens", s.kvHeads, 1), GridDim::scaled("splits", 1, 1));
 
@@ -178,9 +177,12 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                                          b.getI32IntegerAttr(3));
   // The K tile, then the V tile; after the loop the same 32 KiB hold the
   // warps' partial O (f32) for the combine.
-  Value kv = kb.addWorkgroupBuffer(bf16, 2 * kSlot, 16);
+  Value kvBytes = kb.addWorkgroupBuffer(b.getI8Type(), 2 * kSlot * 2, 16);
+  Value kv = kb.viewWorkgroupBuffer(kvBytes, bf16, 2 * kSlot);
+  Value kvF = kb.viewWorkgroupBuffer(kvBytes, f32, kSlot); // the same 32 KiB as f32
   Value qs = kb.addWorkgroupBuffer(bf16, kRows * kDim, 16);
   Value stats = kb.addWorkgroupBuffer(f32, 4 * kRows * 2); // [warp][row] (max, sum)
+  Value mlStage = kb.addWorkgroupBuffer(f32, 4 * kRows * 2, 16); // the split merge's (m, L) rows
   const float negInf = -std::numeric_limits<float>::infinity();
   auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
   auto idx = [&](int64_t v) { return kb.idx(v); };
@@ -225,19 +227,69 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   Value hi = minIdx(kb.add(lo, perSplit), numTiles);
   Value selRow = s.sparse ? kb.mul(kb.add(kb.mul(token, idx(s.kvHeads)), kvHead), idx(s.selected))
                           : Value();
+  auto physPage = [&](Value logical) -> std::pair<Value, Value> {
+    Value inTable = ult(logical, kb.arg(maxPages));
+    Value phys = kb.loadIndex(kb.arg(pt), kb.add(kb.mul(seq, kb.arg(maxPages)),
+                                                 kb.select(inTable, logical, idx(0))));
+    return {m.andi(inTable, ult(phys, kb.arg(pages))), phys};
+  };
+  bool wholePages = page % kTile == 0; // every tile lies in one page
+  auto c32 = [&](int32_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v)).getResult();
+  };
+  // Sparse: the split's selected blocks, looked up once before the first
+  // tile, all in parallel: a slot's first key position (-1: nothing to
+  // attend) and, with whole-tile pages, its physical page (-1: unmapped).
+  // (Looking them up tile by tile put two dependent loads on the path of
+  // every tile's copy.)
+  Value slotFirst, slotPage;
+  if (s.sparse) {
+    slotFirst = kb.addWorkgroupBuffer(i32, s.selected, 16);
+    slotPage = kb.addWorkgroupBuffer(i32, s.selected, 16);
+    kb.forLoop(kb.add(lo, tid), hi, idx(kThreads), {}, [&](Value i, ValueRange) {
+      Value raw = kb.load(kb.arg(sel), kb.add(selRow, i));
+      Value nonNeg = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw,
+                                           arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+      Value first = kb.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                      kb.select(nonNeg, raw, c32(0))),
+                           idx(kTile));
+      Value valid = m.andi(nonNeg, kb.cmp(CmpIPredicate::sle, first, pos));
+      Value slot = kb.sub(i, lo);
+      kb.store(kb.select(valid, arith::IndexCastOp::create(b, loc, i32, first), c32(-1)),
+               slotFirst, slot);
+      if (wholePages) {
+        auto [ok, phys] = physPage(kb.div(first, idx(page)));
+        kb.store(kb.select(m.andi(valid, ok), arith::IndexCastOp::create(b, loc, i32, phys),
+                           c32(-1)),
+                 slotPage, slot);
+      }
+      return SmallVector<Value>{};
+    });
+    barrier();
+  }
   // Tile slot i -> (whether it has visible keys, its first position). Slots past
   // the end (the pipeline's look-ahead) are invalid.
   auto tileOf = [&](Value i) -> std::pair<Value, Value> {
     Value inRange = ult(i, hi);
     if (!s.sparse)
       return {inRange, kb.mul(i, idx(kTile))};
-    Value slot = kb.select(inRange, i, idx(s.selected - 1));
-    Value raw = kb.load(kb.arg(sel), kb.add(selRow, slot));
-    Value nonNeg = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw,
-                                         arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
-    Value first = kb.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(), raw), idx(kTile));
-    Value valid = m.andi(m.andi(inRange, nonNeg), kb.cmp(CmpIPredicate::sle, first, pos));
+    Value raw = kb.load(slotFirst, kb.select(inRange, kb.sub(i, lo), idx(0)));
+    Value valid = m.andi(inRange, arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw,
+                                                        c32(0)));
+    Value first = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                             kb.select(valid, raw, c32(0)));
     return {valid, first};
+  };
+  // The physical page of tile slot i with whole-tile pages, and whether it is
+  // mapped (valid: the slot's tile has visible keys).
+  auto tilePage = [&](Value i, Value valid, Value first) -> std::pair<Value, Value> {
+    if (!s.sparse) {
+      auto [ok, phys] = physPage(kb.div(first, idx(page)));
+      return {m.andi(valid, ok), phys};
+    }
+    Value raw = kb.load(slotPage, kb.select(valid, kb.sub(i, lo), idx(0)));
+    Value ok = m.andi(valid, arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw, c32(0)));
+    return {ok, arith::IndexCastOp::create(b, loc, b.getIndexType(), kb.select(ok, raw, c32(0)))};
   };
 
   // cp.async of one 64 x 128 tile of `cache` into the slot at `slotBase`: each
@@ -247,24 +299,17 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   Value rowLo = kb.div(tid, idx(kChunks)), chunk = kb.rem(tid, idx(kChunks));
   Value dstBase = kb.add(kb.mul(rowLo, idx(kDim)), kb.mul(m.xori(chunk, rowLo), idx(8)));
   Value colOff = kb.add(kb.mul(kvHead, idx(d)), kb.mul(chunk, idx(8)));
-  auto physPage = [&](Value logical) -> std::pair<Value, Value> {
-    Value inTable = ult(logical, kb.arg(maxPages));
-    Value phys = kb.loadIndex(kb.arg(pt), kb.add(kb.mul(seq, kb.arg(maxPages)),
-                                                 kb.select(inTable, logical, idx(0))));
-    return {m.andi(inTable, ult(phys, kb.arg(pages))), phys};
-  };
-  auto issue = [&](unsigned cache, int64_t slotBase, Value valid, Value first) {
+  auto issue = [&](unsigned cache, int64_t slotBase, Value i, Value valid, Value first) {
     SmallVector<Value> copies;
     Value pagePhys, pageOk, rowInPage0;
-    if (page % kTile == 0) { // the whole tile lies in one page
-      std::tie(pageOk, pagePhys) = physPage(kb.div(first, idx(page)));
+    if (wholePages) {
+      std::tie(pageOk, pagePhys) = tilePage(i, valid, first);
       rowInPage0 = kb.rem(first, idx(page));
     }
     // Rows past the query read nothing (source size 0); their address only
     // has to be formed, so within a mapped page it is not masked.
     Value tileSrc;
-    if (page % kTile == 0) {
-      pageOk = m.andi(valid, pageOk);
+    if (wholePages) {
       tileSrc = kb.select(pageOk, kb.add(kb.mul(kb.add(kb.mul(pagePhys, idx(page)),
                                                        kb.add(rowInPage0, rowLo)),
                                                 idx(rowElems)),
@@ -275,7 +320,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       Value r = kb.add(rowLo, idx(8 * j));
       Value p = kb.add(first, r);
       Value ok, src;
-      if (page % kTile == 0) {
+      if (wholePages) {
         ok = pageOk;
         src = kb.add(tileSrc, idx(8 * j * rowElems));
       } else {
@@ -324,8 +369,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
 
   {
     auto [valid0, first0] = tileOf(lo);
-    anyToken = issue(kc, 0, valid0, first0);
-    issue(vc, kSlot, valid0, first0);
+    anyToken = issue(kc, 0, lo, valid0, first0);
+    issue(vc, kSlot, lo, valid0, first0);
   }
   // Loop state: O (16 n-tiles x 4), then max and partial sum of rows quad and
   // quad + 8.
@@ -403,10 +448,11 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       }
       return o;
     }, [&]() -> SmallVector<Value> { return SmallVector<Value>(acc); });
-    auto [validNext, firstNext] = tileOf(kb.add(i, idx(1)));
-    issue(kc, 0, validNext, firstNext);
+    Value iNext = kb.add(i, idx(1));
+    auto [validNext, firstNext] = tileOf(iNext);
+    issue(kc, 0, iNext, validNext, firstNext);
     barrier(); // every warp is done with V
-    issue(vc, kSlot, validNext, firstNext);
+    issue(vc, kSlot, iNext, validNext, firstNext);
     SmallVector<Value> next(accNew);
     next.append({soft[8], soft[9], soft[10], soft[11]});
     return next;
@@ -510,38 +556,117 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     });
     // The stats were read before the last barrier: its first word is the flag.
     kb.ifLastArrival(kb.arg(counters), pair, nSplits, stats, [&] {
-      // O = sum_s O_s L_s 2^(m_s - M) / sum_s L_s 2^(m_s - M); a thread per 4
-      // columns of a row, the splits in order (deterministic).
+      // O = sum_s O_s L_s 2^(m_s - M) / sum_s L_s 2^(m_s - M), with every
+      // load of a step in flight at once (a thread walking the splits one
+      // load after another cost ~0.33 us a split).
       Value base = kb.mul(kb.mul(pair, nSplits), idx(kRows));
-      for (int64_t j = 0; j < kRows * kDim / 4 / kThreads; ++j) {
-        Value e = kb.add(tid, idx(kThreads * j));
-        Value row = kb.div(e, idx(kDim / 4)), col = kb.mul(kb.rem(e, idx(kDim / 4)), idx(4));
-        kb.ifThen(ult(row, idx(g)), [&] {
-          auto mx = kb.forLoop(idx(0), nSplits, idx(1), {kb.f32(negInf)}, [&](Value sp, ValueRange a) {
-            Value at = kb.mul(kb.add(base, kb.add(kb.mul(sp, idx(kRows)), row)), idx(2));
-            return SmallVector<Value>{m.fmax(a[0], kb.load(kb.arg(partML), at))};
-          });
-          Value mAll = mx.getResult(0);
-          Value safe = kb.select(m.feq(mAll, kb.f32(negInf)), kb.f32(0.0), mAll);
-          Value zero4 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v4f, b.getF32FloatAttr(0.0f)));
-          auto acc = kb.forLoop(idx(0), nSplits, idx(1), {kb.f32(0.0), zero4},
-                                [&](Value sp, ValueRange a) {
-            Value r = kb.add(base, kb.add(kb.mul(sp, idx(kRows)), row));
-            Value at = kb.mul(r, idx(2));
-            Value w = m.fmul(kb.load(kb.arg(partML), kb.add(at, idx(1))),
-                             m.ex2(m.fsub(kb.load(kb.arg(partML), at), safe)));
-            Value o = kb.loadVector(kb.arg(partO), kb.add(kb.mul(r, idx(d)), col), 4, 16);
-            Value wv = vector::BroadcastOp::create(b, loc, v4f, w);
-            return SmallVector<Value>{m.fadd(a[0], w), m.fadd(a[1], m.fmul(o, wv))};
-          });
-          Value total = acc.getResult(0);
-          Value inv = kb.select(m.feq(total, kb.f32(0.0)), kb.f32(0.0),
-                                arith::DivFOp::create(b, loc, kb.f32(1.0), total));
-          Value res = m.fmul(acc.getResult(1), vector::BroadcastOp::create(b, loc, v4f, inv));
-          Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), res);
-          kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col)), 8);
+      auto mlAt = [&](Value sp, Value row) {
+        return kb.mul(kb.add(base, kb.add(kb.mul(sp, idx(kRows)), row)), idx(2));
+      };
+      // 1. Per row M and 1 / L into stats[32 + 2 row] (stats[0] is the
+      // arrival flag): warp w takes rows 4w .. 4w + 3, its lanes the splits,
+      // one online (max, sum) pass with the 4 rows' loads issued together.
+      SmallVector<Value> init1;
+      for (int64_t h = 0; h < 4; ++h)
+        init1.append({kb.f32(negInf), kb.f32(0.0)});
+      auto pass1 = kb.forLoop(lane, nSplits, idx(32), init1, [&](Value sp, ValueRange a) {
+        Value ms[4], ls[4];
+        for (int64_t h = 0; h < 4; ++h) {
+          Value at = mlAt(sp, kb.add(kb.mul(warp, idx(4)), idx(h)));
+          ms[h] = kb.load(kb.arg(partML), at);
+          ls[h] = kb.load(kb.arg(partML), kb.add(at, idx(1)));
+        }
+        SmallVector<Value> next;
+        for (int64_t h = 0; h < 4; ++h) {
+          Value mNew = m.fmax(a[2 * h], ms[h]);
+          Value safe = kb.select(m.feq(mNew, kb.f32(negInf)), kb.f32(0.0), mNew);
+          next.push_back(mNew);
+          next.push_back(m.fadd(m.fmul(a[2 * h + 1], m.ex2(m.fsub(a[2 * h], safe))),
+                                m.fmul(ls[h], m.ex2(m.fsub(ms[h], safe)))));
+        }
+        return next;
+      });
+      for (int64_t h = 0; h < 4; ++h) {
+        Value row = kb.add(kb.mul(warp, idx(4)), idx(h));
+        Value mLane = pass1.getResult(2 * h), lLane = pass1.getResult(2 * h + 1);
+        Value mAll = kb.warpMax(mLane, 32);
+        Value safe = kb.select(m.feq(mAll, kb.f32(negInf)), kb.f32(0.0), mAll);
+        Value total = kb.warpSum(m.fmul(lLane, m.ex2(m.fsub(mLane, safe))), 32);
+        Value inv = kb.select(m.feq(total, kb.f32(0.0)), kb.f32(0.0),
+                              arith::DivFOp::create(b, loc, kb.f32(1.0), total));
+        kb.ifThen(kb.cmp(CmpIPredicate::eq, lane, idx(0)), [&] {
+          Value at = kb.add(idx(32), kb.mul(row, idx(2)));
+          kb.store(safe, stats, at);
+          kb.store(inv, stats, kb.add(at, idx(1)));
         });
       }
+      barrier();
+      // 2. Four splits at a time: their partial O (8 KiB each) into the tile
+      // slots and their (m, L) rows into mlStage by cp.async, then a thread
+      // sums 4 columns of rows tid / 32 + 4 j over them, splits in order
+      // (deterministic).
+      constexpr int64_t kStage = kSlot / (kRows * kDim); // splits a step: 4
+      Value col = kb.mul(kb.rem(tid, idx(kDim / 4)), idx(4));
+      Value rowOf[4], safeOf[4], invOf[4];
+      for (int64_t j = 0; j < 4; ++j) {
+        rowOf[j] = kb.add(kb.div(tid, idx(kDim / 4)), idx(4 * j));
+        Value at = kb.add(idx(32), kb.mul(rowOf[j], idx(2)));
+        safeOf[j] = kb.load(stats, at);
+        invOf[j] = kb.load(stats, kb.add(at, idx(1)));
+      }
+      Value zero4 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v4f, b.getF32FloatAttr(0.0f)));
+      SmallVector<Value> init(4, zero4);
+      auto acc = kb.forLoop(idx(0), nSplits, idx(kStage), init, [&](Value sp0, ValueRange a) {
+        SmallVector<Value> copies;
+        for (int64_t u = 0; u < kStage; ++u) {
+          Value sp = kb.add(sp0, idx(u));
+          Value ok = ult(sp, nSplits);
+          Value spc = kb.select(ok, sp, idx(0));
+          Value srcN = kb.select(ok, idx(4), idx(0));
+          Value oBase = kb.mul(kb.add(base, kb.mul(spc, idx(kRows))), idx(d));
+          for (int64_t q = 0; q < kRows * kDim / 4 / kThreads; ++q) {
+            Value c4 = kb.mul(kb.add(tid, idx(kThreads * q)), idx(4));
+            copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+                b, loc, tokenTy, kvF, ValueRange{kb.add(idx(u * kRows * kDim), c4)},
+                kb.arg(partO), ValueRange{kb.add(oBase, c4)}, b.getIndexAttr(4), srcN,
+                b.getUnitAttr()));
+          }
+          // (m, L) of the split's 16 rows: 128 bytes, 8 lanes of warp u.
+          kb.ifThen(m.andi(kb.cmp(CmpIPredicate::eq, warp, idx(u)), ult(lane, idx(8))), [&] {
+            Value c4 = kb.mul(lane, idx(4));
+            nvgpu::DeviceAsyncCopyOp::create(
+                b, loc, tokenTy, mlStage, ValueRange{kb.add(idx(u * kRows * 2), c4)},
+                kb.arg(partML), ValueRange{kb.add(mlAt(spc, idx(0)), c4)}, b.getIndexAttr(4),
+                srcN, b.getUnitAttr());
+          });
+        }
+        anyToken = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies).getResult();
+        waitGroups(0);
+        barrier();
+        SmallVector<Value> next(a.begin(), a.end());
+        for (int64_t u = 0; u < kStage; ++u) {
+          Value ok = ult(kb.add(sp0, idx(u)), nSplits);
+          for (int64_t j = 0; j < 4; ++j) {
+            Value at = kb.add(idx(u * kRows * 2), kb.mul(rowOf[j], idx(2)));
+            Value w = m.fmul(kb.load(mlStage, kb.add(at, idx(1))),
+                             m.ex2(m.fsub(kb.load(mlStage, at), safeOf[j])));
+            w = kb.select(ok, w, kb.f32(0.0));
+            Value o = kb.loadVector(kvF, kb.add(idx(u * kRows * kDim),
+                                                kb.add(kb.mul(rowOf[j], idx(kDim)), col)), 4, 16);
+            next[j] = m.fadd(next[j], m.fmul(o, vector::BroadcastOp::create(b, loc, v4f, w)));
+          }
+        }
+        barrier(); // before the next step's copies land
+        return next;
+      });
+      for (int64_t j = 0; j < 4; ++j) {
+        kb.ifThen(ult(rowOf[j], idx(g)), [&] {
+          Value res = m.fmul(acc.getResult(j), vector::BroadcastOp::create(b, loc, v4f, invOf[j]));
+          Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), res);
+          kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(rowOf[j], idx(d)), col)), 8);
+        });
+      }
+      barrier();
     });
   });
   return success();

@@ -23,10 +23,12 @@ func.func @attn(%q: tensor<?x32x128xbf16>, %kv: !kv, %kv1: !kv1, %kv8: !kv8, %pt
 // MLIR: sala.dense_attention {{.*}}sala.kernel = @sala_kernels::@sala_dense_attention_p64_h32_d128_bf16
 // MLIR: sala.dense_attention {{.*}}sala.kernel = @sala_kernels::@sala_dense_attention_p1_h32_d128_bf16
 // MLIR: sala.dense_attention {{.*}}sala.kernel = @sala_kernels::@sala_dense_attention_p64_h32_d128_bf16_v2
-// Shared memory: the K tile and the V tile (64 x 128 bf16 each, 16-byte
-// aligned for ldmatrix and cp.async; the partial O of the 4 warps after the
-// loop), Q of the 16 heads, and each warp's max / sum per head for the combine.
-// MLIR: gpu.func @sala_sparse_attention_b64_k96_p64_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<16384xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2048xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// Shared memory: the K tile and the V tile (64 x 128 bf16 each, as 32 KiB of
+// bytes viewed as bf16 for the tiles and as f32 for the partial O of the 4
+// warps and, in the split merge, 4 splits' partial O), Q of the 16 heads,
+// each warp's max / sum per head for the combine, the merge's staged (m, L)
+// rows, and each selected slot's first key and physical page (looked up once).
+// MLIR: gpu.func @sala_sparse_attention_b64_k96_p64_h32_d128_bf16({{.*}}) workgroup(%{{.*}} : memref<32768xi8, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2048xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<96xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<96xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // A block per (token, KV group) and split (split-KV: the caller's `splits`).
 // MLIR-SAME: block = array<i64: 128, 1, 1>, grid = [{div = 1 : i64, mul = 2 : i64, param = "tokens"}, {div = 1 : i64, mul = 1 : i64, param = "splits"}, 1]
 // MLIR-SAME: shape = ["tokens", 2, 96]
@@ -46,7 +48,7 @@ func.func @attn(%q: tensor<?x32x128xbf16>, %kv: !kv, %kv1: !kv1, %kv8: !kv8, %pt
 // O += P V: V fragments by ldmatrix.trans.
 // MLIR: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true}
 // MLIR: nvvm.mma.sync
-// MLIR: gpu.func @sala_dense_attention_p64_h32_d128_bf16_v2({{.*}}) workgroup(%{{.*}} : memref<16384xbf16
+// MLIR: gpu.func @sala_dense_attention_p64_h32_d128_bf16_v2({{.*}}) workgroup(%{{.*}} : memref<32768xi8
 
 // PTX-LABEL: .visible .entry sala_sparse_attention_b64_k96_p64_h32_d128_bf16(
 // PTX-DAG: .shared .align 16 .b8 {{.*}}[32768];
