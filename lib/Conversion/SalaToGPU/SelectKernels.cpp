@@ -35,6 +35,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include <cmath>
 #include <limits>
@@ -50,7 +51,12 @@ namespace {
 // warps hide more of their latency.
 constexpr int64_t kThreads = 512;
 constexpr int64_t kWarps = kThreads / 32;
-constexpr int64_t kSplitEntries = 2048; // compressed keys per split of stage 1 (at most)
+constexpr int64_t kRadixBins = 256; // selectBest: 8 bits a pass
+// selectBest's scratch: kWarps for block sums and scans, two histograms, two
+// (digit, count) results.
+constexpr int64_t kSelectScratch = kWarps + 2 * kRadixBins + 4;
+constexpr int64_t kSplitEntries = 2048;
+constexpr int64_t kFinalStaged = 32 * 96; // candidates of the final selection kept in shared memory // compressed keys per split of stage 1 (at most)
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
 /// Small conveniences over KernelBuilder for the two kernels below.
@@ -582,118 +588,265 @@ struct Stage1 {
 /// Selects the `k` largest of the keys keyAt(0 .. n-1) (unsigned; 0 is never
 /// selected), ties to the lower position, and calls emit(position, rank) for
 /// each winner, ranks 0, 1, ... in ascending position order. Returns how many
-/// were selected (index). Block-wide: every thread calls it.
+/// were selected (index). Block-wide: every thread calls it; `scratch` holds
+/// kSelectScratch i32.
 ///
-/// The k-th largest key is found by a 32-step binary search on the key bits,
-/// counting with the whole block; up to kHeld keys per thread (kHeld * 512
-/// positions) are read once into registers for the 33 counts, past that each
-/// count reads them again.
-Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld,
+/// The k-th largest key is found by a radix select, 8 bits a pass from the
+/// top: each pass histograms the keys that match the digits found so far
+/// (shared-memory atomics; one a warp where its keys share the digit), and
+/// one warp scans the 256 bins for the digit where the count from the top
+/// reaches what is still missing. 4 passes of 2 barriers, where a bit-by-bit
+/// search took 33 block-wide counts (8-10 us of a decode step's selection).
+/// Winners are then ranked with one block-wide scan of (above, at threshold)
+/// counts. A thread holds positions kHeld t .. kHeld t + kHeld - 1 of each
+/// round of kHeld * 512 positions; with one round (n <= kHeld * 512) and
+/// cacheKeys the keys stay in registers, else each pass reads them again
+/// (keys in shared memory are cheaper to read again than to hold).
+Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld, bool cacheKeys,
                  function_ref<Value(Value)> keyAt, function_ref<void(Value, Value)> emit,
                  Value scratch, Value tid, Value warp, Value lane) {
   KernelBuilder &kb = e.kb;
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Type i32 = b.getI32Type();
-  Value held = kb.cmp(CmpIPredicate::ule, n, kb.idx(kHeld * kThreads));
-  SmallVector<Value> keys;
-  for (int64_t r = 0; r < kHeld; ++r) {
-    Value j = kb.add(tid, kb.idx(r * kThreads));
-    Value in = e.land(held, kb.cmp(CmpIPredicate::ult, j, n));
-    keys.push_back(kb.select(in, keyAt(kb.select(in, j, kb.idx(0))), e.i32(0)));
-  }
-  // Block-wide count of a per-thread predicate in one barrier (bar.red.popc).
-  auto popcBarrier = [&](Value p) -> Value {
-    auto asmOp = LLVM::InlineAsmOp::create(
-        b, loc, i32, ValueRange{arith::ExtUIOp::create(b, loc, i32, p)},
-        "{ .reg .pred %p; setp.ne.u32 %p, $1, 0; bar.red.popc.u32 $0, 0, %p; }", "=r,r",
-        /*has_side_effects=*/true, /*is_align_stack=*/false, LLVM::TailCallKind::None,
-        LLVM::AsmDialectAttr(), ArrayAttr());
-    return asmOp.getResult(0);
+  auto ci = [&](int64_t v) { return e.i32(v); };
+  auto addI = [&](Value x, Value y) { return arith::AddIOp::create(b, loc, x, y).getResult(); };
+  auto subI = [&](Value x, Value y) { return arith::SubIOp::create(b, loc, x, y).getResult(); };
+  auto andI = [&](Value x, Value y) { return arith::AndIOp::create(b, loc, x, y).getResult(); };
+  auto orI = [&](Value x, Value y) { return arith::OrIOp::create(b, loc, x, y).getResult(); };
+  auto shl = [&](Value x, int64_t s) { return arith::ShLIOp::create(b, loc, x, ci(s)).getResult(); };
+  auto shr = [&](Value x, int64_t s) { return arith::ShRUIOp::create(b, loc, x, ci(s)).getResult(); };
+  auto icmp = [&](CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y).getResult();
   };
-  auto count = [&](function_ref<Value(Value)> pred) {
-    if (kHeld > 0 && kHeld <= 4) {
-      // Few keys a thread: a barrier-count per key, not a shuffle-and-smem
-      // block sum (the selection's serial part is these 34 counts).
-      auto r = scf::IfOp::create(b, loc, TypeRange{i32}, held, true);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&r.getThenRegion().front());
-      Value c = e.i32(0);
-      for (Value key : keys)
-        c = arith::AddIOp::create(b, loc, c, popcBarrier(pred(key)));
-      scf::YieldOp::create(b, loc, ValueRange{c});
-      b.setInsertionPointToStart(&r.getElseRegion().front());
-      auto loop = e.loop(tid, n, kb.idx(kThreads), {e.i32(0)}, [&](Value j, ValueRange a) {
-        Value add = arith::ExtUIOp::create(b, loc, i32, pred(keyAt(j)));
-        return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], add)};
-      });
-      scf::YieldOp::create(b, loc, ValueRange{e.blockSum(loop.getResult(0), scratch, warp, lane)});
-      return r.getResult(0);
+  auto boolToI32 = [&](Value x) { return arith::ExtUIOp::create(b, loc, i32, x).getResult(); };
+  auto minI = [&](Value x, Value y) { return kb.select(icmp(CmpIPredicate::ult, x, y), x, y); };
+  auto falseV = [&] { return arith::ConstantOp::create(b, loc, b.getBoolAttr(false)).getResult(); };
+
+  // The lane read here, volatile: values derived from a hoistable read are
+  // hoisted to the kernel's entry and held in registers through the fused
+  // kernel's phase A (which then spills).
+  auto sreg = [&](StringRef name) {
+    Value v = LLVM::InlineAsmOp::create(b, loc, i32, ValueRange{}, ("mov.u32 $0, " + name + ";").str(),
+                                        "=r", /*has_side_effects=*/true, false,
+                                        LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                                        ArrayAttr())
+                  .getResult(0);
+    return std::make_pair(v, arith::IndexCastOp::create(b, loc, b.getIndexType(), v).getResult());
+  };
+  Value laneI;
+  std::tie(laneI, lane) = sreg("%laneid");
+  int64_t perRound = kHeld * kThreads;
+  // n known to fit one round: no code for more.
+  std::optional<int64_t> nConst = getConstantIntValue(n);
+  bool oneRound = nConst && *nConst <= perRound;
+  Value held = oneRound ? arith::ConstantOp::create(b, loc, b.getBoolAttr(true)).getResult()
+                        : kb.cmp(CmpIPredicate::ule, n, kb.idx(perRound));
+  Value rounds = kb.div(kb.add(n, kb.idx(perRound - 1)), kb.idx(perRound));
+  Value first = kb.mul(tid, kb.idx(kHeld));
+  // Keys of round 0: read once into registers (cacheKeys), or again at each
+  // use (cheap reads, e.g. from shared memory; no registers held).
+  SmallVector<Value> cached;
+  auto readKey = [&](Value j, Value in) {
+    return kb.select(in, keyAt(kb.select(in, j, kb.idx(0))), ci(0));
+  };
+  auto heldKey = [&](int64_t r) {
+    if (cacheKeys)
+      return cached[r];
+    Value j = kb.add(first, kb.idx(r));
+    return readKey(j, kb.cmp(CmpIPredicate::ult, j, n));
+  };
+  if (cacheKeys)
+    for (int64_t r = 0; r < kHeld; ++r) {
+      Value j = kb.add(first, kb.idx(r));
+      cached.push_back(readKey(j, e.land(held, kb.cmp(CmpIPredicate::ult, j, n))));
     }
-    auto local = scf::IfOp::create(b, loc, TypeRange{i32}, held, true);
+  // fn(position, key) for each of this thread's keys (0 past n), round by
+  // round (the same number of calls in every thread).
+  auto visitKeys = [&](function_ref<void(Value, Value)> fn) {
+    if (oneRound) {
+      for (int64_t r = 0; r < kHeld; ++r)
+        fn(kb.add(first, kb.idx(r)), heldKey(r));
+      return;
+    }
+    auto ifHeld = scf::IfOp::create(b, loc, TypeRange{}, held, true);
     {
       OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&local.getThenRegion().front());
-      Value c = e.i32(0);
-      for (Value key : keys)
-        c = arith::AddIOp::create(b, loc, c, arith::ExtUIOp::create(b, loc, i32, pred(key)));
-      scf::YieldOp::create(b, loc, ValueRange{c});
-      b.setInsertionPointToStart(&local.getElseRegion().front());
-      auto loop = e.loop(tid, n, kb.idx(kThreads), {e.i32(0)}, [&](Value j, ValueRange a) {
-        Value add = arith::ExtUIOp::create(b, loc, i32, pred(keyAt(j)));
-        return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], add)};
+      b.setInsertionPointToStart(&ifHeld.getThenRegion().front());
+      for (int64_t r = 0; r < kHeld; ++r)
+        fn(kb.add(first, kb.idx(r)), heldKey(r));
+      b.setInsertionPointToStart(&ifHeld.getElseRegion().front());
+      e.loop(kb.idx(0), rounds, kb.idx(1), {}, [&](Value round, ValueRange) {
+        for (int64_t r = 0; r < kHeld; ++r) {
+          Value j = kb.add(kb.mul(round, kb.idx(perRound)), kb.add(first, kb.idx(r)));
+          Value in = kb.cmp(CmpIPredicate::ult, j, n);
+          fn(j, kb.select(in, keyAt(kb.select(in, j, kb.idx(0))), ci(0)));
+        }
+        return SmallVector<Value>{};
       });
-      scf::YieldOp::create(b, loc, loop.getResults());
     }
-    return e.blockSum(local.getResult(0), scratch, warp, lane);
   };
 
-  Value kConst = e.i32(k);
-  // threshold: the largest T with #{key >= T} >= k (unsigned), bit by bit;
-  // 0 when fewer than k keys are non-zero.
-  auto search = e.loop(kb.idx(0), kb.idx(32), kb.idx(1), {e.i32(0)}, [&](Value it, ValueRange a) {
-    Value bit = arith::ShLIOp::create(
-        b, loc, e.i32(1),
-        arith::SubIOp::create(b, loc, e.i32(31), arith::IndexCastOp::create(b, loc, i32, it)));
-    Value cand = e.lor(a[0], bit);
-    Value c = count([&](Value key) {
-      return arith::CmpIOp::create(b, loc, CmpIPredicate::uge, key, cand).getResult();
+  // Radix select of the threshold T, the k-th largest non-zero key (0 when
+  // there are fewer than k), and how many keys equal to T are taken.
+  auto histAt = [&](int64_t which, Value bin) {
+    return kb.add(kb.idx(kWarps + which * kRadixBins), bin);
+  };
+  auto resAt = [&](int64_t which, int64_t field) {
+    return kb.idx(kWarps + 2 * kRadixBins + 2 * which + field);
+  };
+  kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(kRadixBins)),
+            [&] { kb.store(ci(0), scratch, histAt(0, tid)); });
+  e.barrier();
+  Value prefix = ci(0), mask = ci(0), kRem = ci(k), few = falseV();
+  for (int64_t pass = 0; pass < 4; ++pass) {
+    int64_t shift = 24 - 8 * pass, cur = pass % 2;
+    Value curMask = mask, curPrefix = prefix;
+    visitKeys([&](Value, Value key) {
+      Value match = e.land(icmp(CmpIPredicate::ne, key, ci(0)),
+                           icmp(CmpIPredicate::eq, andI(key, curMask), curPrefix));
+      Value digit = kb.select(match, andI(shr(key, shift), ci(kRadixBins - 1)), ci(-1));
+      // A warp whose keys all fall in one bin (the top digits of scores of
+      // one magnitude) adds once; else every lane adds its own (atomics on
+      // one shared address serialise; match.any per key cost more).
+      Value first0 = gpu::ShuffleOp::create(b, loc, digit, ci(0), ci(32), gpu::ShuffleMode::IDX)
+                         .getShuffleResult();
+      Value same = LLVM::InlineAsmOp::create(
+                       b, loc, i32, ValueRange{boolToI32(icmp(CmpIPredicate::eq, digit, first0))},
+                       "{ .reg .pred %p, %q; setp.ne.u32 %p, $1, 0; "
+                       "vote.sync.all.pred %q, %p, 0xffffffff; selp.u32 $0, 1, 0, %q; }",
+                       "=r,r", /*has_side_effects=*/true, false, LLVM::TailCallKind::None,
+                       LLVM::AsmDialectAttr(), ArrayAttr())
+                       .getResult(0);
+      Value uniform = icmp(CmpIPredicate::ne, same, ci(0));
+      Value add = kb.select(uniform, ci(32), ci(1));
+      Value adds = e.land(match, e.lor(e.lnot(uniform), icmp(CmpIPredicate::eq, laneI, ci(0))));
+      kb.ifThen(adds, [&] {
+        kb.atomicAdd(scratch,
+                     histAt(cur, arith::IndexCastOp::create(b, loc, b.getIndexType(), digit)), add);
+      });
     });
-    return SmallVector<Value>{
-        kb.select(arith::CmpIOp::create(b, loc, CmpIPredicate::uge, c, kConst), cand, a[0])};
-  });
-  Value thr = search.getResult(0);
-  Value nAbove = count([&](Value key) {
-    return arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, thr).getResult();
-  });
-  // With no more positions than k every non-zero key is selected.
-  Value all = kb.cmp(CmpIPredicate::ule, n, kb.idx(k));
-  Value needEq = arith::SubIOp::create(b, loc, kConst, nAbove);
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(kRadixBins)),
+              [&] { kb.store(ci(0), scratch, histAt(1 - cur, tid)); });
+    e.barrier();
+    // Warp 0: lane l holds bins 8l .. 8l + 7; the count from the top down to
+    // each lane's bins by a suffix scan, then the lane whose bins cross kRem
+    // finds the digit.
+    Value kRemNow = kRem;
+    kb.ifThen(kb.cmp(CmpIPredicate::eq, warp, kb.idx(0)), [&] {
+      constexpr int64_t per = kRadixBins / 32;
+      SmallVector<Value> h;
+      Value sum = ci(0);
+      for (int64_t q = 0; q < per; ++q) {
+        h.push_back(kb.load(scratch, histAt(cur, kb.add(kb.mul(lane, kb.idx(per)), kb.idx(q)))));
+        sum = addI(sum, h.back());
+      }
+      Value incl = sum; // sum over lanes >= this one
+      for (int64_t off = 1; off < 32; off *= 2) {
+        auto dn = gpu::ShuffleOp::create(b, loc, incl, ci(off), ci(32), gpu::ShuffleMode::DOWN);
+        incl = addI(incl, kb.select(dn.getValid(), dn.getShuffleResult(), ci(0)));
+      }
+      Value above = subI(incl, sum);
+      Value total = gpu::ShuffleOp::create(b, loc, incl, ci(0), ci(32), gpu::ShuffleMode::IDX)
+                        .getShuffleResult();
+      Value cum = above, found = falseV(), digit = ci(0),
+            countAbove = ci(0);
+      for (int64_t q = per - 1; q >= 0; --q) {
+        Value next = addI(cum, h[q]);
+        Value hit = e.land(e.lnot(found), icmp(CmpIPredicate::uge, next, kRemNow));
+        digit = kb.select(hit, addI(shl(laneI, 3), ci(q)), digit);
+        countAbove = kb.select(hit, cum, countAbove);
+        found = e.lor(found, hit);
+        cum = next;
+      }
+      kb.ifThen(e.land(found, icmp(CmpIPredicate::ult, above, kRemNow)), [&] {
+        kb.store(digit, scratch, resAt(cur, 0));
+        kb.store(countAbove, scratch, resAt(cur, 1));
+      });
+      kb.ifThen(e.land(kb.cmp(CmpIPredicate::eq, lane, kb.idx(0)),
+                       icmp(CmpIPredicate::ult, total, kRemNow)),
+                [&] {
+        kb.store(ci(-1), scratch, resAt(cur, 0));
+        kb.store(ci(0), scratch, resAt(cur, 1));
+      });
+    });
+    e.barrier();
+    Value digit = kb.load(scratch, resAt(cur, 0));
+    few = e.lor(few, icmp(CmpIPredicate::eq, digit, ci(-1)));
+    prefix = orI(prefix, shl(andI(digit, ci(kRadixBins - 1)), shift));
+    mask = orI(mask, ci(int64_t(kRadixBins - 1) << shift));
+    kRem = subI(kRem, kb.load(scratch, resAt(cur, 1)));
+  }
+  Value thr = kb.select(few, ci(0), prefix);
+  Value needEq = kb.select(few, ci(0), kRem);
 
-  auto emitted = e.loop(kb.idx(0), n, kb.idx(kThreads), {e.i32(0), e.i32(0)},
-                        [&](Value j0, ValueRange a) {
-    Value j = kb.add(j0, tid);
-    Value inR = kb.cmp(CmpIPredicate::ult, j, n);
-    Value key = keyAt(kb.select(inR, j, kb.idx(0)));
-    Value live = e.land(inR, arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, e.i32(0)));
-    Value gt = e.land(live, arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, thr));
-    Value eq = e.land(live, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, key, thr));
-    auto [eqRank, eqTotal] =
-        e.blockScan(arith::ExtUIOp::create(b, loc, i32, eq), scratch, warp, lane);
-    Value eqTaken = arith::AddIOp::create(b, loc, a[0], eqRank);
-    Value take = e.lor(e.land(live, all),
-                       e.lor(gt, e.land(eq, arith::CmpIOp::create(b, loc, CmpIPredicate::slt,
-                                                                  eqTaken, needEq))));
-    auto [rank, takeTotal] =
-        e.blockScan(arith::ExtUIOp::create(b, loc, i32, take), scratch, warp, lane);
-    kb.ifThen(take, [&] {
-      emit(j, arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                         arith::AddIOp::create(b, loc, a[1], rank)));
+  // Rank the winners: a block-wide exclusive scan of (keys above T, keys at
+  // T) packed in 16-bit halves (a round has at most 8192 keys).
+  auto classify = [&](Value key) -> std::pair<Value, Value> {
+    Value live = icmp(CmpIPredicate::ne, key, ci(0));
+    return {e.land(live, icmp(CmpIPredicate::ugt, key, thr)),
+            e.land(live, e.land(e.lnot(few), icmp(CmpIPredicate::eq, key, thr)))};
+  };
+  auto rankRound = [&](ArrayRef<Value> js, ArrayRef<Value> ks, Value carryGt, Value carryEq) {
+    Value packed = ci(0);
+    for (Value key : ks) {
+      auto [gt, eq] = classify(key);
+      packed = addI(packed, addI(boolToI32(gt), shl(boolToI32(eq), 16)));
+    }
+    auto [excl, total] = e.blockScan(packed, scratch, warp, lane);
+    Value gtB = addI(carryGt, andI(excl, ci(0xffff)));
+    Value eqB = addI(carryEq, shr(excl, 16));
+    for (size_t r = 0; r < ks.size(); ++r) {
+      auto [gt, eq] = classify(ks[r]);
+      Value rankGt = addI(gtB, minI(eqB, needEq));
+      Value takeEq = e.land(eq, icmp(CmpIPredicate::ult, eqB, needEq));
+      Value rankEq = addI(gtB, eqB);
+      kb.ifThen(e.lor(gt, takeEq), [&] {
+        emit(js[r], arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                               kb.select(gt, rankGt, rankEq)));
+      });
+      gtB = addI(gtB, boolToI32(gt));
+      eqB = addI(eqB, boolToI32(eq));
+    }
+    return std::make_pair(addI(carryGt, andI(total, ci(0xffff))),
+                          addI(carryEq, shr(total, 16)));
+  };
+  if (oneRound) {
+    SmallVector<Value> js, ks;
+    for (int64_t r = 0; r < kHeld; ++r) {
+      js.push_back(kb.add(first, kb.idx(r)));
+      ks.push_back(heldKey(r));
+    }
+    auto [gt0, eq0] = rankRound(js, ks, ci(0), ci(0));
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), addI(gt0, minI(eq0, needEq)));
+  }
+  auto ranked = scf::IfOp::create(b, loc, TypeRange{i32, i32}, held, true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ranked.getThenRegion().front());
+    SmallVector<Value> js, ks;
+    for (int64_t r = 0; r < kHeld; ++r) {
+      js.push_back(kb.add(first, kb.idx(r)));
+      ks.push_back(heldKey(r));
+    }
+    auto [gt0, eq0] = rankRound(js, ks, ci(0), ci(0));
+    scf::YieldOp::create(b, loc, ValueRange{gt0, eq0});
+    b.setInsertionPointToStart(&ranked.getElseRegion().front());
+    auto loop = e.loop(kb.idx(0), rounds, kb.idx(1), {ci(0), ci(0)}, [&](Value round, ValueRange a) {
+      SmallVector<Value> js, ks;
+      for (int64_t r = 0; r < kHeld; ++r) {
+        Value j = kb.add(kb.mul(round, kb.idx(perRound)), kb.add(first, kb.idx(r)));
+        Value in = kb.cmp(CmpIPredicate::ult, j, n);
+        js.push_back(j);
+        ks.push_back(kb.select(in, keyAt(kb.select(in, j, kb.idx(0))), ci(0)));
+      }
+      auto [g1, q1] = rankRound(js, ks, a[0], a[1]);
+      return SmallVector<Value>{g1, q1};
     });
-    return SmallVector<Value>{arith::AddIOp::create(b, loc, a[0], eqTotal),
-                              arith::AddIOp::create(b, loc, a[1], takeTotal)};
-  });
-  return arith::IndexCastOp::create(b, loc, b.getIndexType(), emitted.getResult(1));
+    scf::YieldOp::create(b, loc, loop.getResults());
+  }
+  Value taken = addI(ranked.getResult(0), minI(ranked.getResult(1), needEq));
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), taken);
 }
 
 /// Forced blocks of a query whose own block is `own`: j < initBlocks or
@@ -869,7 +1022,7 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
   Emitter e{kb, b, loc};
-  Value scratch = kb.addWorkgroupBuffer(i32, kWarps);
+  Value scratch = kb.addWorkgroupBuffer(i32, kSelectScratch, 16);
   Value tid = kb.threadId();
   Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
   Value token = kb.div(kb.blockId(), kb.idx(kvh));
@@ -889,7 +1042,7 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   };
   // 16 keys a thread: 8192 candidates, 512K tokens at 64-token blocks.
   Value taken = selectBest(
-      e, nCand, kSel, 16, keyAt,
+      e, nCand, kSel, 16, /*cacheKeys=*/true, keyAt,
       [&](Value j, Value rank) {
         kb.store(arith::IndexCastOp::create(b, loc, i32, j), kb.arg(out), kb.add(rowOut, rank));
       },
@@ -1008,7 +1161,8 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   st.pieces = 2; // 4 spill at the 128 registers of 512 threads
   Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
   Value keysW = kb.addWorkgroupBuffer(i32, kThreads);
-  Value scratch = kb.addWorkgroupBuffer(i32, kWarps);
+  Value staged = kb.addWorkgroupBuffer(i32, kFinalStaged, 16);
+  Value scratch = kb.addWorkgroupBuffer(i32, kSelectScratch, 16);
   Value claim = kb.addWorkgroupBuffer(i32, 1);
   Value flag = kb.addWorkgroupBuffer(i32, 1);
   Value tid = st.tid;
@@ -1050,7 +1204,8 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   claimLoop(kb, e, kb.arg(tickets), 0, kb.mul(pairs, nSplits), claim, [&](Value u) {
     Pair p = openPair(kb.div(u, nSplits));
     Value split = kb.rem(u, nSplits);
-    st.loadQuery();
+    if (!st.mmaScoring()) // the tensor-core scoring reads q into registers itself
+      st.loadQuery();
     Value lo = e.minIdx(kb.mul(split, p.per), p.visible);
     Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
     if (st.mmaScoring()) {
@@ -1092,7 +1247,8 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     kb.ifThen(kb.cmp(CmpIPredicate::ult, c, nChunks), [&] {
       waitForCount(kb, e, kb.arg(counters), kb.mul(p.index, kb.idx(2)), nSplits);
       st.mergeSplits(nSplits, [&](Value sp, Value head) { return statAt(p, sp, head); });
-      st.loadQuery(); // for recomputed scores; its barriers publish mAll/lAll
+      e.barrier(); // publishes mAll/lAll
+      kb.ifThen(e.lnot(p.stored), [&] { st.loadQuery(); }); // for recomputed scores
       Value j0 = kb.mul(c, kb.idx(kThreads));
       Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
       // Three entries (48 loads) in flight: the registers of 16 warps allow no more.
@@ -1107,7 +1263,8 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
       Value candRow = kb.mul(p.index, kb.mul(kb.arg(maxBlocks), kb.idx(2)));
       Value candBase = kb.add(candRow, kb.mul(c, kb.idx(2 * kc)));
       Value taken = selectBest(
-          e, kb.idx(kThreads), kc, 1, [&](Value pos) { return kb.load(keysW, pos); },
+          e, kb.idx(kThreads), kc, 1, /*cacheKeys=*/false,
+          [&](Value pos) { return kb.load(keysW, pos); },
           [&](Value pos, Value rank) {
             Value at = kb.add(candBase, kb.mul(rank, kb.idx(2)));
             kb.store(kb.load(keysW, pos), kb.arg(cand), at);
@@ -1130,10 +1287,28 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
         });
         Value rowOut = kb.mul(p.index, kb.idx(kSel));
         Value all = kb.mul(nChunks, kb.idx(kc));
-        // 4 candidates a thread: 21 chunks, 690K tokens at 64-token blocks.
+        // The candidates' keys into shared memory (as many as fit; 32 chunks,
+        // 1M tokens at 64-token blocks), read again at each pass of the
+        // selection rather than held in registers.
+        e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(kThreads), {},
+               [&](Value pos, ValueRange) {
+          kb.store(kb.load(kb.arg(cand), kb.add(candRow, kb.mul(pos, kb.idx(2)))), staged, pos);
+          return SmallVector<Value>{};
+        });
+        e.barrier();
         Value n = selectBest(
-            e, all, kSel, 4,
-            [&](Value pos) { return kb.load(kb.arg(cand), kb.add(candRow, kb.mul(pos, kb.idx(2)))); },
+            e, all, kSel, 4, /*cacheKeys=*/false,
+            [&](Value pos) {
+              auto r = scf::IfOp::create(b, loc, TypeRange{i32},
+                                         kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
+              OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPointToStart(&r.getThenRegion().front());
+              scf::YieldOp::create(b, loc, ValueRange{kb.load(staged, pos)});
+              b.setInsertionPointToStart(&r.getElseRegion().front());
+              scf::YieldOp::create(b, loc, ValueRange{kb.load(kb.arg(cand),
+                                                              kb.add(candRow, kb.mul(pos, kb.idx(2))))});
+              return r.getResult(0);
+            },
             [&](Value pos, Value rank) {
               Value idx = kb.load(kb.arg(cand), kb.add(candRow, kb.add(kb.mul(pos, kb.idx(2)),
                                                                       kb.idx(1))));
@@ -1144,6 +1319,7 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
           kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r));
           return SmallVector<Value>{};
         });
+        e.barrier();
       });
     });
   });
