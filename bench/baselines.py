@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -207,7 +208,44 @@ def selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb, m1
     return [("block_scores", ks, a_s), ("topk", kt, a_t)], s1
 
 
-def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2):
+def parse_cases(text):
+    """"8x128K,1x512K" -> [(8, 131072), (1, 524288)]."""
+    cases = []
+    for item in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)x(\d+)([kK]?)\s*", item)
+        if not m:
+            raise SystemExit(f"--sparse-cases: '{item}' is not BxN or BxNK (e.g. 8x128K)")
+        cases.append((int(m.group(1)), int(m.group(2)) * (1024 if m.group(3) else 1)))
+    return cases
+
+
+def torch_baselines(torch, F, torch_sparse, q, K, V, K1, B, n):
+    """PyTorch eager and torch.compile of the composed steps, and SDPA dense
+    decode over the same cache: (eager us, compile us, sdpa us, sdpa bytes, note)."""
+    t_eager = event_us(torch, lambda: torch_sparse(q, K, V, K1), n=5, reps=5)
+    comp, why = try_compile(torch, torch_sparse)
+    t_comp = None
+    if comp:
+        try:
+            t_comp = event_us(torch, lambda: comp(q, K, V, K1), n=5, reps=5)
+        except Exception as e:  # noqa: BLE001
+            why = f"{type(e).__name__}: {str(e)[:200]}"
+    # SDPA dense decode over the same cache (heads-major copy, as a dense engine stores it).
+    Kd = K[:, :n].permute(0, 2, 1, 3).contiguous()
+    Vd = V[:, :n].permute(0, 2, 1, 3).contiguous()
+    qd = q.view(B, H, 1, D)
+    try:
+        sd = lambda: F.scaled_dot_product_attention(qd, Kd, Vd, enable_gqa=True)  # noqa: E731
+        t_sdpa = event_us(torch, sd, n=10)
+        sdpa_bytes = Kd.nbytes + Vd.nbytes
+    except Exception as e:  # noqa: BLE001
+        t_sdpa, sdpa_bytes, why = None, 0, f"sdpa: {e}"
+    del Kd, Vd
+    return t_eager, t_comp, t_sdpa, sdpa_bytes, why
+
+
+def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
+                splits=None, baselines=True):
     import torch.nn.functional as F
     ka = pkg.kernels_for_op("sala.sparse_attention")[0]
     bf = torch.bfloat16
@@ -235,7 +273,8 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2)
     lens = torch.full((B,), n, dtype=torch.int32, device=dev)
     blocks = torch.empty(B, KVH, TOPK_TOTAL, dtype=torch.int32, device=dev)
     out = torch.empty(B, H, D, dtype=bf, device=dev)
-    splits = max(1, min(-(-blocks_per_sm * 132 // (B * KVH)), TOPK_TOTAL // 3, 32))
+    if splits is None:
+        splits = max(1, min(-(-blocks_per_sm * 132 // (B * KVH)), TOPK_TOTAL // 3, 32))
     slots = B * KVH * splits if splits > 1 else 0
     launches, s1 = selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb,
                                       m1, blocks)
@@ -288,25 +327,11 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2)
         b = kern.bind(**a)
         gs = graph_of(torch, lambda kern=kern, b=b: kern.launch_raw(b))
         stage[name] = event_us(torch, gs.replay, n=20)
-    t_eager = event_us(torch, lambda: torch_sparse(q, K, V, K1), n=5, reps=5)
-    comp, why = try_compile(torch, torch_sparse)
-    t_comp = None
-    if comp:
-        try:
-            t_comp = event_us(torch, lambda: comp(q, K, V, K1), n=5, reps=5)
-        except Exception as e:  # noqa: BLE001
-            why = f"{type(e).__name__}: {str(e)[:200]}"
-    # SDPA dense decode over the same cache (heads-major copy, as a dense engine stores it).
-    Kd = K[:, :n].permute(0, 2, 1, 3).contiguous()
-    Vd = V[:, :n].permute(0, 2, 1, 3).contiguous()
-    qd = q.view(B, H, 1, D)
-    try:
-        sd = lambda: F.scaled_dot_product_attention(qd, Kd, Vd, enable_gqa=True)  # noqa: E731
-        t_sdpa = event_us(torch, sd, n=10)
-        sdpa_bytes = Kd.nbytes + Vd.nbytes
-    except Exception as e:  # noqa: BLE001
-        t_sdpa, sdpa_bytes, why = None, 0, f"sdpa: {e}"
-    del Kd, Vd
+    t_eager = t_comp = t_sdpa = None
+    why, sdpa_bytes = "baselines skipped (--salac-only)", 0
+    if baselines:
+        t_eager, t_comp, t_sdpa, sdpa_bytes, why = torch_baselines(
+            torch, F, torch_sparse, q, K, V, K1, B, n)
     nbytes = B * KVH * m1 * D * 2 + B * KVH * TOPK_TOTAL * BLOCK * D * 2 * 2
     rows.append({"work": f"sparse decode B={B} n={n // 1024}K{label}", "bytes": nbytes,
                  "err": err,
@@ -329,6 +354,13 @@ def main():
     ap.add_argument("--stage2-blocks-per-sm", type=int, default=2,
                     help="stage-2 split-KV policy: splits so that the batch gives each of "
                          "132 SMs this many blocks (at most 32 splits)")
+    ap.add_argument("--stage2-splits", type=int, default=None,
+                    help="stage-2 split-KV blocks per (token, KV group), overriding "
+                         "--stage2-blocks-per-sm")
+    ap.add_argument("--sparse-cases", default="8x128K,1x512K",
+                    help="sparse decode shapes, BxnK comma-separated")
+    ap.add_argument("--salac-only", action="store_true",
+                    help="skip the PyTorch baselines (for profiling salac's kernels)")
     ap.add_argument("--unfused", help="a package built with salac --no-fuse: its sparse "
                     "decode (block_scores, topk_blocks, stage 2) is timed too")
     a = ap.parse_args()
@@ -350,15 +382,17 @@ def main():
             linear_case(torch, pkg, B, dev, gen, bw, rows)
             print(json.dumps(rows[-1]))
     if a.only in ("", "sparse"):
-        for B, n in ((8, 128 * 1024), (1, 512 * 1024)):
+        for B, n in parse_cases(a.sparse_cases):
             sparse_case(torch, pkg, B, n, dev, gen, bw, rows,
-                        blocks_per_sm=a.stage2_blocks_per_sm)
+                        blocks_per_sm=a.stage2_blocks_per_sm, splits=a.stage2_splits,
+                        baselines=not a.salac_only)
             print(json.dumps(rows[-1]))
             torch.cuda.empty_cache()
             if a.unfused:
                 unfused = salac.Package(a.unfused)
                 unfused.load(0)
-                sparse_case(torch, unfused, B, n, dev, gen, bw, rows, label=" (unfused)")
+                sparse_case(torch, unfused, B, n, dev, gen, bw, rows, label=" (unfused)",
+                            baselines=not a.salac_only)
                 print(json.dumps(rows[-1]))
                 torch.cuda.empty_cache()
     if a.json:
