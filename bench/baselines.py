@@ -274,7 +274,9 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
     blocks = torch.empty(B, KVH, TOPK_TOTAL, dtype=torch.int32, device=dev)
     out = torch.empty(B, H, D, dtype=bf, device=dev)
     if splits is None:
-        splits = max(1, min(-(-blocks_per_sm * 132 // (B * KVH)), TOPK_TOTAL // 3, 32))
+        from salac.opcases.paged import split_count
+        splits = (split_count(B, KVH, TOPK_TOTAL) if blocks_per_sm == 2 else
+                  max(1, min(-(-blocks_per_sm * 132 // (B * KVH)), TOPK_TOTAL // 6, 16)))
     slots = B * KVH * splits if splits > 1 else 0
     launches, s1 = selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb,
                                       m1, blocks)
@@ -353,7 +355,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--stage2-blocks-per-sm", type=int, default=2,
                     help="stage-2 split-KV policy: splits so that the batch gives each of "
-                         "132 SMs this many blocks (at most 32 splits)")
+                         "132 SMs this many blocks (at most 16 splits; 2 is the package's "
+                         "policy, salac.opcases.paged.split_count)")
     ap.add_argument("--stage2-splits", type=int, default=None,
                     help="stage-2 split-KV blocks per (token, KV group), overriding "
                          "--stage2-blocks-per-sm")
