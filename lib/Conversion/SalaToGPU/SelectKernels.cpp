@@ -476,16 +476,28 @@ struct Stage1 {
   /// barriers before reading mAll/lAll.
   void mergeSplits(Value n, function_ref<Value(Value, Value)> statAt) {
     kb.ifThen(kb.cmp(CmpIPredicate::ult, warp, kb.idx(g)), [&] {
+      // Two splits a lane per trip, both loads issued first (64 splits: one
+      // round trip, not two).
       SmallVector<Value> init = {kb.f32(kNegInf), kb.f32(0.0)};
-      auto st = e.loop(lane, n, kb.idx(32), init, [&](Value sp, ValueRange a) {
-        Value at = statAt(sp, warp);
-        Value ms = kb.load(kb.arg(kArgStats), at);
-        Value ls = kb.load(kb.arg(kArgStats), kb.add(at, kb.idx(1)));
-        Value mNew = e.fmax(a[0], ms);
-        Value safe = kb.select(e.isNegInf(mNew), kb.f32(0.0), mNew);
-        Value fa = kb.select(e.isNegInf(a[0]), kb.f32(0.0), kb.expF32(e.fsub(a[0], safe)));
-        Value fs = kb.select(e.isNegInf(ms), kb.f32(0.0), kb.expF32(e.fsub(ms, safe)));
-        return SmallVector<Value>{mNew, e.fadd(e.fmul(a[1], fa), e.fmul(ls, fs))};
+      auto st = e.loop(lane, n, kb.idx(64), init, [&](Value sp, ValueRange a) {
+        Value ms[2], ls[2];
+        for (int64_t u = 0; u < 2; ++u) {
+          Value spu = kb.add(sp, kb.idx(32 * u));
+          Value in = kb.cmp(CmpIPredicate::ult, spu, n);
+          Value at = statAt(kb.select(in, spu, sp), warp);
+          ms[u] = kb.select(in, kb.load(kb.arg(kArgStats), at), kb.f32(kNegInf));
+          ls[u] = kb.select(in, kb.load(kb.arg(kArgStats), kb.add(at, kb.idx(1))), kb.f32(0.0));
+        }
+        Value m = a[0], l = a[1];
+        for (int64_t u = 0; u < 2; ++u) {
+          Value mNew = e.fmax(m, ms[u]);
+          Value safe = kb.select(e.isNegInf(mNew), kb.f32(0.0), mNew);
+          Value fa = kb.select(e.isNegInf(m), kb.f32(0.0), kb.expF32(e.fsub(m, safe)));
+          Value fs = kb.select(e.isNegInf(ms[u]), kb.f32(0.0), kb.expF32(e.fsub(ms[u], safe)));
+          l = e.fadd(e.fmul(l, fa), e.fmul(ls[u], fs));
+          m = mNew;
+        }
+        return SmallVector<Value>{m, l};
       });
       Value m = st.getResult(0), l = st.getResult(1);
       Value mw = kb.warpMax(m, 32);
