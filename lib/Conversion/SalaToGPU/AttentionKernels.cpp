@@ -28,8 +28,12 @@
 // row so that ldmatrix and cp.async are free of bank conflicts) are fetched
 // with cp.async (zero-filled past the query's position, for -1 blocks and for
 // unmapped pages) and overlapped with compute: V of tile i lands while S of
-// tile i is computed; K of tile i+1 is issued right after P V of tile i
-// (issuing it before P V overlaps more, but makes ptxas spill).
+// tile i is computed; K of tile i+1 is issued before P V of tile i with
+// whole-tile pages (after it with row-by-row page lookups, where issuing it
+// first makes ptxas spill). A split's selected blocks and their pages are
+// looked up once, before the first tile. With several splits the block that
+// finishes last merges them: one online pass over the splits' (max, sum),
+// then 4 splits' partial O at a time staged by cp.async.
 // The MMA helpers are in MmaEmitter.h.
 //
 //===----------------------------------------------------------------------===//
@@ -435,6 +439,13 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     });
     waitGroups(0); // V of tile i
     barrier();     // ... and every warp is done with K
+    // With whole-tile pages, K of tile i+1 lands while P V of tile i is
+    // computed (with row-by-row page lookups that makes ptxas spill; there K
+    // follows P V).
+    Value iNext = kb.add(i, idx(1));
+    auto [validNext, firstNext] = tileOf(iNext);
+    if (wholePages)
+      issue(kc, 0, iNext, validNext, firstNext);
     SmallVector<Type> accTypes(4 * kNTiles, f32);
     ValueRange accNew = m.ifElse(valid, accTypes, [&]() -> SmallVector<Value> {
       SmallVector<Value> o;
@@ -448,9 +459,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       }
       return o;
     }, [&]() -> SmallVector<Value> { return SmallVector<Value>(acc); });
-    Value iNext = kb.add(i, idx(1));
-    auto [validNext, firstNext] = tileOf(iNext);
-    issue(kc, 0, iNext, validNext, firstNext);
+    if (!wholePages)
+      issue(kc, 0, iNext, validNext, firstNext);
     barrier(); // every warp is done with V
     issue(vc, kSlot, iNext, validNext, firstNext);
     SmallVector<Value> next(accNew);
