@@ -12,9 +12,10 @@
 // stored scores.
 //
 // sala.topk_blocks: a block per (query token, KV group). The K-th largest key
-// is found by a 32-step binary search on order-preserving float bits (counting
-// with the whole block), then the winners are written in ascending block order
-// with block-wide prefix sums; ties at the threshold go to the lower index.
+// is found by a radix select on order-preserving float bits (4 passes of 8
+// bits over a shared-memory histogram), then the winners are written in
+// ascending block order ranked by one block-wide scan; ties at the threshold
+// go to the lower index.
 //
 // sala.fused_sparse_select: both, without the serial tail. Thread blocks claim
 // work from two global tickets. Phase A units (pair, split) compute a split's
@@ -47,7 +48,7 @@ using arith::CmpIPredicate;
 
 namespace {
 // 16 warps: the block that finishes a split stage 1 pools every block of the
-// sequence alone, and the top-k block counts over every block 33 times; more
+// sequence alone, and the top-k block histograms every block 4 times; more
 // warps hide more of their latency.
 constexpr int64_t kThreads = 512;
 constexpr int64_t kWarps = kThreads / 32;
