@@ -278,7 +278,6 @@ void KernelBuilder::fenceGpu() {
                             LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
 }
 
-
 Value KernelBuilder::atomicAdd(Value buffer, Value index, Value value) {
   return memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, value, buffer,
                                      ValueRange{index});

@@ -401,14 +401,32 @@ struct Stage1 {
                      [&](Value t0, ValueRange a) {
       // Every tile's key loads first.
       SmallVector<SmallVector<Value>> keyRegs(kTiles);
+      SmallVector<Value> rowOk(kTiles);
       for (int64_t t = 0; t < kTiles; ++t) {
-        Value row = keyRow(kb.add(t0, kb.add(kb.idx(8 * t), gid))).first;
+        auto [row, okT] = keyRow(kb.add(t0, kb.add(kb.idx(8 * t), gid)));
+        rowOk[t] = okT;
         Value base = kb.add(row, kb.mul(tig, kb.idx(32)));
         for (int64_t v = 0; v < 4; ++v)
           for (Value r : regsOf(kb.loadVector(kb.arg(prm.keys), kb.add(base, kb.idx(8 * v)), 8, 16)))
             keyRegs[t].push_back(r);
       }
-      SmallVector<Value> next(a.begin(), a.end());
+      // Whether each entry of a tile is valid, from the B-operand rows (lane
+      // 4 e + tig loaded entry e): one ballot a tile, not a page-table load
+      // per score.
+      SmallVector<Value> okBits(kTiles);
+      for (int64_t t = 0; t < kTiles; ++t)
+        okBits[t] = LLVM::InlineAsmOp::create(
+                        b, loc, b.getI32Type(),
+                        ValueRange{arith::ExtUIOp::create(b, loc, b.getI32Type(), rowOk[t])},
+                        "{ .reg .pred %p; setp.ne.u32 %p, $1, 0; vote.sync.ballot.b32 $0, %p, "
+                        "0xffffffff; }",
+                        "=r,r", /*has_side_effects=*/true, false, LLVM::TailCallKind::None,
+                        LLVM::AsmDialectAttr(), ArrayAttr())
+                        .getResult(0);
+      Value tig4 = arith::IndexCastOp::create(b, loc, b.getI32Type(), kb.mul(tig, kb.idx(8)));
+      // Scores of the iteration, then one (max, sum of exp) update per head
+      // row: one exp per score and one rescale (was two exps per score).
+      SmallVector<Value> sv[2];
       for (int64_t t = 0; t < kTiles; ++t) {
         SmallVector<Value> c(4, kb.f32(0.0));
         for (int64_t kk = 0; kk < 8; ++kk)
@@ -416,18 +434,31 @@ struct Stage1 {
                     {keyRegs[t][2 * kk], keyRegs[t][2 * kk + 1]}, c);
         for (int64_t x = 0; x < 2; ++x) { // entries 2 tig + x of the tile
           Value i = kb.add(t0, kb.add(kb.idx(8 * t + x), kb.mul(tig, kb.idx(2))));
-          Value ok = keyRow(i).second;
+          // Lane 4 (2 tig + x) loaded entry 2 tig + x: bit 8 tig + 4 x.
+          Value bit = arith::AndIOp::create(
+              b, loc,
+              arith::ShRUIOp::create(b, loc, okBits[t],
+                                     arith::AddIOp::create(b, loc, tig4, e.i32(4 * x))),
+              e.i32(1));
+          Value ok = arith::CmpIOp::create(b, loc, CmpIPredicate::ne, bit, e.i32(0));
           for (int64_t half = 0; half < 2; ++half) { // heads gid + 8 half
-            Value sv = kb.select(ok, e.fmul(c[2 * half + x], scale), kb.f32(kNegInf));
-            onScore(i, kb.add(gid, kb.idx(8 * half)), sv);
-            Value mo = next[half], lo2 = next[2 + half];
-            Value mNew = e.fmax(mo, sv);
-            Value safe = kb.select(e.isNegInf(mNew), kb.f32(0.0), mNew);
-            next[half] = mNew;
-            next[2 + half] = e.fadd(e.fmul(lo2, kb.expF32(e.fsub(mo, safe))),
-                                    kb.expF32(e.fsub(sv, safe)));
+            Value v = kb.select(ok, e.fmul(c[2 * half + x], scale), kb.f32(kNegInf));
+            onScore(i, kb.add(gid, kb.idx(8 * half)), v);
+            sv[half].push_back(v);
           }
         }
+      }
+      SmallVector<Value> next(a.begin(), a.end());
+      for (int64_t half = 0; half < 2; ++half) {
+        Value mo = a[half], mNew = mo;
+        for (Value v : sv[half])
+          mNew = e.fmax(mNew, v);
+        Value safe = kb.select(e.isNegInf(mNew), kb.f32(0.0), mNew);
+        Value l = e.fmul(a[2 + half], kb.expF32(e.fsub(mo, safe)));
+        for (Value v : sv[half])
+          l = e.fadd(l, kb.expF32(e.fsub(v, safe)));
+        next[half] = mNew;
+        next[2 + half] = l;
       }
       return next;
     });
@@ -1222,9 +1253,14 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     Value lo = e.minIdx(kb.mul(split, p.per), p.visible);
     Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
     if (st.mmaScoring()) {
+      // The unit's scores go to its own workspace row: [slot][head][i - lo]
+      // (no division by the split length per score, as wsAtHead needs).
+      Value slotBase = kb.mul(kb.add(kb.mul(p.index, nSplits), split), kb.idx(g));
       st.statsMma(lo, hi, [&](Value i, Value head, Value sv) {
         kb.ifThen(e.land(p.stored, kb.cmp(CmpIPredicate::ult, i, hi)), [&] {
-          kb.store(sv, kb.arg(partS), wsAtHead(p, i, head));
+          kb.store(sv, kb.arg(partS),
+                   kb.add(kb.mul(kb.add(slotBase, head), kb.idx(kSelectPartEntries)),
+                          kb.sub(i, lo)));
         });
       });
     } else {
