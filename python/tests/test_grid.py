@@ -39,7 +39,9 @@ def test_grid_shapes(pkg):
                 continue
             q, n = sc["q_lens"], sc["seq_lens"]
             assert sc["tokens"] == sum(q) and len(q) == len(n)
-            assert all(1 <= a <= b <= c.max_context + max(c.prefill_chunks) for a, b in zip(q, n))
+            top = (c.long_sparse if fam == "sparse" and sc["label"].startswith("long")
+                   else c.max_context + max(c.prefill_chunks))
+            assert all(1 <= a <= b <= top for a, b in zip(q, n))
             # Caches sized to the sequences: K and V of all of them within 8 GiB.
             assert 2 * sum(n) * KV_ROW < 8 << 30, (k.name, sc["label"])
             if fam == "sparse":
@@ -54,7 +56,8 @@ def test_grid_shapes(pkg):
             prefill_q = {q for sc in scs if sc["kind"] == "prefill" for q in sc["q_lens"]}
             assert {1024, 8192} <= prefill_q
         if fam in ("kv", "sparse"):
-            assert max(n for sc in scs for n in sc["seq_lens"]) == c.max_context
+            assert max(n for sc in scs if not sc["label"].startswith("long")
+                       for n in sc["seq_lens"]) == c.max_context
             for sc in scs:
                 if sc["kind"] == "prefill":
                     hist = [b - a for a, b in zip(sc["q_lens"], sc["seq_lens"])]
@@ -62,6 +65,8 @@ def test_grid_shapes(pkg):
                     assert len(set(hist)) == len(hist)                      # ragged
         if fam == "dense":
             assert any(max(sc["seq_lens"]) == c.long_dense for sc in scs)
+        if fam == "sparse":  # past 1M tokens: more than 32 chunks of 512 blocks
+            assert any(max(sc["seq_lens"]) == c.long_sparse > (1 << 20) for sc in scs)
 
 
 def test_block_scores_has_near_uniform_queries(pkg):

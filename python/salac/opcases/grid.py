@@ -14,7 +14,9 @@ Regimes, as the model uses the ops:
            compression window (and so writes an entry), half does not;
   sparse   block_scores, topk_blocks, fused_sparse_select, sparse_attention:
            contexts >= dense_len
-           (8192) up to 128K, where the sparse path is the one used;
+           (8192) up to 128K, where the sparse path is the one used, and a
+           "long" decode past 1M tokens (the selections' multi-round and
+           unstaged paths);
   dense    dense_attention: contexts < dense_len, as the model runs it, plus
            "long" cases (decode and prefill up to 32K) the kernel must also
            get right;
@@ -30,14 +32,18 @@ import random
 from collections import namedtuple
 
 Config = namedtuple("Config", "dense_len max_context decode_batches prefill_chunks history "
-                              "long_dense")
+                              "long_dense long_sparse")
 # The grid of the issue: contexts up to 128K, chunks of 1K and 8K queries onto
 # 16K-64K cached tokens, dense attention up to dense_len (and 32K, "long").
+# Sparse decode also once past 1M tokens (the model's range): more blocks than
+# the selections hold in registers or shared memory at once.
 FULL = Config(dense_len=8192, max_context=1 << 17, decode_batches=(1, 8, 32),
-              prefill_chunks=(1024, 8192), history=(16384, 65536), long_dense=32768)
+              prefill_chunks=(1024, 8192), history=(16384, 65536), long_dense=32768,
+              long_sparse=(1 << 20) + 40000)
 # The same shapes scaled down, for a CPU dry run of the plumbing and the tests.
 SMALL = Config(dense_len=512, max_context=2048, decode_batches=(1, 3, 5),
-               prefill_chunks=(64, 256), history=(600, 1500), long_dense=1024)
+               prefill_chunks=(64, 256), history=(600, 1500), long_dense=1024,
+               long_sparse=3000)
 # A selection difference is put down to rounding when every block that one
 # side selects and the other does not has a reference score within this
 # relative distance of every block it was swapped with (see classify_selection).
@@ -127,6 +133,7 @@ def sparse_scenarios(rng, c=FULL):
     dec = _decode_contexts(c, rng, lo, hi, (lo, lo + 1, lo + 64, lo + 63, hi // 2))
     out = [_decode(f"decode B={b}", dec[b]) for b in c.decode_batches]
     out += _chunks(c, rng, fresh=False)
+    out.append(_decode("long decode B=2", [c.long_sparse, c.long_sparse * 2 // 3]))
     for sc in out:
         sc["local_blocks"] = 32  # stage-2 selections include the local window
     return out
@@ -136,12 +143,15 @@ def near_uniform(scs, scales=(1e-3, 1e-4)):
     """Stage-1 stress of the selection: queries scaled down so that attention
     is close to uniform and block scores crowd within 1e-4..1e-6 of each
     other at the top-k boundary, where f32 rounding can reorder them. The
-    largest decode batch and the first prefill, at each scale."""
-    dec = [sc for sc in scs if sc["kind"] == "decode"][-1]
+    largest decode batch, the first prefill and the long decode (past 1M
+    tokens), at each scale."""
+    decs = [sc for sc in scs if sc["kind"] == "decode"]
+    dec = [sc for sc in decs if not sc["label"].startswith("long")][-1]
     pre = [sc for sc in scs if sc["kind"] == "prefill"][0]
+    picked = [dec, pre] + [sc for sc in decs if sc["label"].startswith("long")]
     out = []
     for q in scales:
-        for sc in (dec, pre):
+        for sc in picked:
             out.append({**sc, "label": f"{sc['label']}, near-uniform q x{q:g}",
                         "query_scale": q})
     return out
