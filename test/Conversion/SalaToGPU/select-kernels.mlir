@@ -61,7 +61,13 @@ func.func @fused(%q: tensor<?x32x128xbf16>, %k1: !k1, %k1pt: tensor<?x?xi32>, %c
 // PTX: ld.global.v4.b32
 // PTX: ex2.approx.ftz.f32
 // PTX: bar.sync 0;
+// The radix select: per pass a shared-memory histogram (a warp whose keys
+// share the digit adds once), one warp's suffix scan of the 256 bins
+// (shuffles down); then the winners ranked by a block scan (shuffles up).
 // PTX-LABEL: .visible .entry sala_topk_blocks_b64_k64_i1_l32_g2(
+// PTX: vote.sync.all.pred
+// PTX: atom.shared.add.u32
+// PTX: shfl.sync.down.b32
 // PTX: shfl.sync.up.b32
 // PTX-LABEL: .visible .entry sala_length_select_t8192_h32_d128_bf16(
 // PTX-LABEL: .visible .entry sala_fused_sparse_select_k32_s16_b64_k64_i1_l32_h32_d128_bf16(
