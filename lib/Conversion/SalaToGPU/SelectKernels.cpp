@@ -350,10 +350,14 @@ struct Stage1 {
   /// stats() on tensor cores: scores of 16 heads x 8 entries per mma.sync
   /// m16n8k16 chain (8 k-steps), each warp taking tiles of 8 entries in turn,
   /// two tiles in flight. The channels are permuted within the dot product so
-  /// that every lane loads 32 contiguous channels of a key (and of q): lane
-  /// (group i, thread t) feeds k-step kk with channels 32t + 4kk + {0,1}
-  /// (low half) and + {2,3} (high half), of entry i for B and of heads i and
-  /// i + 8 for A. Results: heads i, i + 8 of entries 2t, 2t + 1 of the tile.
+  /// that every lane loads whole 16-byte pieces of a key (and of q), the 4
+  /// lanes of an entry 64 contiguous bytes an instruction: lane (group i,
+  /// thread t) holds pieces 4v + t (v = 0..3) and feeds k-step kk with
+  /// channels 8 (4 (kk / 2) + t) + 4 (kk % 2) + {0,1} (low half) and + {2,3}
+  /// (high half), of entry i for B and of heads i and i + 8 for A. (Pieces
+  /// 4t .. 4t + 3 a lane, 32 contiguous channels, spread each instruction
+  /// over twice the sectors: 0.5-0.9 us slower.) Results: heads i, i + 8 of
+  /// entries 2t, 2t + 1 of the tile.
   /// `onScore(entry, head, s)` sees each (scaled, -inf where invalid) score.
   void statsMma(Value lo, Value hi, function_ref<void(Value, Value, Value)> onScore) {
     MmaEmitter m{kb, b, loc, b.getBF16Type(), b.getF32Type(), b.getI32Type()};
@@ -365,16 +369,16 @@ struct Stage1 {
         r.push_back(vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{j}));
       return r;
     };
-    // q of heads gid and gid + 8, channels [32 tig, 32 tig + 32): 16 regs each.
+    // q of heads gid and gid + 8, pieces 4v + tig (v = 0..3): 16 regs each.
     SmallVector<Value> qa[2];
     for (int64_t half = 0; half < 2; ++half) {
       Value head = kb.add(gid, kb.idx(8 * half));
       Value base = kb.add(
           kb.mul(kb.add(kb.add(kb.mul(token, kb.idx(h)), kb.mul(group, kb.idx(g))), head),
                  kb.idx(d)),
-          kb.mul(tig, kb.idx(32)));
+          kb.mul(tig, kb.idx(8)));
       for (int64_t v = 0; v < 4; ++v)
-        for (Value r : regsOf(kb.loadVector(kb.arg(prm.query), kb.add(base, kb.idx(8 * v)), 8, 16)))
+        for (Value r : regsOf(kb.loadVector(kb.arg(prm.query), kb.add(base, kb.idx(32 * v)), 8, 16)))
           qa[half].push_back(r);
     }
     // Row of entry i's keys in the pool (page 0 when out of range) and whether
@@ -405,9 +409,9 @@ struct Stage1 {
       for (int64_t t = 0; t < kTiles; ++t) {
         auto [row, okT] = keyRow(kb.add(t0, kb.add(kb.idx(8 * t), gid)));
         rowOk[t] = okT;
-        Value base = kb.add(row, kb.mul(tig, kb.idx(32)));
+        Value base = kb.add(row, kb.mul(tig, kb.idx(8)));
         for (int64_t v = 0; v < 4; ++v)
-          for (Value r : regsOf(kb.loadVector(kb.arg(prm.keys), kb.add(base, kb.idx(8 * v)), 8, 16)))
+          for (Value r : regsOf(kb.loadVector(kb.arg(prm.keys), kb.add(base, kb.idx(32 * v)), 8, 16)))
             keyRegs[t].push_back(r);
       }
       // Whether each entry of a tile is valid, from the B-operand rows (lane
