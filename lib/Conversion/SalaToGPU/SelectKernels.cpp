@@ -89,19 +89,6 @@ struct Emitter {
     return kb.forLoop(lb, ub, step, init, body);
   }
 
-  /// Sum over the block of an i32 per thread; `scratch` holds kWarps i32.
-  Value blockSum(Value v, Value scratch, Value warp, Value lane) {
-    Value w = kb.warpSum(v, 32);
-    kb.ifThen(kb.cmp(CmpIPredicate::eq, lane, kb.idx(0)),
-              [&] { kb.store(w, scratch, warp); });
-    barrier();
-    Value total = i32(0);
-    for (int64_t k = 0; k < kWarps; ++k)
-      total = arith::AddIOp::create(b, loc, total, kb.load(scratch, kb.idx(k)));
-    barrier(); // scratch may be reused right after
-    return total;
-  }
-
   /// Exclusive prefix sum over the block (thread order) of an i32 0/1 flag,
   /// and the block total.
   std::pair<Value, Value> blockScan(Value flag, Value scratch, Value warp, Value lane) {
@@ -1235,12 +1222,12 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     return p;
   };
   // Workspace index of entry i's raw score for a head: [slot][head][i - lo].
-  auto wsAtHead = [&](const Pair &p, Value i, Value head) {
+  auto wsAt = [&](const Pair &p, Value i, int64_t hh) {
+    Value head = kb.idx(hh);
     Value sp = kb.div(i, p.perSafe);
     Value row = kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), head);
     return kb.add(kb.mul(row, kb.idx(kSelectPartEntries)), kb.sub(i, kb.mul(sp, p.perSafe)));
   };
-  auto wsAt = [&](const Pair &p, Value i, int64_t hh) { return wsAtHead(p, i, kb.idx(hh)); };
   auto statAt = [&](const Pair &p, Value sp, Value head) {
     return kb.mul(kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), head),
                   kb.idx(2));
@@ -1258,7 +1245,7 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
     if (st.mmaScoring()) {
       // The unit's scores go to its own workspace row: [slot][head][i - lo]
-      // (no division by the split length per score, as wsAtHead needs).
+      // (no division by the split length per score, as wsAt needs).
       Value slotBase = kb.mul(kb.add(kb.mul(p.index, nSplits), split), kb.idx(g));
       st.statsMma(lo, hi, [&](Value i, Value head, Value sv) {
         kb.ifThen(e.land(p.stored, kb.cmp(CmpIPredicate::ult, i, hi)), [&] {
