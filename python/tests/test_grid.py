@@ -195,3 +195,16 @@ def test_classify_selection():
     total = grid.merge_selection_stats({}, st)
     total = grid.merge_selection_stats(total, st)
     assert total["rows"] == 6 and total["mismatch"] == 2 and len(total["examples"]) == 2
+
+
+def test_split_count_policy():
+    """Split-KV: two blocks per SM where the batch leaves room, at most 16
+    splits of at least 6 tiles, no split once the tokens fill the GPU."""
+    from salac.opcases.paged import split_count
+    assert split_count(1, 2, 96) == 16        # B=1: capped
+    assert split_count(8, 2, 96) == 16        # ceil(264 / 16) = 17 -> 16
+    assert split_count(64, 2, 96) == 3        # ceil(264 / 128)
+    assert split_count(256, 2, 96) == 1       # the tokens fill the GPU
+    assert split_count(1, 2, 10) == 1         # 10 tiles: one split of >= 6
+    assert split_count(1, 2, 48) == 8         # 48 tiles: 8 splits of 6
+    assert split_count(0, 2, 96) == 16        # no tokens: treated as one pair
