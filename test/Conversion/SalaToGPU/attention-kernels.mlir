@@ -73,3 +73,6 @@ func.func @attn(%q: tensor<?x32x128xbf16>, %kv: !kv, %kv1: !kv1, %kv8: !kv8, %pt
 // merges them by their log-sum-exps.
 // MLIR: memref.atomic_rmw addi
 // MLIR: llvm.inline_asm has_side_effects "fence.acq_rel.gpu;"
+// The merge stages 4 splits' partial O (f32) at a time in the tile slots by
+// cp.async, through the f32 view of the same 32 KiB.
+// MLIR: nvgpu.device_async_copy {{.*}}, 4, %{{.*}} {bypassL1} : memref<1099511627776xf32> to memref<8192xf32, #gpu.address_space<workgroup>>
