@@ -275,8 +275,7 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
     out = torch.empty(B, H, D, dtype=bf, device=dev)
     if splits is None:
         from salac.opcases.paged import split_count
-        splits = (split_count(B, KVH, TOPK_TOTAL) if blocks_per_sm == 2 else
-                  max(1, min(-(-blocks_per_sm * 132 // (B * KVH)), TOPK_TOTAL // 6, 16)))
+        splits = split_count(B, KVH, TOPK_TOTAL, blocks_per_sm=blocks_per_sm)
     slots = B * KVH * splits if splits > 1 else 0
     launches, s1 = selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb,
                                       m1, blocks)

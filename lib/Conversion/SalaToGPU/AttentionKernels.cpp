@@ -238,9 +238,6 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     return {m.andi(inTable, ult(phys, kb.arg(pages))), phys};
   };
   bool wholePages = page % kTile == 0; // every tile lies in one page
-  auto c32 = [&](int32_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v)).getResult();
-  };
   // Sparse: the split's selected blocks, looked up once before the first
   // tile, all in parallel: a slot's first key position (-1: nothing to
   // attend) and, with whole-tile pages, its physical page (-1: unmapped).
@@ -253,18 +250,18 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     kb.forLoop(kb.add(lo, tid), hi, idx(kThreads), {}, [&](Value i, ValueRange) {
       Value raw = kb.load(kb.arg(sel), kb.add(selRow, i));
       Value nonNeg = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw,
-                                           arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+                                           kb.i32(0));
       Value first = kb.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                                      kb.select(nonNeg, raw, c32(0))),
+                                                      kb.select(nonNeg, raw, kb.i32(0))),
                            idx(kTile));
       Value valid = m.andi(nonNeg, kb.cmp(CmpIPredicate::sle, first, pos));
       Value slot = kb.sub(i, lo);
-      kb.store(kb.select(valid, arith::IndexCastOp::create(b, loc, i32, first), c32(-1)),
+      kb.store(kb.select(valid, arith::IndexCastOp::create(b, loc, i32, first), kb.i32(-1)),
                slotFirst, slot);
       if (wholePages) {
         auto [ok, phys] = physPage(kb.div(first, idx(page)));
         kb.store(kb.select(m.andi(valid, ok), arith::IndexCastOp::create(b, loc, i32, phys),
-                           c32(-1)),
+                           kb.i32(-1)),
                  slotPage, slot);
       }
       return SmallVector<Value>{};
@@ -279,9 +276,9 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       return {inRange, kb.mul(i, idx(kTile))};
     Value raw = kb.load(slotFirst, kb.select(inRange, kb.sub(i, lo), idx(0)));
     Value valid = m.andi(inRange, arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw,
-                                                        c32(0)));
+                                                        kb.i32(0)));
     Value first = arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                             kb.select(valid, raw, c32(0)));
+                                             kb.select(valid, raw, kb.i32(0)));
     return {valid, first};
   };
   // The physical page of tile slot i with whole-tile pages, and whether it is
@@ -292,8 +289,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       return {m.andi(valid, ok), phys};
     }
     Value raw = kb.load(slotPage, kb.select(valid, kb.sub(i, lo), idx(0)));
-    Value ok = m.andi(valid, arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw, c32(0)));
-    return {ok, arith::IndexCastOp::create(b, loc, b.getIndexType(), kb.select(ok, raw, c32(0)))};
+    Value ok = m.andi(valid, arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw, kb.i32(0)));
+    return {ok, arith::IndexCastOp::create(b, loc, b.getIndexType(), kb.select(ok, raw, kb.i32(0)))};
   };
 
   // cp.async of one 64 x 128 tile of `cache` into the slot at `slotBase`: each
@@ -432,7 +429,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       res.append({mNew[0], mNew[1], lNew[0], lNew[1], alpha[0], alpha[1]});
       return res;
     }, [&]() -> SmallVector<Value> {
-      Value z = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+      Value z = kb.i32(0);
       SmallVector<Value> res(8, z);
       res.append({mOld[0], mOld[1], lOld[0], lOld[1], kb.f32(1.0), kb.f32(1.0)});
       return res;

@@ -132,6 +132,9 @@ gpu::GPUFuncOp KernelBuilder::finish() {
 //===----------------------------------------------------------------------===//
 
 Value KernelBuilder::idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+Value KernelBuilder::i32(int64_t v) {
+  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+}
 Value KernelBuilder::f32(double v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
@@ -194,6 +197,9 @@ Value KernelBuilder::rem(Value x, Value y) { return arith::RemUIOp::create(b, lo
 
 std::pair<Value, Value> KernelBuilder::queryPosition(Value cu, Value lens, Value batch,
                                                      Value token) {
+  // cu[seq] and cu[seq + 1] are loaded again after findSequence's guess
+  // loaded them (L1 hits); reusing the guess's values through an scf.if made
+  // ptxas spill in the sparse attention kernel.
   Value seq = findSequence(cu, batch, token);
   Value start = loadIndex(cu, seq);
   Value qLen = sub(loadIndex(cu, add(seq, idx(1))), start);

@@ -73,7 +73,7 @@ struct Emitter {
   Value isNegInf(Value x) {
     return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, kb.f32(kNegInf));
   }
-  Value i32(int64_t v) { return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v)); }
+  Value i32(int64_t v) { return kb.i32(v); }
   Value land(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value lnot(Value x) {
     return arith::XOrIOp::create(b, loc, x, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
@@ -661,16 +661,12 @@ Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld, bool cacheKeys,
   // The lane read here, volatile: values derived from a hoistable read are
   // hoisted to the kernel's entry and held in registers through the fused
   // kernel's phase A (which then spills).
-  auto sreg = [&](StringRef name) {
-    Value v = LLVM::InlineAsmOp::create(b, loc, i32, ValueRange{}, ("mov.u32 $0, " + name + ";").str(),
-                                        "=r", /*has_side_effects=*/true, false,
-                                        LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                                        ArrayAttr())
-                  .getResult(0);
-    return std::make_pair(v, arith::IndexCastOp::create(b, loc, b.getIndexType(), v).getResult());
-  };
-  Value laneI;
-  std::tie(laneI, lane) = sreg("%laneid");
+  Value laneI = LLVM::InlineAsmOp::create(b, loc, i32, ValueRange{}, "mov.u32 $0, %laneid;", "=r",
+                                          /*has_side_effects=*/true, false,
+                                          LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                                          ArrayAttr())
+                    .getResult(0);
+  lane = arith::IndexCastOp::create(b, loc, b.getIndexType(), laneI);
   int64_t perRound = kHeld * kThreads;
   // n known to fit one round: no code for more.
   std::optional<int64_t> nConst = getConstantIntValue(n);
@@ -846,25 +842,24 @@ Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld, bool cacheKeys,
     return std::make_pair(addI(carryGt, andI(total, ci(0xffff))),
                           addI(carryEq, shr(total, 16)));
   };
-  if (oneRound) {
+  // Round 0 from the held keys: (above T, at T) counts.
+  auto rankHeld = [&] {
     SmallVector<Value> js, ks;
     for (int64_t r = 0; r < kHeld; ++r) {
       js.push_back(kb.add(first, kb.idx(r)));
       ks.push_back(heldKey(r));
     }
-    auto [gt0, eq0] = rankRound(js, ks, ci(0), ci(0));
+    return rankRound(js, ks, ci(0), ci(0));
+  };
+  if (oneRound) {
+    auto [gt0, eq0] = rankHeld();
     return arith::IndexCastOp::create(b, loc, b.getIndexType(), addI(gt0, minI(eq0, needEq)));
   }
   auto ranked = scf::IfOp::create(b, loc, TypeRange{i32, i32}, held, true);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&ranked.getThenRegion().front());
-    SmallVector<Value> js, ks;
-    for (int64_t r = 0; r < kHeld; ++r) {
-      js.push_back(kb.add(first, kb.idx(r)));
-      ks.push_back(heldKey(r));
-    }
-    auto [gt0, eq0] = rankRound(js, ks, ci(0), ci(0));
+    auto [gt0, eq0] = rankHeld();
     scf::YieldOp::create(b, loc, ValueRange{gt0, eq0});
     b.setInsertionPointToStart(&ranked.getElseRegion().front());
     auto loop = e.loop(kb.idx(0), rounds, kb.idx(1), {ci(0), ci(0)}, [&](Value round, ValueRange a) {
@@ -1243,22 +1238,22 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
       st.loadQuery();
     Value lo = e.minIdx(kb.mul(split, p.per), p.visible);
     Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
+    // The unit's scores go to its own workspace rows, [slot][head][i - lo]
+    // (what wsAt gives, without its division by the split length per score).
+    Value slotBase = kb.mul(kb.add(kb.mul(p.index, nSplits), split), kb.idx(g));
+    auto unitAt = [&](Value i, Value head) {
+      return kb.add(kb.mul(kb.add(slotBase, head), kb.idx(kSelectPartEntries)), kb.sub(i, lo));
+    };
     if (st.mmaScoring()) {
-      // The unit's scores go to its own workspace row: [slot][head][i - lo]
-      // (no division by the split length per score, as wsAt needs).
-      Value slotBase = kb.mul(kb.add(kb.mul(p.index, nSplits), split), kb.idx(g));
       st.statsMma(lo, hi, [&](Value i, Value head, Value sv) {
-        kb.ifThen(e.land(p.stored, kb.cmp(CmpIPredicate::ult, i, hi)), [&] {
-          kb.store(sv, kb.arg(partS),
-                   kb.add(kb.mul(kb.add(slotBase, head), kb.idx(kSelectPartEntries)),
-                          kb.sub(i, lo)));
-        });
+        kb.ifThen(e.land(p.stored, kb.cmp(CmpIPredicate::ult, i, hi)),
+                  [&] { kb.store(sv, kb.arg(partS), unitAt(i, head)); });
       });
     } else {
       st.stats(lo, hi, [&](Value i, ArrayRef<Value> s) {
         kb.ifThen(p.stored, [&] {
           for (int64_t hh = 0; hh < g; ++hh)
-            kb.store(s[hh], kb.arg(partS), wsAt(p, i, hh));
+            kb.store(s[hh], kb.arg(partS), unitAt(i, kb.idx(hh)));
         });
       });
     }

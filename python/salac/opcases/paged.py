@@ -359,16 +359,16 @@ def split_workspace(spec, a, splits, kv_heads, partials, device,
     return a
 
 
-def split_count(tokens, kv_heads, tiles, sms=132):
+def split_count(tokens, kv_heads, tiles, sms=132, blocks_per_sm=2):
     """Split-KV policy for the attention kernels: enough blocks per (token, KV
-    group) to give every SM two, each split walking at least 6 tiles and at
+    group) to give every SM `blocks_per_sm` (two), each split walking at least 6 tiles and at
     most 16 splits (the last block merges the splits, 4 at a time); 1 (no
     workspace traffic) once the tokens alone fill the GPU. Measured on an
     H200, sparse stage 2 (96 blocks), 2026-11-27: B=8 n=128K 28.5 / 25.5 /
     24.2 / 24.8 / 32.4 us at 8 / 12 / 16 / 24 / 32 splits; B=1 n=512K 20.9 /
     18.0 / 16.7 / 15.9 / 16.2 us."""
     pairs = max(1, tokens * kv_heads)
-    want = -(-2 * sms // pairs)
+    want = -(-blocks_per_sm * sms // pairs)
     return max(1, min(want, tiles // 6, 16))
 
 

@@ -99,6 +99,7 @@ public:
 
   // --- Helpers for bodies (index arithmetic, f32 math without libdevice) ---
   mlir::Value idx(int64_t v);
+  mlir::Value i32(int64_t v);
   mlir::Value f32(double v);
   mlir::Value f64(double v);
   /// blockIdx.x * blockDim + threadIdx.x, with the static block size.
