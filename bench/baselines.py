@@ -190,7 +190,8 @@ def selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb, m1
         a = dict(common, blocks=blocks,
                  partial_scores=torch.empty(s1_slots, G, 512, device=dev),
                  partial_stats=torch.empty(B, KVH, s1, G, 2, device=dev),
-                 candidates=torch.empty(B, KVH, nb, 2, dtype=i32, device=dev),
+                 candidates=torch.empty(fused[0].spec.param("candidates").resolve_shape(
+                     dict(tokens=B, max_blocks=nb)), dtype=i32, device=dev),
                  counters=torch.zeros(B, KVH, 2, dtype=i32, device=dev),
                  tickets=torch.zeros(3, dtype=i32, device=dev),
                  select_splits=s1, select_slots=s1_slots)
@@ -296,7 +297,7 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
     t = n - 1
     forced_lo = t // BLOCK - 31
 
-    def torch_sparse(q, K, V, K1):
+    def torch_sparse(q, K, V, K1, dt=bf):
         qg = q.view(B, KVH, G, D)
         s = torch.einsum("bghd,bmgd->bghm", qg, K1).float() * scale
         P = torch.softmax(s, -1).sum(2)                               # [B, 2, m1]
@@ -314,10 +315,12 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
         keypos = (sel[..., None] * BLOCK + torch.arange(BLOCK, device=q.device)).reshape(B, KVH, -1)
         att = torch.einsum("bghd,bgkd->bghk", qg, Ks).float() * scale
         att = att.masked_fill((keypos > t)[:, :, None, :], float("-inf"))
-        p = torch.softmax(att, -1).to(bf)
+        p = torch.softmax(att, -1).to(dt)
         return torch.einsum("bghk,bgkd->bghd", p, Vs).reshape(B, H, D)
 
-    ref = torch_sparse(q, K, V, K1)
+    # The reference in float32: scored in bf16 (as the timed composition is),
+    # near-tied blocks are selected differently and err reads 0.1-0.2.
+    ref = torch_sparse(q.float(), K.float(), V.float(), K1.float(), torch.float32)
     err = rel_err(out, ref)
     bound = [(kern, kern.bind(**a)) for _, kern, a in launches]
     g = graph_of(torch, lambda: [kern.launch_raw(b) for kern, b in bound])

@@ -32,8 +32,8 @@
 // whole-tile pages (after it with row-by-row page lookups, where issuing it
 // first makes ptxas spill). A split's selected blocks and their pages are
 // looked up once, before the first tile. With several splits the block that
-// finishes last merges them: one online pass over the splits' (max, sum),
-// then 4 splits' partial O at a time staged by cp.async.
+// finishes last merges them in one online pass (running max, sum and O), two
+// splits' partial O and (max, sum) a step, staged by cp.async one step ahead.
 // The MMA helpers are in MmaEmitter.h.
 //
 //===----------------------------------------------------------------------===//
@@ -173,10 +173,10 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
   MmaEmitter m{kb, b, loc, bf16, f32, i32};
-  // Left alone, ptxas gives the dense kernel with whole-tile pages ~180
-  // registers (2 blocks per SM); it fits 168 (3 blocks per SM; the sparse one
-  // gets 128) without spilling -- ptxas-attention.mlir checks that.
-  if (!s.sparse && page % kTile == 0)
+  // Left alone, ptxas gives the dense kernel ~180 registers (2 blocks per
+  // SM); it fits 168 (3 blocks per SM; the sparse one gets 128) without
+  // spilling -- ptxas-attention.mlir checks that.
+  if (!s.sparse)
     b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
                                          b.getI32IntegerAttr(3));
   // The K tile, then the V tile; after the loop the same 32 KiB hold the
@@ -186,7 +186,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   Value kvF = kb.viewWorkgroupBuffer(kvBytes, f32, kSlot); // the same 32 KiB as f32
   Value qs = kb.addWorkgroupBuffer(bf16, kRows * kDim, 16);
   Value stats = kb.addWorkgroupBuffer(f32, 4 * kRows * 2); // [warp][row] (max, sum)
-  Value mlStage = kb.addWorkgroupBuffer(f32, 4 * kRows * 2, 16); // the split merge's (m, L) rows
+  Value mlStage = kb.addWorkgroupBuffer(f32, 4 * kRows * 2, 16); // the split merge's (m, L) rows, 2 x 2 splits
   const float negInf = -std::numeric_limits<float>::infinity();
   auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
   auto idx = [&](int64_t v) { return kb.idx(v); };
@@ -570,105 +570,97 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       auto mlAt = [&](Value sp, Value row) {
         return kb.mul(kb.add(base, kb.add(kb.mul(sp, idx(kRows)), row)), idx(2));
       };
-      // 1. Per row M and 1 / L into stats[32 + 2 row] (stats[0] is the
-      // arrival flag): warp w takes rows 4w .. 4w + 3, its lanes the splits,
-      // one online (max, sum) pass with the 4 rows' loads issued together.
-      SmallVector<Value> init1;
-      for (int64_t h = 0; h < 4; ++h)
-        init1.append({kb.f32(negInf), kb.f32(0.0)});
-      auto pass1 = kb.forLoop(lane, nSplits, idx(32), init1, [&](Value sp, ValueRange a) {
-        Value ms[4], ls[4];
-        for (int64_t h = 0; h < 4; ++h) {
-          Value at = mlAt(sp, kb.add(kb.mul(warp, idx(4)), idx(h)));
-          ms[h] = kb.load(kb.arg(partML), at);
-          ls[h] = kb.load(kb.arg(partML), kb.add(at, idx(1)));
-        }
-        SmallVector<Value> next;
-        for (int64_t h = 0; h < 4; ++h) {
-          Value mNew = m.fmax(a[2 * h], ms[h]);
-          Value safe = kb.select(m.feq(mNew, kb.f32(negInf)), kb.f32(0.0), mNew);
-          next.push_back(mNew);
-          next.push_back(m.fadd(m.fmul(a[2 * h + 1], m.ex2(m.fsub(a[2 * h], safe))),
-                                m.fmul(ls[h], m.ex2(m.fsub(ms[h], safe)))));
-        }
-        return next;
-      });
-      for (int64_t h = 0; h < 4; ++h) {
-        Value row = kb.add(kb.mul(warp, idx(4)), idx(h));
-        Value mLane = pass1.getResult(2 * h), lLane = pass1.getResult(2 * h + 1);
-        Value mAll = kb.warpMax(mLane, 32);
-        Value safe = kb.select(m.feq(mAll, kb.f32(negInf)), kb.f32(0.0), mAll);
-        Value total = kb.warpSum(m.fmul(lLane, m.ex2(m.fsub(mLane, safe))), 32);
-        Value inv = kb.select(m.feq(total, kb.f32(0.0)), kb.f32(0.0),
-                              arith::DivFOp::create(b, loc, kb.f32(1.0), total));
-        kb.ifThen(kb.cmp(CmpIPredicate::eq, lane, idx(0)), [&] {
-          Value at = kb.add(idx(32), kb.mul(row, idx(2)));
-          kb.store(safe, stats, at);
-          kb.store(inv, stats, kb.add(at, idx(1)));
-        });
-      }
-      barrier();
-      // 2. Four splits at a time: their partial O (8 KiB each) into the tile
-      // slots and their (m, L) rows into mlStage by cp.async, then a thread
-      // sums 4 columns of rows tid / 32 + 4 j over them, splits in order
-      // (deterministic).
-      constexpr int64_t kStage = kSlot / (kRows * kDim); // splits a step: 4
-      Value col = kb.mul(kb.rem(tid, idx(kDim / 4)), idx(4));
-      Value rowOf[4], safeOf[4], invOf[4];
-      for (int64_t j = 0; j < 4; ++j) {
-        rowOf[j] = kb.add(kb.div(tid, idx(kDim / 4)), idx(4 * j));
-        Value at = kb.add(idx(32), kb.mul(rowOf[j], idx(2)));
-        safeOf[j] = kb.load(stats, at);
-        invOf[j] = kb.load(stats, kb.add(at, idx(1)));
-      }
-      Value zero4 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v4f, b.getF32FloatAttr(0.0f)));
-      SmallVector<Value> init(4, zero4);
-      auto acc = kb.forLoop(idx(0), nSplits, idx(kStage), init, [&](Value sp0, ValueRange a) {
+      // The splits' partial O (8 KiB each) and (m, L) rows come by cp.async
+      // into the tile slots and mlStage, two splits a step, double-buffered:
+      // step t + 1's copies are in flight while step t is merged (4 splits a
+      // step, each waiting for its own copies, left a round trip a step on
+      // the path).
+      constexpr int64_t kStage = 2;                  // splits a step
+      constexpr int64_t kHalf = kStage * kRows * kDim; // f32 of a buffer
+      Value nSteps = kb.div(kb.add(nSplits, idx(kStage - 1)), idx(kStage));
+      auto issueStep = [&](Value step) {
+        Value buf = kb.rem(step, idx(2));
         SmallVector<Value> copies;
         for (int64_t u = 0; u < kStage; ++u) {
-          Value sp = kb.add(sp0, idx(u));
+          Value sp = kb.add(kb.mul(step, idx(kStage)), idx(u));
           Value ok = ult(sp, nSplits);
           Value spc = kb.select(ok, sp, idx(0));
           Value srcN = kb.select(ok, idx(4), idx(0));
           Value oBase = kb.mul(kb.add(base, kb.mul(spc, idx(kRows))), idx(d));
+          Value dstO = kb.add(kb.mul(buf, idx(kHalf)), idx(u * kRows * kDim));
           for (int64_t q = 0; q < kRows * kDim / 4 / kThreads; ++q) {
             Value c4 = kb.mul(kb.add(tid, idx(kThreads * q)), idx(4));
             copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-                b, loc, tokenTy, kvF, ValueRange{kb.add(idx(u * kRows * kDim), c4)},
-                kb.arg(partO), ValueRange{kb.add(oBase, c4)}, b.getIndexAttr(4), srcN,
-                b.getUnitAttr()));
+                b, loc, tokenTy, kvF, ValueRange{kb.add(dstO, c4)}, kb.arg(partO),
+                ValueRange{kb.add(oBase, c4)}, b.getIndexAttr(4), srcN, b.getUnitAttr()));
           }
           // (m, L) of the split's 16 rows: 128 bytes, 8 lanes of warp u.
           kb.ifThen(m.andi(kb.cmp(CmpIPredicate::eq, warp, idx(u)), ult(lane, idx(8))), [&] {
             Value c4 = kb.mul(lane, idx(4));
+            Value dstML = kb.add(kb.mul(buf, idx(kStage * kRows * 2)), idx(u * kRows * 2));
             nvgpu::DeviceAsyncCopyOp::create(
-                b, loc, tokenTy, mlStage, ValueRange{kb.add(idx(u * kRows * 2), c4)},
-                kb.arg(partML), ValueRange{kb.add(mlAt(spc, idx(0)), c4)}, b.getIndexAttr(4),
-                srcN, b.getUnitAttr());
+                b, loc, tokenTy, mlStage, ValueRange{kb.add(dstML, c4)}, kb.arg(partML),
+                ValueRange{kb.add(mlAt(spc, idx(0)), c4)}, b.getIndexAttr(4), srcN,
+                b.getUnitAttr());
           });
         }
         anyToken = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies).getResult();
-        waitGroups(0);
+      };
+      issueStep(idx(0));
+      Value outerToken = anyToken; // what a wait outside the loop below names
+      // Step by step, a thread merges 4 columns of rows tid / 32 + 4 j over
+      // the splits in order (deterministic), online: a running max M, sum L
+      // and O rescaled as M grows. (A first pass over the splits' (m, L) for
+      // the final M and L cost ~1.6 us of loads and shuffles before any O.)
+      Value col = kb.mul(kb.rem(tid, idx(kDim / 4)), idx(4));
+      Value rowOf[4];
+      for (int64_t j = 0; j < 4; ++j)
+        rowOf[j] = kb.add(kb.div(tid, idx(kDim / 4)), idx(4 * j));
+      Value zero4 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v4f, b.getF32FloatAttr(0.0f)));
+      SmallVector<Value> init(4, zero4);
+      for (int64_t j = 0; j < 4; ++j)
+        init.append({kb.f32(negInf), kb.f32(0.0)});
+      auto acc = kb.forLoop(idx(0), nSteps, idx(1), init, [&](Value step, ValueRange a) {
+        issueStep(kb.add(step, idx(1))); // past the end: nothing copied (zero-filled)
+        waitGroups(1);                   // this step's copies
         barrier();
+        Value buf = kb.rem(step, idx(2));
         SmallVector<Value> next(a.begin(), a.end());
         for (int64_t u = 0; u < kStage; ++u) {
-          Value ok = ult(kb.add(sp0, idx(u)), nSplits);
+          Value ok = ult(kb.add(kb.mul(step, idx(kStage)), idx(u)), nSplits);
           for (int64_t j = 0; j < 4; ++j) {
-            Value at = kb.add(idx(u * kRows * 2), kb.mul(rowOf[j], idx(2)));
-            Value w = m.fmul(kb.load(mlStage, kb.add(at, idx(1))),
-                             m.ex2(m.fsub(kb.load(mlStage, at), safeOf[j])));
-            w = kb.select(ok, w, kb.f32(0.0));
-            Value o = kb.loadVector(kvF, kb.add(idx(u * kRows * kDim),
-                                                kb.add(kb.mul(rowOf[j], idx(kDim)), col)), 4, 16);
-            next[j] = m.fadd(next[j], m.fmul(o, vector::BroadcastOp::create(b, loc, v4f, w)));
+            Value at = kb.add(kb.add(kb.mul(buf, idx(kStage * kRows * 2)), idx(u * kRows * 2)),
+                              kb.mul(rowOf[j], idx(2)));
+            // Past the last split: (m, L) = (-inf, 0), which changes nothing.
+            Value ms = kb.select(ok, kb.load(mlStage, at), kb.f32(negInf));
+            Value ls = kb.select(ok, kb.load(mlStage, kb.add(at, idx(1))), kb.f32(0.0));
+            Value mo = next[4 + 2 * j], lo = next[5 + 2 * j];
+            Value mNew = m.fmax(mo, ms);
+            Value safe = kb.select(m.feq(mNew, kb.f32(negInf)), kb.f32(0.0), mNew);
+            Value fOld = m.ex2(m.fsub(mo, safe)); // 0 while nothing seen (mo = -inf)
+            Value w = m.fmul(ls, m.ex2(m.fsub(ms, safe)));
+            Value o = kb.loadVector(
+                kvF,
+                kb.add(kb.add(kb.mul(buf, idx(kHalf)), idx(u * kRows * kDim)),
+                       kb.add(kb.mul(rowOf[j], idx(kDim)), col)),
+                4, 16);
+            auto bc = [&](Value x) { return vector::BroadcastOp::create(b, loc, v4f, x); };
+            next[j] = m.fadd(m.fmul(next[j], bc(fOld)), m.fmul(o, bc(w)));
+            next[4 + 2 * j] = mNew;
+            next[5 + 2 * j] = m.fadd(m.fmul(lo, fOld), w);
           }
         }
-        barrier(); // before the next step's copies land
+        barrier(); // before step + 2's copies land in this buffer
         return next;
       });
+      anyToken = outerToken;
+      waitGroups(0); // the last (empty) step's copies
       for (int64_t j = 0; j < 4; ++j) {
         kb.ifThen(ult(rowOf[j], idx(g)), [&] {
-          Value res = m.fmul(acc.getResult(j), vector::BroadcastOp::create(b, loc, v4f, invOf[j]));
+          Value l = acc.getResult(5 + 2 * j); // 0: the row saw no key, O = 0
+          Value inv = kb.select(m.feq(l, kb.f32(0.0)), kb.f32(0.0),
+                                arith::DivFOp::create(b, loc, kb.f32(1.0), l));
+          Value res = m.fmul(acc.getResult(j), vector::BroadcastOp::create(b, loc, v4f, inv));
           Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), res);
           kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(rowOf[j], idx(d)), col)), 8);
         });
