@@ -56,8 +56,10 @@ constexpr int64_t kRadixBins = 256; // selectBest: 8 bits a pass
 // selectBest's scratch: kWarps for block sums and scans, two histograms, two
 // (digit, count) results.
 constexpr int64_t kSelectScratch = kWarps + 2 * kRadixBins + 4;
-constexpr int64_t kSplitEntries = 2048;
-constexpr int64_t kFinalStaged = 32 * 96; // candidates of the final selection kept in shared memory // compressed keys per split of stage 1 (at most)
+constexpr int64_t kSplitEntries = 2048; // compressed keys per split of stage 1 (at most)
+// Candidates of the fused selection's final selection kept in shared memory:
+// 32 chunks of 96, 1M tokens at 64-token blocks.
+constexpr int64_t kFinalStaged = 32 * 96;
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
 /// Small conveniences over KernelBuilder for the two kernels below.
@@ -1300,78 +1302,94 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
       e.barrier();
       Value candRow = kb.mul(p.index, kb.mul(kb.arg(maxBlocks), kb.idx(2)));
       Value candBase = kb.add(candRow, kb.mul(c, kb.idx(2 * kc)));
+      Value rowOut = kb.mul(p.index, kb.idx(kSel));
+      // A pair of one chunk (up to 512 blocks: 32K tokens) has its answer
+      // here: the chunk's best are the selection, written out directly, with
+      // no candidates, arrival or final selection (~5 us).
+      Value single = kc == kSel ? kb.cmp(CmpIPredicate::eq, nChunks, kb.idx(1))
+                                : arith::ConstantOp::create(b, loc, b.getBoolAttr(false)).getResult();
       Value taken = selectBest(
           e, kb.idx(kThreads), kc, 1, /*cacheKeys=*/false,
           [&](Value pos) { return kb.load(keysW, pos); },
           [&](Value pos, Value rank) {
-            Value at = kb.add(candBase, kb.mul(rank, kb.idx(2)));
-            kb.store(kb.load(keysW, pos), kb.arg(cand), at);
-            kb.store(arith::IndexCastOp::create(b, loc, i32, kb.add(j0, pos)), kb.arg(cand),
-                     kb.add(at, kb.idx(1)));
+            Value block = arith::IndexCastOp::create(b, loc, i32, kb.add(j0, pos));
+            kb.ifThen(single, [&] { kb.store(block, kb.arg(out), kb.add(rowOut, rank)); });
+            kb.ifThen(e.lnot(single), [&] {
+              Value at = kb.add(candBase, kb.mul(rank, kb.idx(2)));
+              kb.store(kb.load(keysW, pos), kb.arg(cand), at);
+              kb.store(block, kb.arg(cand), kb.add(at, kb.idx(1)));
+            });
           },
           scratch, tid, st.warp, st.lane);
       e.loop(kb.add(taken, tid), kb.idx(kc), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
-        Value at = kb.add(candBase, kb.mul(r, kb.idx(2)));
-        kb.store(e.i32(0), kb.arg(cand), at);
-        kb.store(e.i32(-1), kb.arg(cand), kb.add(at, kb.idx(1)));
+        kb.ifThen(single, [&] { kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r)); });
+        kb.ifThen(e.lnot(single), [&] {
+          Value at = kb.add(candBase, kb.mul(r, kb.idx(2)));
+          kb.store(e.i32(0), kb.arg(cand), at);
+          kb.store(e.i32(-1), kb.arg(cand), kb.add(at, kb.idx(1)));
+        });
         return SmallVector<Value>{};
+      });
+      kb.ifThen(e.land(single, kb.cmp(CmpIPredicate::eq, tid, kb.idx(0))), [&] {
+        kb.store(e.i32(0), kb.arg(counters), kb.mul(p.index, kb.idx(2)));
       });
       // The pair's last chunk: the final selection among every chunk's
       // candidates (in ascending block order, chunk after chunk).
-      kb.ifLastArrival(kb.arg(counters), kb.add(kb.mul(p.index, kb.idx(2)), kb.idx(1)), nChunks,
-                       flag, [&] {
-        kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
-          kb.store(e.i32(0), kb.arg(counters), kb.mul(p.index, kb.idx(2)));
-        });
-        Value rowOut = kb.mul(p.index, kb.idx(kSel));
-        Value all = kb.mul(nChunks, kb.idx(kc));
-        // The candidates (key, index) into shared memory (as many as fit; 32
-        // chunks, 1M tokens at 64-token blocks): the selection holds up to 4
-        // keys a thread in registers (more are read again at each pass), and
-        // the winners' indices come without another round trip to global
-        // memory (3.9-4.5 -> 3.5 us for the final selection).
-        e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(kThreads), {},
-               [&](Value pos, ValueRange) {
-          Value pair = kb.loadVector(kb.arg(cand), kb.add(candRow, kb.mul(pos, kb.idx(2))), 2, 8);
-          kb.store(vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{0}), staged, pos);
-          kb.store(vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{1}), stagedIndex, pos);
-          return SmallVector<Value>{};
-        });
-        e.barrier();
-        Value n = selectBest(
-            e, all, kSel, 4, /*cacheKeys=*/true,
-            [&](Value pos) {
-              auto r = scf::IfOp::create(b, loc, TypeRange{i32},
-                                         kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
-              OpBuilder::InsertionGuard guard(b);
-              b.setInsertionPointToStart(&r.getThenRegion().front());
-              scf::YieldOp::create(b, loc, ValueRange{kb.load(staged, pos)});
-              b.setInsertionPointToStart(&r.getElseRegion().front());
-              scf::YieldOp::create(b, loc, ValueRange{kb.load(kb.arg(cand),
-                                                              kb.add(candRow, kb.mul(pos, kb.idx(2))))});
-              return r.getResult(0);
-            },
-            [&](Value pos, Value rank) {
-              auto idx = scf::IfOp::create(b, loc, TypeRange{i32},
+      kb.ifThen(e.lnot(single), [&] {
+        kb.ifLastArrival(kb.arg(counters), kb.add(kb.mul(p.index, kb.idx(2)), kb.idx(1)), nChunks,
+                         flag, [&] {
+          kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+            kb.store(e.i32(0), kb.arg(counters), kb.mul(p.index, kb.idx(2)));
+          });
+          Value all = kb.mul(nChunks, kb.idx(kc));
+          // The candidates (key, index) into shared memory (as many as fit; 32
+          // chunks, 1M tokens at 64-token blocks): the selection holds up to 4
+          // keys a thread in registers (more are read again at each pass), and
+          // the winners' indices come without another round trip to global
+          // memory (3.9-4.5 -> 3.5 us for the final selection).
+          e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(kThreads), {},
+                 [&](Value pos, ValueRange) {
+            Value pair = kb.loadVector(kb.arg(cand), kb.add(candRow, kb.mul(pos, kb.idx(2))), 2, 8);
+            kb.store(vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{0}), staged, pos);
+            kb.store(vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{1}), stagedIndex, pos);
+            return SmallVector<Value>{};
+          });
+          e.barrier();
+          Value n = selectBest(
+              e, all, kSel, 4, /*cacheKeys=*/true,
+              [&](Value pos) {
+                auto r = scf::IfOp::create(b, loc, TypeRange{i32},
                                            kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
-              {
                 OpBuilder::InsertionGuard guard(b);
-                b.setInsertionPointToStart(&idx.getThenRegion().front());
-                scf::YieldOp::create(b, loc, ValueRange{kb.load(stagedIndex, pos)});
-                b.setInsertionPointToStart(&idx.getElseRegion().front());
-                scf::YieldOp::create(
-                    b, loc,
-                    ValueRange{kb.load(kb.arg(cand),
-                                       kb.add(candRow, kb.add(kb.mul(pos, kb.idx(2)), kb.idx(1))))});
-              }
-              kb.store(idx.getResult(0), kb.arg(out), kb.add(rowOut, rank));
-            },
-            scratch, tid, st.warp, st.lane);
-        e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
-          kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r));
-          return SmallVector<Value>{};
+                b.setInsertionPointToStart(&r.getThenRegion().front());
+                scf::YieldOp::create(b, loc, ValueRange{kb.load(staged, pos)});
+                b.setInsertionPointToStart(&r.getElseRegion().front());
+                scf::YieldOp::create(b, loc, ValueRange{kb.load(kb.arg(cand),
+                                                                kb.add(candRow, kb.mul(pos, kb.idx(2))))});
+                return r.getResult(0);
+              },
+              [&](Value pos, Value rank) {
+                auto idx = scf::IfOp::create(b, loc, TypeRange{i32},
+                                             kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
+                {
+                  OpBuilder::InsertionGuard guard(b);
+                  b.setInsertionPointToStart(&idx.getThenRegion().front());
+                  scf::YieldOp::create(b, loc, ValueRange{kb.load(stagedIndex, pos)});
+                  b.setInsertionPointToStart(&idx.getElseRegion().front());
+                  scf::YieldOp::create(
+                      b, loc,
+                      ValueRange{kb.load(kb.arg(cand),
+                                         kb.add(candRow, kb.add(kb.mul(pos, kb.idx(2)), kb.idx(1))))});
+                }
+                kb.store(idx.getResult(0), kb.arg(out), kb.add(rowOut, rank));
+              },
+              scratch, tid, st.warp, st.lane);
+          e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
+            kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r));
+            return SmallVector<Value>{};
+          });
+          e.barrier();
         });
-        e.barrier();
       });
     });
   });
