@@ -18,9 +18,10 @@
 // go to the lower index.
 //
 // sala.fused_sparse_select: both, without the serial tail. Thread blocks claim
-// work from two global tickets. Phase A units (pair, split) compute a split's
-// raw scores (kept in a workspace) and per-head statistics. Phase B units
-// (pair, chunk of 512 blocks) start once every phase A unit is claimed; each
+// work from one global ticket counter, phase A's units first, then phase B's.
+// Phase A units (pair, split) compute a split's raw scores (kept in a
+// workspace) and per-head statistics. Phase B units (pair, chunk of 512
+// blocks) start once every phase A unit is claimed; each
 // waits for its pair's splits (they are running, so the wait ends), merges the
 // statistics, pools its chunk and keeps the chunk's best K blocks (the global
 // top K of a pair is among them); the pair's last chunk selects the final K
@@ -1092,28 +1093,34 @@ LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
 
 namespace {
 
-/// A loop over work units claimed from a global ticket counter, one unit per
-/// trip for the whole block, until the tickets pass `total`.
-void claimLoop(KernelBuilder &kb, Emitter &e, Value tickets, int64_t which, Value total,
-               Value claim, function_ref<void(Value)> body) {
+/// A loop over work units claimed from the global ticket counter
+/// tickets[0], one unit per trip for the whole block: tickets in [lo, hi)
+/// are this loop's units (unit = ticket - lo); the loop ends at the first
+/// ticket past them, which stays in `claim`. With `continueClaim` the first
+/// trip takes that ticket, left by the loop before (which ended on it),
+/// instead of claiming another: the two phases share one counter, so the
+/// ticket that ends phase A is a phase B unit, not a second round trip.
+void claimLoop(KernelBuilder &kb, Emitter &e, Value tickets, Value lo, Value hi, Value claim,
+               bool continueClaim, function_ref<void(Value)> body) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Type indexType = b.getIndexType();
-  auto w = scf::WhileOp::create(b, loc, TypeRange{indexType}, ValueRange{});
+  Value fresh0 = arith::ConstantOp::create(b, loc, b.getBoolAttr(!continueClaim));
+  auto w = scf::WhileOp::create(b, loc, TypeRange{indexType}, ValueRange{fresh0});
   OpBuilder::InsertionGuard guard(b);
-  Block *before = b.createBlock(&w.getBefore());
+  Block *before = b.createBlock(&w.getBefore(), {}, TypeRange{b.getI1Type()}, {loc});
   b.setInsertionPointToStart(before);
   e.barrier(); // the previous claim has been read by everyone
-  kb.ifThen(kb.cmp(CmpIPredicate::eq, kb.threadId(), kb.idx(0)), [&] {
-    kb.store(kb.atomicAdd(tickets, kb.idx(which), e.i32(1)), claim, kb.idx(0));
-  });
+  kb.ifThen(e.land(before->getArgument(0), kb.cmp(CmpIPredicate::eq, kb.threadId(), kb.idx(0))),
+            [&] { kb.store(kb.atomicAdd(tickets, kb.idx(0), e.i32(1)), claim, kb.idx(0)); });
   e.barrier();
-  Value unit = kb.loadIndex(claim, kb.idx(0));
-  scf::ConditionOp::create(b, loc, kb.cmp(CmpIPredicate::ult, unit, total), ValueRange{unit});
+  Value ticket = kb.loadIndex(claim, kb.idx(0));
+  scf::ConditionOp::create(b, loc, kb.cmp(CmpIPredicate::ult, ticket, hi),
+                           ValueRange{kb.sub(ticket, lo)});
   Block *after = b.createBlock(&w.getAfter(), {}, TypeRange{indexType}, {loc});
   b.setInsertionPointToStart(after);
   body(after->getArgument(0));
-  scf::YieldOp::create(b, loc, ValueRange{});
+  scf::YieldOp::create(b, loc, ValueRange{arith::ConstantOp::create(b, loc, b.getBoolAttr(true))});
 }
 
 /// Thread 0 waits until counters[index] >= target (atomic reads, with a
@@ -1236,7 +1243,8 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   // Phase A, unit (pair, split): the split's scores and per-head statistics.
   // Units are claimed from a ticket, so every claimed unit belongs to a
   // running block and finishes without waiting on anything.
-  claimLoop(kb, e, kb.arg(tickets), 0, kb.mul(pairs, nSplits), claim, [&](Value u) {
+  Value totalA = kb.mul(pairs, nSplits);
+  claimLoop(kb, e, kb.arg(tickets), kb.idx(0), totalA, claim, false, [&](Value u) {
     Pair p = openPair(kb.div(u, nSplits));
     Value split = kb.rem(u, nSplits);
     if (!st.mmaScoring()) // the tensor-core scoring reads q into registers itself
@@ -1278,7 +1286,8 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   // done (every phase A unit is claimed by now, so the wait ends), pool the
   // chunk's blocks and keep its best kc as candidates; the last chunk of a
   // pair to finish selects among all of them.
-  claimLoop(kb, e, kb.arg(tickets), 1, kb.mul(pairs, maxChunks), claim, [&](Value u) {
+  claimLoop(kb, e, kb.arg(tickets), totalA, kb.add(totalA, kb.mul(pairs, maxChunks)), claim, true,
+            [&](Value u) {
     Pair p = openPair(kb.div(u, maxChunks));
     Value c = kb.rem(u, maxChunks);
     Value own = kb.div(st.pos, kb.idx(block));
