@@ -357,7 +357,7 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--stage2-blocks-per-sm", type=int, default=2,
                     help="stage-2 split-KV policy: splits so that the batch gives each of "
-                         "132 SMs this many blocks (at most 16 splits; 2 is the package's "
+                         "132 SMs this many blocks (at most 16 or 24 splits; 2 is the package's "
                          "policy, salac.opcases.paged.split_count)")
     ap.add_argument("--stage2-splits", type=int, default=None,
                     help="stage-2 split-KV blocks per (token, KV group), overriding "

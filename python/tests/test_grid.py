@@ -199,12 +199,15 @@ def test_classify_selection():
 
 def test_split_count_policy():
     """Split-KV: two blocks per SM where the batch leaves room, at most 16
-    splits of at least 6 tiles, no split once the tokens fill the GPU."""
+    splits (24 where 16 leave over half the SMs idle) of at least 4 tiles, no
+    split once the tokens fill the GPU."""
     from salac.opcases.paged import split_count
-    assert split_count(1, 2, 96) == 16        # B=1: capped
+    assert split_count(1, 2, 96) == 24        # B=1: 16 x 2 = 32 blocks < 66
+    assert split_count(2, 2, 96) == 24        # B=2: 64 blocks < 66
+    assert split_count(4, 2, 96) == 16        # B=4: 128 blocks
     assert split_count(8, 2, 96) == 16        # ceil(264 / 16) = 17 -> 16
     assert split_count(64, 2, 96) == 3        # ceil(264 / 128)
     assert split_count(256, 2, 96) == 1       # the tokens fill the GPU
-    assert split_count(1, 2, 10) == 1         # 10 tiles: one split of >= 6
-    assert split_count(1, 2, 48) == 8         # 48 tiles: 8 splits of 6
-    assert split_count(0, 2, 96) == 16        # no tokens: treated as one pair
+    assert split_count(1, 2, 7) == 1          # 7 tiles: one split of >= 4
+    assert split_count(1, 2, 48) == 12        # 48 tiles: 12 splits of 4
+    assert split_count(0, 2, 96) == 24        # no tokens: treated as one pair

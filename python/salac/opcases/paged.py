@@ -361,15 +361,20 @@ def split_workspace(spec, a, splits, kv_heads, partials, device,
 
 def split_count(tokens, kv_heads, tiles, sms=132, blocks_per_sm=2):
     """Split-KV policy for the attention kernels: enough blocks per (token, KV
-    group) to give every SM `blocks_per_sm` (two), each split walking at least 6 tiles and at
-    most 16 splits (the last block merges the splits, 4 at a time); 1 (no
-    workspace traffic) once the tokens alone fill the GPU. Measured on an
-    H200, sparse stage 2 (96 blocks), 2026-11-27: B=8 n=128K 28.5 / 25.5 /
-    24.2 / 24.8 / 32.4 us at 8 / 12 / 16 / 24 / 32 splits; B=1 n=512K 20.9 /
-    18.0 / 16.7 / 15.9 / 16.2 us."""
+    group) to give every SM `blocks_per_sm` (two), at most 16 splits, or 24
+    where 16 would leave more than half of the SMs idle (a batch of one or two
+    decode tokens), each split walking at least 4 tiles; 1 (no workspace
+    traffic) once the tokens alone fill the GPU. With the split merge pipelined
+    (two splits a step), measured on an H100, sparse stage 2 (96 blocks),
+    2026-11-27: B=1 n=512K 13.2-13.3 us at 16 splits, 12.6-12.9 at 24; B=1
+    n=32K 13.3-13.5 / 12.5-12.7; B=2 n=128K 13.5-13.6 / 12.9-13.0; B=8 n=128K
+    26.9 / 27.1-27.5 / 32.9 at 12 / 16 / 24. (Before the pipelined merge, on an
+    H200: B=8 28.5 / 25.5 / 24.2 / 24.8 / 32.4 us at 8 / 12 / 16 / 24 / 32;
+    B=4 n=128K 17.7 at 16, 18.8 at 24.)"""
     pairs = max(1, tokens * kv_heads)
     want = -(-blocks_per_sm * sms // pairs)
-    return max(1, min(want, tiles // 6, 16))
+    cap = 24 if pairs * 16 * 2 < sms else 16
+    return max(1, min(want, tiles // 4, cap))
 
 
 class DenseAttentionCase(OpCase):
