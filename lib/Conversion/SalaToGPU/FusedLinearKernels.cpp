@@ -277,6 +277,29 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
       int64_t width = h * d;
       kb.forLoop(idx(0), qLen, idx(1), {}, [&](Value j, ValueRange) {
         Value t = kb.add(start, j);
+        Value rowT = kb.mul(t, idx(width));
+        // 8 channels (16-byte bf16, 32-byte f32 accesses) per thread and step,
+        // two steps' loads issued together; the first two go out before the
+        // partial sums' (they do not depend on the norm). One block does this
+        // for the whole sequence, and each round trip on its path costs ~0.6
+        // us (all four steps at once spill at the kernel's 80 registers).
+        int64_t chunks = width / 8, steps = (chunks + kWarps * 32 - 1) / (kWarps * 32);
+        constexpr int64_t kInFlight = 2; // steps whose loads are issued together
+        auto v8f = VectorType::get({8}, f32);
+        SmallVector<Value> at(steps), raw(steps), wv(steps), zv(steps);
+        auto loadStep = [&](int64_t i) {
+          Value c = kb.add(tid, idx(i * kWarps * 32));
+          if (chunks % (kWarps * 32))
+            c = kb.select(kb.cmp(CmpIPredicate::ult, c, idx(chunks)), c, idx(0));
+          Value ch = kb.mul(c, idx(8));
+          at[i] = kb.add(rowT, ch);
+          raw[i] = kb.loadVector(kb.arg(scratch), at[i], 8, 32);
+          wv[i] = kb.loadVector(kb.arg(ow), ch, 8, 16);
+          if (gated)
+            zv[i] = kb.loadVector(kb.arg(z), at[i], 8, 16);
+        };
+        for (int64_t i = 0; i < std::min(steps, kInFlight); ++i)
+          loadStep(i);
         auto partial = kb.forLoop(tid, idx(parts), idx(kWarps * 32), {kb.f32(0.0)},
                                   [&](Value p, ValueRange a) {
           Value x = kb.load(kb.arg(partials), kb.add(kb.mul(t, idx(parts)), p));
@@ -284,28 +307,10 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
         });
         Value ms = fmul(blockSum(partial.getResult(0)), kb.f32(1.0 / double(width)));
         Value rstd = kb.rsqrtF32(fadd(ms, kb.f32(eps)));
-        Value rowT = kb.mul(t, idx(width));
-        // 8 channels (16-byte bf16, 32-byte f32 accesses) per thread and step,
-        // the steps unrolled with every load issued before the math: one
-        // block does this for the whole sequence, so it must not wait on one
-        // load at a time.
-        int64_t chunks = width / 8, steps = (chunks + kWarps * 32 - 1) / (kWarps * 32);
-        auto v8f = VectorType::get({8}, f32);
-        SmallVector<Value> at(steps), raw(steps), wv(steps), zv(steps);
-        constexpr int64_t kInFlight = 2; // steps whose loads are issued together
         for (int64_t i0 = 0; i0 < steps; i0 += kInFlight) {
           int64_t i1 = std::min(steps, i0 + kInFlight);
-          for (int64_t i = i0; i < i1; ++i) {
-            Value c = kb.add(tid, idx(i * kWarps * 32));
-            if (chunks % (kWarps * 32))
-              c = kb.select(kb.cmp(CmpIPredicate::ult, c, idx(chunks)), c, idx(0));
-            Value ch = kb.mul(c, idx(8));
-            at[i] = kb.add(rowT, ch);
-            raw[i] = kb.loadVector(kb.arg(scratch), at[i], 8, 32);
-            wv[i] = kb.loadVector(kb.arg(ow), ch, 8, 16);
-            if (gated)
-              zv[i] = kb.loadVector(kb.arg(z), at[i], 8, 16);
-          }
+          for (int64_t i = i0; i0 > 0 && i < i1; ++i)
+            loadStep(i);
           for (int64_t i = i0; i < i1; ++i) {
             auto widen = [&](Value x) -> Value {
               return elem.isF32() ? x : arith::ExtFOp::create(b, loc, v8f, x).getResult();
