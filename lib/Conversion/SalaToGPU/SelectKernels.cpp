@@ -1364,33 +1364,26 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
             return SmallVector<Value>{};
           });
           e.barrier();
+          // Field `field` (0 key, 1 index) of candidate pos: from shared
+          // memory where staged, else from the workspace.
+          auto candidate = [&](Value staging, Value pos, int64_t field) {
+            auto r = scf::IfOp::create(b, loc, TypeRange{i32},
+                                       kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(&r.getThenRegion().front());
+            scf::YieldOp::create(b, loc, ValueRange{kb.load(staging, pos)});
+            b.setInsertionPointToStart(&r.getElseRegion().front());
+            Value at = kb.add(candRow, kb.mul(pos, kb.idx(2)));
+            if (field)
+              at = kb.add(at, kb.idx(field));
+            scf::YieldOp::create(b, loc, ValueRange{kb.load(kb.arg(cand), at)});
+            return r.getResult(0);
+          };
           Value n = selectBest(
               e, all, kSel, 4, /*cacheKeys=*/true,
-              [&](Value pos) {
-                auto r = scf::IfOp::create(b, loc, TypeRange{i32},
-                                           kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
-                OpBuilder::InsertionGuard guard(b);
-                b.setInsertionPointToStart(&r.getThenRegion().front());
-                scf::YieldOp::create(b, loc, ValueRange{kb.load(staged, pos)});
-                b.setInsertionPointToStart(&r.getElseRegion().front());
-                scf::YieldOp::create(b, loc, ValueRange{kb.load(kb.arg(cand),
-                                                                kb.add(candRow, kb.mul(pos, kb.idx(2))))});
-                return r.getResult(0);
-              },
+              [&](Value pos) { return candidate(staged, pos, 0); },
               [&](Value pos, Value rank) {
-                auto idx = scf::IfOp::create(b, loc, TypeRange{i32},
-                                             kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
-                {
-                  OpBuilder::InsertionGuard guard(b);
-                  b.setInsertionPointToStart(&idx.getThenRegion().front());
-                  scf::YieldOp::create(b, loc, ValueRange{kb.load(stagedIndex, pos)});
-                  b.setInsertionPointToStart(&idx.getElseRegion().front());
-                  scf::YieldOp::create(
-                      b, loc,
-                      ValueRange{kb.load(kb.arg(cand),
-                                         kb.add(candRow, kb.add(kb.mul(pos, kb.idx(2)), kb.idx(1))))});
-                }
-                kb.store(idx.getResult(0), kb.arg(out), kb.add(rowOut, rank));
+                kb.store(candidate(stagedIndex, pos, 1), kb.arg(out), kb.add(rowOut, rank));
               },
               scratch, tid, st.warp, st.lane);
           e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
