@@ -578,6 +578,14 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       constexpr int64_t kStage = 2;                  // splits a step
       constexpr int64_t kHalf = kStage * kRows * kDim; // f32 of a buffer
       Value nSteps = kb.div(kb.add(nSplits, idx(kStage - 1)), idx(kStage));
+      // Where split u of a step in buffer `buf` lands: its O in kvF, its
+      // (m, L) rows in mlStage.
+      auto oSlot = [&](Value buf, int64_t u) {
+        return kb.add(kb.mul(buf, idx(kHalf)), idx(u * kRows * kDim));
+      };
+      auto mlSlot = [&](Value buf, int64_t u) {
+        return kb.add(kb.mul(buf, idx(kStage * kRows * 2)), idx(u * kRows * 2));
+      };
       auto issueStep = [&](Value step) {
         Value buf = kb.rem(step, idx(2));
         SmallVector<Value> copies;
@@ -587,7 +595,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
           Value spc = kb.select(ok, sp, idx(0));
           Value srcN = kb.select(ok, idx(4), idx(0));
           Value oBase = kb.mul(kb.add(base, kb.mul(spc, idx(kRows))), idx(d));
-          Value dstO = kb.add(kb.mul(buf, idx(kHalf)), idx(u * kRows * kDim));
+          Value dstO = oSlot(buf, u);
           for (int64_t q = 0; q < kRows * kDim / 4 / kThreads; ++q) {
             Value c4 = kb.mul(kb.add(tid, idx(kThreads * q)), idx(4));
             copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
@@ -597,7 +605,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
           // (m, L) of the split's 16 rows: 128 bytes, 8 lanes of warp u.
           kb.ifThen(m.andi(kb.cmp(CmpIPredicate::eq, warp, idx(u)), ult(lane, idx(8))), [&] {
             Value c4 = kb.mul(lane, idx(4));
-            Value dstML = kb.add(kb.mul(buf, idx(kStage * kRows * 2)), idx(u * kRows * 2));
+            Value dstML = mlSlot(buf, u);
             nvgpu::DeviceAsyncCopyOp::create(
                 b, loc, tokenTy, mlStage, ValueRange{kb.add(dstML, c4)}, kb.arg(partML),
                 ValueRange{kb.add(mlAt(spc, idx(0)), c4)}, b.getIndexAttr(4), srcN,
@@ -629,8 +637,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
         for (int64_t u = 0; u < kStage; ++u) {
           Value ok = ult(kb.add(kb.mul(step, idx(kStage)), idx(u)), nSplits);
           for (int64_t j = 0; j < 4; ++j) {
-            Value at = kb.add(kb.add(kb.mul(buf, idx(kStage * kRows * 2)), idx(u * kRows * 2)),
-                              kb.mul(rowOf[j], idx(2)));
+            Value at = kb.add(mlSlot(buf, u), kb.mul(rowOf[j], idx(2)));
             // Past the last split: (m, L) = (-inf, 0), which changes nothing.
             Value ms = kb.select(ok, kb.load(mlStage, at), kb.f32(negInf));
             Value ls = kb.select(ok, kb.load(mlStage, kb.add(at, idx(1))), kb.f32(0.0));
@@ -639,11 +646,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
             Value safe = kb.select(m.feq(mNew, kb.f32(negInf)), kb.f32(0.0), mNew);
             Value fOld = m.ex2(m.fsub(mo, safe)); // 0 while nothing seen (mo = -inf)
             Value w = m.fmul(ls, m.ex2(m.fsub(ms, safe)));
-            Value o = kb.loadVector(
-                kvF,
-                kb.add(kb.add(kb.mul(buf, idx(kHalf)), idx(u * kRows * kDim)),
-                       kb.add(kb.mul(rowOf[j], idx(kDim)), col)),
-                4, 16);
+            Value o = kb.loadVector(kvF, kb.add(oSlot(buf, u), kb.add(kb.mul(rowOf[j], idx(kDim)), col)),
+                                    4, 16);
             auto bc = [&](Value x) { return vector::BroadcastOp::create(b, loc, v4f, x); };
             next[j] = m.fadd(m.fmul(next[j], bc(fOld)), m.fmul(o, bc(w)));
             next[4 + 2 * j] = mNew;

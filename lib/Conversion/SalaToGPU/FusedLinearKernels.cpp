@@ -309,8 +309,9 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
         Value rstd = kb.rsqrtF32(fadd(ms, kb.f32(eps)));
         for (int64_t i0 = 0; i0 < steps; i0 += kInFlight) {
           int64_t i1 = std::min(steps, i0 + kInFlight);
-          for (int64_t i = i0; i0 > 0 && i < i1; ++i)
-            loadStep(i);
+          if (i0 > 0) // the first steps were loaded before the sum
+            for (int64_t i = i0; i < i1; ++i)
+              loadStep(i);
           for (int64_t i = i0; i < i1; ++i) {
             auto widen = [&](Value x) -> Value {
               return elem.isF32() ? x : arith::ExtFOp::create(b, loc, v8f, x).getResult();

@@ -713,8 +713,7 @@ Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld, bool cacheKeys,
       e.loop(kb.idx(0), rounds, kb.idx(1), {}, [&](Value round, ValueRange) {
         for (int64_t r = 0; r < kHeld; ++r) {
           Value j = kb.add(kb.mul(round, kb.idx(perRound)), kb.add(first, kb.idx(r)));
-          Value in = kb.cmp(CmpIPredicate::ult, j, n);
-          fn(j, kb.select(in, keyAt(kb.select(in, j, kb.idx(0))), ci(0)));
+          fn(j, readKey(j, kb.cmp(CmpIPredicate::ult, j, n)));
         }
         return SmallVector<Value>{};
       });
@@ -869,9 +868,8 @@ Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld, bool cacheKeys,
       SmallVector<Value> js, ks;
       for (int64_t r = 0; r < kHeld; ++r) {
         Value j = kb.add(kb.mul(round, kb.idx(perRound)), kb.add(first, kb.idx(r)));
-        Value in = kb.cmp(CmpIPredicate::ult, j, n);
         js.push_back(j);
-        ks.push_back(kb.select(in, keyAt(kb.select(in, j, kb.idx(0))), ci(0)));
+        ks.push_back(readKey(j, kb.cmp(CmpIPredicate::ult, j, n)));
       }
       auto [g1, q1] = rankRound(js, ks, a[0], a[1]);
       return SmallVector<Value>{g1, q1};
