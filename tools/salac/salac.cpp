@@ -83,7 +83,8 @@ cl::opt<bool> strict("strict",
                               "warn and emit the kernels that exist)"),
                      cl::init(false), cl::cat(salacCat));
 cl::opt<bool> noFuse("no-fuse",
-                     cl::desc("Skip the fusion passes (sala-fuse-sparse-select, "
+                     cl::desc("Skip the fusion passes (sala-fuse-kv-access, "
+                              "sala-fuse-sparse-select, sala-fuse-sparse-attention, "
                               "sala-fuse-linear): one kernel per primitive op, e.g. to "
                               "compare against the fused package"),
                      cl::init(false), cl::cat(salacCat));

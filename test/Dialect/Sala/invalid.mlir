@@ -1300,3 +1300,33 @@ func.func @fused_kv_bad_key(%k: tensor<?x4x128xbf16>, %kv: !kv, %pt: tensor<?x?x
   sala.fused_kv_update %k, %k into %kv[%pt] compress(%k1[%pt]) lens(%cu, %l) : tensor<?x4x128xbf16>, !kv, !k1
   return
 }
+
+// -----
+
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+!q = tensor<?x32x128xbf16>
+func.func @e(%q: !q, %kv: !kv, %sel: tensor<?x2x96xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %pt: tensor<?x?xi32>) {
+  // expected-error @+1 {{'sala.fused_sparse_attention' op dense_len must be non-negative (0: every length sparse), got -1}}
+  %o = sala.fused_sparse_attention %q, %kv[%pt], %sel lens(%cu, %lens) {block_size = 64, dense_len = -1} : !q, !kv, tensor<?x2x96xi32> -> !q
+  return
+}
+
+// -----
+
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+!q = tensor<?x32x128xbf16>
+func.func @e(%q: !q, %kv: !kv, %sel: tensor<?x2x96xi32>, %z: tensor<?x32x128xf16>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %pt: tensor<?x?xi32>) {
+  // expected-error @+1 {{'sala.fused_sparse_attention' op gate type 'tensor<?x32x128xf16>' differs from query type 'tensor<?x32x128xbf16>'}}
+  %o = sala.fused_sparse_attention %q, %kv[%pt], %sel gate(%z : tensor<?x32x128xf16>) lens(%cu, %lens) {block_size = 64, dense_len = 8192} : !q, !kv, tensor<?x2x96xi32> -> !q
+  return
+}
+
+// -----
+
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+!q = tensor<?x32x128xbf16>
+func.func @e(%q: !q, %kv: !kv, %sel: tensor<?x1x96xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %pt: tensor<?x?xi32>) {
+  // expected-error @+1 {{'sala.fused_sparse_attention' op block indices have 1 KV heads but the cache has kv_heads = 2}}
+  %o = sala.fused_sparse_attention %q, %kv[%pt], %sel lens(%cu, %lens) {block_size = 64, dense_len = 8192} : !q, !kv, tensor<?x1x96xi32> -> !q
+  return
+}

@@ -50,9 +50,13 @@ func.func @sparse_ops(%q: !q, %kv: !kv, %pt: tensor<?x?xi32>, %k1: !k1, %k1pt: t
   %o = sala.sparse_attention %q, %kv[%pt], %sel lens(%cu, %lens) {block_size = 64} : !q, !kv, tensor<?x2x96xi32> -> !q
   // CHECK: %[[D:.*]] = sala.dense_attention %{{.*}}, %{{.*}}[%{{.*}}] lens(%{{.*}}, %{{.*}}) : tensor<?x32x128xbf16>, ![[KV]] -> tensor<?x32x128xbf16>
   %d = sala.dense_attention %q, %kv[%pt] lens(%cu, %lens) : !q, !kv -> !q
-  // CHECK: sala.length_select %[[D]], %[[O]] lens(%{{.*}}, %{{.*}}) {threshold = 8192 : i64} : tensor<?x32x128xbf16>
+  // CHECK: %[[M:.*]] = sala.length_select %[[D]], %[[O]] lens(%{{.*}}, %{{.*}}) {threshold = 8192 : i64} : tensor<?x32x128xbf16>
   %m = sala.length_select %d, %o lens(%cu, %lens) {threshold = 8192} : !q
-  return %m : !q
+  // CHECK: sala.fused_sparse_attention %{{.*}}, %{{.*}}[%{{.*}}], %[[SEL]] gate(%[[M]] : tensor<?x32x128xbf16>) lens(%{{.*}}, %{{.*}}) {block_size = 64 : i64, dense_len = 8192 : i64} : tensor<?x32x128xbf16>, ![[KV]], tensor<?x2x96xi32> -> tensor<?x32x128xbf16>
+  %f = sala.fused_sparse_attention %q, %kv[%pt], %sel gate(%m : !q) lens(%cu, %lens) {block_size = 64, dense_len = 8192} : !q, !kv, tensor<?x2x96xi32> -> !q
+  // CHECK: sala.fused_sparse_attention {{.*}} lens(%{{.*}}, %{{.*}}) {block_size = 64 : i64, dense_len = 0 : i64, scale = 1.250000e-01 : f32}
+  %f0 = sala.fused_sparse_attention %q, %kv[%pt], %sel lens(%cu, %lens) {block_size = 64, dense_len = 0, scale = 0.125 : f32} : !q, !kv, tensor<?x2x96xi32> -> !q
+  return %f : !q
 }
 
 // CHECK-LABEL: func.func @linear_ops

@@ -153,6 +153,9 @@ float FusedSparseSelectOp::getEffectiveScale() {
 float SparseAttentionOp::getEffectiveScale() {
   return defaultScale(getQuery(), getScale());
 }
+float FusedSparseAttentionOp::getEffectiveScale() {
+  return defaultScale(getQuery(), getScale());
+}
 float DenseAttentionOp::getEffectiveScale() {
   return defaultScale(getQuery(), getScale());
 }
@@ -285,16 +288,36 @@ static LogicalResult verifyAttention(Operation *op, Value query, KVCacheType cac
   return success();
 }
 
-LogicalResult SparseAttentionOp::verify() {
-  auto cache = getCache().getType();
-  if (failed(verifyAttention(*this, getQuery(), cache, getOutput(), getScale())) ||
-      failed(checkBlockVsPage(*this, s64(getBlockSize()), cache.getPageSize())))
+/// Stage 2 (sparse_attention, fused_sparse_attention): the attention checks,
+/// the block against the page, the selection's KV heads against the cache's.
+static LogicalResult verifyStage2(Operation *op, Value query, KVCacheType cache,
+                                  RankedTensorType blocks, Value output,
+                                  std::optional<APFloat> scale, int64_t blockSize) {
+  if (failed(verifyAttention(op, query, cache, output, scale)) ||
+      failed(checkBlockVsPage(op, blockSize, cache.getPageSize())))
     return failure();
-  auto blocks = getBlocks().getType();
   if (blocks.getDimSize(1) != cache.getKvHeads())
-    return emitOpError() << "block indices have " << blocks.getDimSize(1)
-                         << " KV heads but the cache has kv_heads = "
-                         << cache.getKvHeads();
+    return op->emitOpError() << "block indices have " << blocks.getDimSize(1)
+                             << " KV heads but the cache has kv_heads = "
+                             << cache.getKvHeads();
+  return success();
+}
+
+LogicalResult SparseAttentionOp::verify() {
+  return verifyStage2(*this, getQuery(), getCache().getType(), getBlocks().getType(),
+                      getOutput(), getScale(), s64(getBlockSize()));
+}
+
+LogicalResult FusedSparseAttentionOp::verify() {
+  if (failed(verifyStage2(*this, getQuery(), getCache().getType(), getBlocks().getType(),
+                          getOutput(), getScale(), s64(getBlockSize()))))
+    return failure();
+  if (s64(getDenseLen()) < 0)
+    return emitOpError() << "dense_len must be non-negative (0: every length sparse), got "
+                         << s64(getDenseLen());
+  if (Value gate = getGate(); gate && gate.getType() != getQuery().getType())
+    return emitOpError() << "gate type " << gate.getType() << " differs from query type "
+                         << getQuery().getType();
   return success();
 }
 

@@ -23,6 +23,26 @@ using namespace salac::sala;
 
 namespace {
 
+/// Stage 2 of a sparse mixer as primitives: sparse attention; with
+/// `denseLen > 0` the dense fallback and the length_select between the two;
+/// the gate when given. Returns the chain's output.
+static Value buildStage2Chain(PatternRewriter &rewriter, Location loc, Value query,
+                              Value cache, Value pageTable, Value blocks, Value cu,
+                              Value lens, Value gate, IntegerAttr blockSize,
+                              int64_t denseLen, FloatAttr scale) {
+  Type qType = query.getType();
+  Value out = SparseAttentionOp::create(rewriter, loc, qType, query, cache, pageTable, blocks,
+                                        cu, lens, blockSize, scale);
+  if (denseLen > 0) {
+    Value dense =
+        DenseAttentionOp::create(rewriter, loc, qType, query, cache, pageTable, cu, lens, scale);
+    out = LengthSelectOp::create(rewriter, loc, qType, dense, out, cu, lens, denseLen);
+  }
+  if (gate)
+    out = SigmoidGateOp::create(rewriter, loc, qType, out, gate);
+  return out;
+}
+
 struct DecomposeSparseMixer : OpRewritePattern<SparseMixerOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -65,19 +85,10 @@ struct DecomposeSparseMixer : OpRewritePattern<SparseMixerOp> {
         TopkBlocksOp::create(rewriter, loc, selType, scores, cu, lens,
                              cfg.getBlockSize(), cfg.getTopk(), cfg.getInitBlocks(),
                              cfg.getLocalBlocks());
-    Value out = SparseAttentionOp::create(rewriter, loc, qType, op.getQuery(),
-                                          op.getCache(), op.getPageTable(), blocks,
-                                          cu, lens, cfg.getBlockSize(), scale);
-    if (cfg.getDenseLen() > 0) {
-      Value dense = DenseAttentionOp::create(rewriter, loc, qType, op.getQuery(),
-                                             op.getCache(), op.getPageTable(), cu,
-                                             lens, scale);
-      out = LengthSelectOp::create(rewriter, loc, qType, dense, out, cu, lens,
-                                   cfg.getDenseLen());
-    }
-    if (Value gate = op.getGate())
-      out = SigmoidGateOp::create(rewriter, loc, out.getType(), out, gate);
-    rewriter.replaceOp(op, out);
+    rewriter.replaceOp(op, buildStage2Chain(rewriter, loc, op.getQuery(), op.getCache(),
+                                            op.getPageTable(), blocks, cu, lens, op.getGate(),
+                                            rewriter.getI64IntegerAttr(cfg.getBlockSize()),
+                                            cfg.getDenseLen(), scale));
     return success();
   }
 };
@@ -165,6 +176,22 @@ struct DecomposeFusedSparseSelect : OpRewritePattern<FusedSparseSelectOp> {
   }
 };
 
+// The fused stage 2 means sparse attention, the dense fallback and the gate
+// (see sala-fuse-sparse-attention).
+struct DecomposeFusedSparseAttention : OpRewritePattern<FusedSparseAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FusedSparseAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, buildStage2Chain(rewriter, op.getLoc(), op.getQuery(), op.getCache(),
+                                            op.getPageTable(), op.getBlocks(),
+                                            op.getCuSeqlensQ(), op.getSeqLens(), op.getGate(),
+                                            op.getBlockSizeAttr(), int64_t(op.getDenseLen()),
+                                            op.getScaleAttr()));
+    return success();
+  }
+};
+
 // The fused KV update means the append then the compression (see
 // sala-fuse-kv-access).
 struct DecomposeFusedKVUpdate : OpRewritePattern<FusedKVUpdateOp> {
@@ -205,6 +232,7 @@ void salac::sala::populateDecomposePatterns(RewritePatternSet &patterns) {
 }
 
 void salac::sala::populateUnfusePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposeFusedLinear, DecomposeFusedSparseSelect, DecomposeFusedKVUpdate>(
+  patterns.add<DecomposeFusedLinear, DecomposeFusedSparseSelect, DecomposeFusedKVUpdate,
+               DecomposeFusedSparseAttention>(
       patterns.getContext());
 }

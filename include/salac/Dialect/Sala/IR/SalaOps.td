@@ -318,6 +318,46 @@ def Sala_DenseAttentionOp : Sala_Op<"dense_attention"> {
   }];
 }
 
+def Sala_FusedSparseAttentionOp : Sala_Op<"fused_sparse_attention"> {
+  let summary = "stage 2, the dense fallback and the output gate fused";
+  let description = [{
+    A sparse mixer's tail as one op (made by `sala-fuse-sparse-attention`;
+    `sala-unfuse` expands it back). Per sequence `b`: when `dense_len > 0` and
+    `seq_lens[b] < dense_len`, its rows are `sala.dense_attention` (causal,
+    every cached token); otherwise they are `sala.sparse_attention` over the
+    selected `blocks`, which are not read for the dense rows. With a `gate`
+    operand the result is `sala.sigmoid_gate` of that output: the attention
+    rounded to the element type, times `sigmoid(gate)`, rounded again. One
+    kernel reads each K/V tile once and writes the gated rows; the unfused
+    chain's dense kernel, `length_select` and gate are three more launches and
+    two more round trips of the output.
+
+    ```mlir
+    %o = sala.fused_sparse_attention %q, %cache[%pages], %sel gate(%z : tensor<?x32x128xbf16>)
+        lens(%cu_q, %lens) {block_size = 64, dense_len = 8192}
+        : tensor<?x32x128xbf16>, !sala.kv_cache<...>, tensor<?x2x96xi32>
+        -> tensor<?x32x128xbf16>
+    ```
+  }];
+  let arguments = (ins Sala_TokenTensor:$query,
+                       Sala_ReadsCache<Sala_KVCacheType>:$cache,
+                       Sala_PageTable:$page_table, Sala_BlockIndices:$blocks,
+                       Sala_IndexVector:$cu_seqlens_q, Sala_IndexVector:$seq_lens,
+                       Optional<Sala_TokenTensor>:$gate,
+                       I64Attr:$block_size, I64Attr:$dense_len,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs Sala_TokenTensor:$output);
+  let assemblyFormat = [{
+    $query `,` $cache `[` $page_table `]` `,` $blocks (`gate` `(` $gate^ `:` type($gate) `)`)?
+    `lens` `(` $cu_seqlens_q `,` $seq_lens `)` attr-dict
+    `:` type($query) `,` qualified(type($cache)) `,` type($blocks) `->` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    float getEffectiveScale();
+  }];
+}
+
 def Sala_LengthSelectOp : Sala_Op<"length_select",
     [Pure, AllTypesMatch<["short_value", "long_value", "result"]>]> {
   let summary = "per sequence, pick one of two results by sequence length";

@@ -138,6 +138,43 @@ def SalaFuseSparseSelect : Pass<"sala-fuse-sparse-select"> {
   }];
 }
 
+def SalaFuseSparseAttention : Pass<"sala-fuse-sparse-attention"> {
+  let summary = "Fuse stage 2, the dense fallback and the output gate into one op (one kernel)";
+  let description = [{
+    Finds each `sala.sparse_attention` and folds into it, when they are there
+    and used only by the chain: the `sala.dense_attention` fallback (same
+    query, cache, page table, batch and scale) that a `sala.length_select`
+    picks for short sequences, that `length_select`, and the `sala.sigmoid_gate`
+    after them (its gate defined before the sparse attention). The result is one
+    `sala.fused_sparse_attention`, which becomes one kernel: a short sequence's
+    rows attend to every cached block, a long one's to its selected blocks, and
+    the gate is applied before anything is written. Unfused these are four
+    kernels, two of which only pass the output on. Results do not change
+    (`sala-unfuse` expands the fused op back into the same chain).
+
+    Before:
+
+    ```mlir
+    %s = sala.sparse_attention %q, %kv[%pt], %sel lens(%cu, %lens) {block_size = 64}
+        : tensor<?x32x128xbf16>, !kv, tensor<?x2x96xi32> -> tensor<?x32x128xbf16>
+    %d = sala.dense_attention %q, %kv[%pt] lens(%cu, %lens)
+        : tensor<?x32x128xbf16>, !kv -> tensor<?x32x128xbf16>
+    %a = sala.length_select %d, %s lens(%cu, %lens) {threshold = 8192}
+        : tensor<?x32x128xbf16>
+    %o = sala.sigmoid_gate %a, %z : tensor<?x32x128xbf16>
+    ```
+
+    After:
+
+    ```mlir
+    %o = sala.fused_sparse_attention %q, %kv[%pt], %sel gate(%z : tensor<?x32x128xbf16>)
+        lens(%cu, %lens)
+        {block_size = 64, dense_len = 8192}
+        : tensor<?x32x128xbf16>, !kv, tensor<?x2x96xi32> -> tensor<?x32x128xbf16>
+    ```
+  }];
+}
+
 def SalaUnfuse : Pass<"sala-unfuse"> {
   let summary = "Expand fused ops back into the primitive ops they stand for";
   let description = [{
@@ -145,7 +182,9 @@ def SalaUnfuse : Pass<"sala-unfuse"> {
     chain of `rms_norm`, `rope`, `linear_attention recurrent`, `rms_norm full`
     and `sigmoid_gate`; `sala.fused_sparse_select` becomes `block_scores`
     followed by `topk_blocks`; `sala.fused_kv_update` becomes `kv_append`
-    followed by `compress_keys`. The portable (CPU) lowering runs fused ops this way, and
+    followed by `compress_keys`; `sala.fused_sparse_attention` becomes
+    `sparse_attention`, with its `dense_attention` and `length_select` when
+    `dense_len > 0` and its `sigmoid_gate` when gated. The portable (CPU) lowering runs fused ops this way, and
     fused-then-unfused IR is how tests show a fusion keeps the meaning.
   }];
 }
