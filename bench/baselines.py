@@ -9,7 +9,8 @@ one GPU (issue 6's targets):
   sparse decode, one layer's selection and attention (stage-1 scores over K1,
     group sum, max-pool, forced blocks, top-96, stage 2), B=8 n=128K and
     B=1 n=512K: salac's kernels (the fused selection, or block_scores and
-    topk_blocks from a --no-fuse package; split-KV sparse_attention)
+    topk_blocks from a --no-fuse package; split-KV stage 2: the fused
+    kernel with the dense fallback and the output gate, or sparse_attention)
     captured in one CUDA graph vs the InfLLM-V2 steps
     composed in PyTorch (eager and torch.compile) and vs PyTorch SDPA dense
     decode over the same cache.
@@ -248,7 +249,10 @@ def torch_baselines(torch, F, torch_sparse, q, K, V, K1, B, n):
 def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
                 splits=None, baselines=True):
     import torch.nn.functional as F
-    ka = pkg.kernels_for_op("sala.sparse_attention")[0]
+    # Stage 2: the fused kernel (with the dense fallback and the gate) where
+    # the package has it, else plain sparse attention (a --no-fuse package).
+    ka = (pkg.kernels_for_op("sala.fused_sparse_attention")
+          or pkg.kernels_for_op("sala.sparse_attention"))[0]
     bf = torch.bfloat16
     scale = 1 / math.sqrt(D)
     nb = -(-n // BLOCK)
@@ -287,6 +291,10 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
                counters=torch.zeros(B, KVH, dtype=torch.int32, device=dev),
                tokens=B, batch=B, max_pages=nb, pages=B * nb, splits=splits,
                split_slots=slots)
+    gate = None
+    if "gate" in ka.spec.param_names:
+        gate = (3 * torch.randn(B, H, D, generator=gen, device=dev)).to(bf)
+        a_a["gate"] = gate
     launches.append(("stage2", ka, a_a))
     out.fill_(float("nan"))
     blocks.fill_(-0x5A5A5A5A)
@@ -321,6 +329,8 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
     # The reference in float32: scored in bf16 (as the timed composition is),
     # near-tied blocks are selected differently and err reads 0.1-0.2.
     ref = torch_sparse(q.float(), K.float(), V.float(), K1.float(), torch.float32)
+    if gate is not None:  # the fused stage 2 gates its output
+        ref = ref * torch.sigmoid(gate.float())
     err = rel_err(out, ref)
     bound = [(kern, kern.bind(**a)) for _, kern, a in launches]
     g = graph_of(torch, lambda: [kern.launch_raw(b) for kern, b in bound])

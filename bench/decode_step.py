@@ -199,6 +199,7 @@ def reference_layer(torch, pkg, plan, inputs, written_before):
         bs = at.get("sala.block_scores", {})
         tk = at.get("sala.topk_blocks", {})
         ls = at.get("sala.length_select", {})
+        fa = at.get("sala.fused_sparse_attention", {})
         block = tk.get("block_size", bs.get("block_size", 64))
         o = R.sparse_mixer(
             a["query"], a["key"], a["value"], a.get("gate"), a["k_cache"], a["v_cache"],
@@ -206,7 +207,7 @@ def reference_layer(torch, pkg, plan, inputs, written_before):
             a["seq_lens"], kernel1=ck["kernel_size"], stride1=ck["kernel_stride"],
             block_size=block, topk=tk.get("topk", 64),
             window_size=tk.get("local_blocks", 32) * block,
-            init_blocks=tk.get("init_blocks", 1), dense_len=ls.get("threshold", 8192),
+            init_blocks=tk.get("init_blocks", 1), dense_len=fa.get("dense_len", ls.get("threshold", 8192)),
             pool_kernel=bs.get("pool_kernel", 5), pool_padding=bs.get("pool_padding", 1),
             scale=bs.get("scale"))
         # kv_append copies rows (exact); compressed keys are means (bf16 rounding).

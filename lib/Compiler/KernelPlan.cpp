@@ -291,7 +291,10 @@ int64_t attentionFlops(int64_t heads, int64_t keys, int64_t dim) {
   return heads * (keys * (4 * dim + 5) + dim);
 }
 
-void costSparseAttention(sala::SparseAttentionOp op, const StepSizes &s, Costing &c) {
+/// Stage 2 over the selected blocks (sparse_attention, and the long sequences
+/// of fused_sparse_attention, which has the same operands).
+template <typename OpT>
+void costSparseStage2(OpT op, const StepSizes &s, Costing &c) {
   auto cache = op.getCache().getType();
   auto [heads, dim] = c.rows(op.getQuery());
   int64_t groups = cache.getKvHeads(), bs = op.getBlockSize();
@@ -328,7 +331,10 @@ void costSparseAttention(sala::SparseAttentionOp op, const StepSizes &s, Costing
   c.cost.flops = s.batch * flops;
 }
 
-void costDenseAttention(sala::DenseAttentionOp op, const StepSizes &s, Costing &c) {
+/// Causal attention over every cached token (dense_attention, and the short
+/// sequences of fused_sparse_attention).
+template <typename OpT>
+void costDenseStage2(OpT op, const StepSizes &s, Costing &c) {
   auto cache = op.getCache().getType();
   auto [heads, dim] = c.rows(op.getQuery());
   int64_t n = s.seqLen();
@@ -378,6 +384,20 @@ int64_t ropeFlops(int64_t elements) { return 9 * (elements / 2); }
 /// state element), o = q S (a multiply-add per element), * scale.
 int64_t recurrentFlops(int64_t tokens, int64_t heads, int64_t d) {
   return tokens * heads * (5 * d * d + d);
+}
+
+void costFusedSparseAttention(sala::FusedSparseAttentionOp op, const StepSizes &s,
+                              Costing &c) {
+  int64_t denseLen = op.getDenseLen();
+  if (denseLen > 0 && s.seqLen() < denseLen)
+    costDenseStage2(op, s, c);
+  else
+    costSparseStage2(op, s, c);
+  if (Value gate = op.getGate()) {
+    c.readTokens("gate", gate);
+    auto [heads, dim] = c.rows(op.getQuery());
+    c.cost.flops += gateFlops(s.tokens() * heads * dim);
+  }
 }
 
 void costSigmoidGate(sala::SigmoidGateOp op, const StepSizes &s, Costing &c) {
@@ -493,8 +513,9 @@ llvm::Expected<KernelCost> salac::costOf(Operation *op, const StepSizes &s) {
       .Case([&](sala::BlockScoresOp o) { costBlockScores(o, s, c); })
       .Case([&](sala::TopkBlocksOp o) { costTopkBlocks(o, s, c); })
       .Case([&](sala::FusedSparseSelectOp o) { costFusedSparseSelect(o, s, c); })
-      .Case([&](sala::SparseAttentionOp o) { costSparseAttention(o, s, c); })
-      .Case([&](sala::DenseAttentionOp o) { costDenseAttention(o, s, c); })
+      .Case([&](sala::SparseAttentionOp o) { costSparseStage2(o, s, c); })
+      .Case([&](sala::DenseAttentionOp o) { costDenseStage2(o, s, c); })
+      .Case([&](sala::FusedSparseAttentionOp o) { costFusedSparseAttention(o, s, c); })
       .Case([&](sala::LengthSelectOp o) { costLengthSelect(o, s, c); })
       .Case([&](sala::SigmoidGateOp o) { costSigmoidGate(o, s, c); })
       .Case([&](sala::RMSNormOp o) { costRMSNorm(o, s, c); })

@@ -87,6 +87,16 @@ bool salac::getOpRoles(Operation *op, OpRoles &r) {
         out("output", o.getOutput());
         return true;
       })
+      .Case([&](sala::FusedSparseAttentionOp o) {
+        in("query", o.getQuery());
+        in("cache", o.getCache());
+        in("page_table", o.getPageTable());
+        in("blocks", o.getBlocks());
+        batch(o.getCuSeqlensQ(), o.getSeqLens());
+        in("gate", o.getGate());
+        out("output", o.getOutput());
+        return true;
+      })
       .Case([&](sala::DenseAttentionOp o) {
         in("query", o.getQuery());
         in("cache", o.getCache());

@@ -53,13 +53,15 @@ void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse) {
   pm.addPass(sala::createSalaDecompose());
   // ---- Fusion passes: added here and nowhere else (DESIGN.md section 5) ----
   // They run between decomposition and kernel formation, in this order:
-  // sala-fuse-kv-access, sala-fuse-sparse-select, sala-fuse-linear. `fuse =
+  // sala-fuse-kv-access, sala-fuse-sparse-select, sala-fuse-sparse-attention,
+  // sala-fuse-linear. `fuse =
   // false` skips them all (salac --print-kernel-plan compares both graphs;
   // salac-kernels-pipeline{fuse=false}). Each fused op needs a case in costOf
   // (lib/Compiler/KernelPlan.cpp) for the plan to cost it.
   if (fuse) {
     pm.addPass(sala::createSalaFuseKVAccess());
     pm.addPass(sala::createSalaFuseSparseSelect());
+    pm.addPass(sala::createSalaFuseSparseAttention());
     pm.addPass(sala::createSalaFuseLinear());
   }
   // ---------------------------------------------------------------------------

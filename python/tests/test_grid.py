@@ -39,7 +39,7 @@ def test_grid_shapes(pkg):
                 continue
             q, n = sc["q_lens"], sc["seq_lens"]
             assert sc["tokens"] == sum(q) and len(q) == len(n)
-            top = (c.long_sparse if fam == "sparse" and sc["label"].startswith("long")
+            top = (c.long_sparse if fam in ("sparse", "stage2") and sc["label"].startswith("long")
                    else c.max_context + max(c.prefill_chunks))
             assert all(1 <= a <= b <= top for a, b in zip(q, n))
             # Caches sized to the sequences: K and V of all of them within 8 GiB.
@@ -48,6 +48,12 @@ def test_grid_shapes(pkg):
                 assert min(n) >= c.dense_len, (k.name, sc["label"])
             if fam == "dense" and not sc["label"].startswith("long"):
                 assert max(n) < c.dense_len, (k.name, sc["label"])
+        if fam == "stage2":  # both paths of the fused fallback, and batches mixing them
+            ns = [sc["seq_lens"] for sc in scs]
+            assert any(max(n) < c.dense_len for n in ns)
+            assert any(min(n) >= c.dense_len for n in ns)
+            mixed = [sc for sc in scs if min(sc["seq_lens"]) < c.dense_len <= max(sc["seq_lens"])]
+            assert {"decode", "prefill"} <= {sc["kind"] for sc in mixed}
         if fam in ("kv", "sparse", "dense"):
             decode = [sc for sc in scs if sc["kind"] == "decode" and "query_scale" not in sc
                       and not sc["label"].startswith("long")]

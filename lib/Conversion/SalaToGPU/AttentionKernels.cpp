@@ -47,6 +47,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include <cmath>
 #include <limits>
 
@@ -62,11 +63,18 @@ constexpr int64_t kRows = 16;            // MMA rows: the group's heads, padded
 constexpr int64_t kSlot = kTile * kDim;  // bf16 elements of a K or V tile
 constexpr int64_t kChunks = kDim / 8;    // 16-byte chunks per row
 constexpr int64_t kNTiles = kDim / 8;    // n8 tiles of the output columns
+constexpr int64_t kMaxDenseTiles = 1024; // a fused fallback's blocks (dense_len <= 64K)
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 struct AttnShape {
   int64_t heads, kvHeads, group, headDim, pageSize, blockSize, selected;
-  Type elem;
+  Type elem, elemCache;
   bool sparse;
+  // sala.fused_sparse_attention: sequences shorter than denseLen (> 0) attend
+  // to every block up to the query's own instead of the selected ones, and
+  // with `gated` the output is multiplied by sigmoid(gate) before it is stored.
+  int64_t denseLen = 0;
+  bool gated = false;
 };
 
 AttnShape shapeOf(Operation *op) {
@@ -79,6 +87,14 @@ AttnShape shapeOf(Operation *op) {
     s.sparse = true;
     s.blockSize = sp.getBlockSize();
     s.selected = sp.getBlocks().getType().getDimSize(2);
+  } else if (auto f = dyn_cast<sala::FusedSparseAttentionOp>(op)) {
+    q = f.getQuery();
+    cache = f.getCache().getType();
+    s.sparse = true;
+    s.blockSize = f.getBlockSize();
+    s.selected = f.getBlocks().getType().getDimSize(2);
+    s.denseLen = f.getDenseLen();
+    s.gated = bool(f.getGate());
   } else {
     auto de = cast<sala::DenseAttentionOp>(op);
     q = de.getQuery();
@@ -93,6 +109,7 @@ AttnShape shapeOf(Operation *op) {
   s.kvHeads = cache.getKvHeads();
   s.group = s.heads / s.kvHeads;
   s.pageSize = cache.getPageSize();
+  s.elemCache = cache.getElementType();
   s.elem = qt.getElementType();
   return s;
 }
@@ -112,22 +129,26 @@ int64_t salac::denseSkipThreshold(Operation *op) {
 
 bool salac::attentionKernelSupports(Operation *op) {
   AttnShape s = shapeOf(op);
-  auto cache = isa<sala::SparseAttentionOp>(op)
-                   ? cast<sala::SparseAttentionOp>(op).getCache().getType()
-                   : cast<sala::DenseAttentionOp>(op).getCache().getType();
   // The group's heads are the 16 rows of an MMA; a 128-wide head is 8 k-steps
   // of S and 16 n-tiles of O; a 64-token tile is 16 keys for each of 4 warps.
+  // A fused dense fallback lists its blocks like a selection, in shared
+  // memory: at most kMaxDenseTiles of them.
   return s.headDim == kDim && s.blockSize == kTile && s.group % 4 == 0 &&
-         s.group <= kRows && s.elem.isBF16() && cache.getElementType().isBF16();
+         s.group <= kRows && s.elem.isBF16() && s.elemCache.isBF16() &&
+         ceilDiv(s.denseLen, kTile) <= kMaxDenseTiles;
 }
 
 LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   AttnShape s = shapeOf(op);
   if (!attentionKernelSupports(op))
     return op->emitOpError() << "no GPU kernel for this shape yet (needs head_dim 128, "
-                                "64-token blocks, 4..16 query heads per KV head, bf16)";
-  float scaleValue = s.sparse ? cast<sala::SparseAttentionOp>(op).getEffectiveScale()
-                              : cast<sala::DenseAttentionOp>(op).getEffectiveScale();
+                                "64-token blocks, 4..16 query heads per KV head, bf16, "
+                                "dense_len <= "
+                             << kMaxDenseTiles * kTile << ")";
+  float scaleValue =
+      llvm::TypeSwitch<Operation *, float>(op)
+          .Case<sala::SparseAttentionOp, sala::DenseAttentionOp, sala::FusedSparseAttentionOp>(
+              [](auto o) { return o.getEffectiveScale(); });
   int64_t d = s.headDim, g = s.group, page = s.pageSize;
   int64_t rowElems = s.kvHeads * d;
   MLIRContext *ctx = op->getContext();
@@ -148,7 +169,12 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                        "[tokens, kv_heads, selected] selected block indices, -1 = none");
   unsigned cu = kb.addCuSeqlens();
   unsigned lens = kb.addSeqLens();
-  unsigned out = kb.addBuffer("output", bf16, rows, "[tokens, heads, head_dim] o");
+  unsigned gateArg = 0;
+  if (s.gated)
+    gateArg = kb.addBuffer("gate", bf16, rows, "[tokens, heads, head_dim] gate logits z");
+  unsigned out = kb.addBuffer("output", bf16, rows,
+                              s.gated ? "[tokens, heads, head_dim] o * sigmoid(z)"
+                                      : "[tokens, heads, head_dim] o");
   // Split-KV: with splits > 1 the tiles of a (token, KV group) are spread over
   // `splits` blocks whose partial results meet in these buffers.
   unsigned partO = kb.addBuffer("partial_o", f32, {"split_slots", kRows, d},
@@ -179,6 +205,9 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   if (!s.sparse)
     b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
                                          b.getI32IntegerAttr(3));
+  if (s.gated || s.denseLen > 0)
+    b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
+                                         b.getI32IntegerAttr(255));
   // The K tile, then the V tile; after the loop the same 32 KiB hold the
   // warps' partial O (f32) for the combine.
   Value kvBytes = kb.addWorkgroupBuffer(b.getI8Type(), 2 * kSlot * 2, 16);
@@ -216,7 +245,14 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
 
   // The tiles to visit: the selected blocks, or every block up to pos; split
   // `split` of `splits` takes slots [lo, hi).
-  Value numTiles = s.sparse ? idx(s.selected) : kb.add(kb.div(pos, idx(kTile)), idx(1));
+  Value allTiles = kb.add(kb.div(pos, idx(kTile)), idx(1));
+  Value numTiles = s.sparse ? idx(s.selected) : allTiles;
+  // A fused fallback: a short sequence takes every block up to the query's.
+  Value isDense;
+  if (s.denseLen > 0) {
+    isDense = ult(kb.loadIndex(kb.arg(lens), seq), idx(s.denseLen));
+    numTiles = kb.select(isDense, allTiles, numTiles);
+  }
   // The dense fallback of a sparse mixer: sequences that take the sparse path
   // (seq_len >= the length_select's threshold) are not attended (zeros).
   if (int64_t skipFrom = denseSkipThreshold(op))
@@ -245,10 +281,17 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   // every tile's copy.)
   Value slotFirst, slotPage;
   if (s.sparse) {
-    slotFirst = kb.addWorkgroupBuffer(i32, s.selected, 16);
-    slotPage = kb.addWorkgroupBuffer(i32, s.selected, 16);
+    int64_t slots = std::max(s.selected, ceilDiv(s.denseLen, kTile));
+    slotFirst = kb.addWorkgroupBuffer(i32, slots, 16);
+    slotPage = kb.addWorkgroupBuffer(i32, slots, 16);
     kb.forLoop(kb.add(lo, tid), hi, idx(kThreads), {}, [&](Value i, ValueRange) {
-      Value raw = kb.load(kb.arg(sel), kb.add(selRow, i));
+      // The block of slot i: the selection's, or block i itself on the fused
+      // fallback's dense path (where the selection is not read).
+      Value raw = isDense ? m.ifElse(isDense, {i32}, [&]() -> SmallVector<Value> {
+        return {arith::IndexCastOp::create(b, loc, i32, i)};
+      }, [&]() -> SmallVector<Value> {
+        return {kb.load(kb.arg(sel), kb.add(selRow, i))};
+      })[0] : kb.load(kb.arg(sel), kb.add(selRow, i));
       Value nonNeg = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw,
                                            kb.i32(0));
       Value first = kb.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
@@ -521,6 +564,25 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   // One split: into the output. Several: into the split's workspace row, and
   // the block that finishes last merges the splits.
   auto v4f = VectorType::get({4}, f32);
+  // Four output columns as stored at element `at` of the output: rounded to
+  // bf16; gated, times sigmoid(z) as sala.sigmoid_gate computes it from the
+  // rounded value (x / (1 + exp(-z))) and rounded again.
+  auto finish = [&](Value o4, Value at) -> Value {
+    auto v4bf = VectorType::get({4}, bf16);
+    Value r = arith::TruncFOp::create(b, loc, v4bf, o4);
+    if (!s.gated)
+      return r;
+    Value x = arith::ExtFOp::create(b, loc, v4f, r);
+    Value z = arith::ExtFOp::create(b, loc, v4f, kb.loadVector(kb.arg(gateArg), at, 4, 8));
+    SmallVector<Value> y;
+    for (int64_t e = 0; e < 4; ++e) {
+      Value ze = vector::ExtractOp::create(b, loc, z, e);
+      Value den = arith::AddFOp::create(b, loc, kb.f32(1.0),
+                                        kb.expF32(arith::NegFOp::create(b, loc, ze)));
+      y.push_back(arith::DivFOp::create(b, loc, vector::ExtractOp::create(b, loc, x, e), den));
+    }
+    return arith::TruncFOp::create(b, loc, v4bf, vector::FromElementsOp::create(b, loc, v4f, y));
+  };
   Value single = kb.cmp(CmpIPredicate::eq, nSplits, idx(1));
   Value pair = kb.add(kb.mul(token, idx(s.kvHeads)), kvHead);
   Value slotRow = kb.mul(kb.add(kb.mul(pair, nSplits), split), idx(kRows));
@@ -536,8 +598,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
         sum = w ? m.fadd(sum, part) : part;
       }
       kb.ifThen(single, [&] {
-        Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), sum);
-        kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col)), 8);
+        Value at = kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col));
+        kb.storeVector(finish(sum, at), kb.arg(out), at, 8);
       });
       kb.ifThen(arith::XOrIOp::create(b, loc, single,
                                       arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
@@ -665,8 +727,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
           Value inv = kb.select(m.feq(l, kb.f32(0.0)), kb.f32(0.0),
                                 arith::DivFOp::create(b, loc, kb.f32(1.0), l));
           Value res = m.fmul(acc.getResult(j), vector::BroadcastOp::create(b, loc, v4f, inv));
-          Value o = arith::TruncFOp::create(b, loc, VectorType::get({4}, bf16), res);
-          kb.storeVector(o, kb.arg(out), kb.add(qRow0, kb.add(kb.mul(rowOf[j], idx(d)), col)), 8);
+          Value at = kb.add(qRow0, kb.add(kb.mul(rowOf[j], idx(d)), col));
+          kb.storeVector(finish(res, at), kb.arg(out), at, 8);
         });
       }
       barrier();

@@ -416,7 +416,7 @@ std::string salac::dtypeName(Type t) {
 bool salac::hasKernelBuilder(Operation *op) {
   if (auto la = dyn_cast<sala::LinearAttentionOp>(op))
     return la.getForm() == sala::LinearForm::Recurrent || linearChunkedKernelSupports(op);
-  if (isa<sala::SparseAttentionOp, sala::DenseAttentionOp>(op))
+  if (isa<sala::SparseAttentionOp, sala::DenseAttentionOp, sala::FusedSparseAttentionOp>(op))
     return attentionKernelSupports(op);
   if (isa<sala::FusedLinearAttentionOp>(op))
     return fusedLinearKernelSupports(op);
@@ -468,6 +468,13 @@ std::string salac::kernelBaseName(Operation *op) {
                std::to_string(o.getBlocks().getType().getDimSize(2)) + "_p" +
                std::to_string(o.getCache().getType().getPageSize()) +
                shape(o.getQuery());
+      })
+      .Case([&](sala::FusedSparseAttentionOp o) {
+        return "sala_fused_sparse_attention_b" + std::to_string(o.getBlockSize()) + "_k" +
+               std::to_string(o.getBlocks().getType().getDimSize(2)) + "_p" +
+               std::to_string(o.getCache().getType().getPageSize()) +
+               (o.getDenseLen() ? "_dense" + std::to_string(o.getDenseLen()) : "") +
+               (o.getGate() ? "_g" : "") + shape(o.getQuery());
       })
       .Case([&](sala::DenseAttentionOp o) {
         int64_t skip = denseSkipThreshold(o);
@@ -572,7 +579,7 @@ FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp mod
           .Case([&](sala::BlockScoresOp) { return buildBlockScoresKernel(op, kb); })
           .Case([&](sala::TopkBlocksOp) { return buildTopkBlocksKernel(op, kb); })
           .Case([&](sala::FusedSparseSelectOp) { return buildFusedSparseSelectKernel(op, kb); })
-          .Case<sala::SparseAttentionOp, sala::DenseAttentionOp>(
+          .Case<sala::SparseAttentionOp, sala::DenseAttentionOp, sala::FusedSparseAttentionOp>(
               [&](Operation *) { return buildAttentionKernel(op, kb); })
           .Case([&](sala::LinearAttentionOp la) {
             return la.getForm() == sala::LinearForm::Recurrent

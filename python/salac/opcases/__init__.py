@@ -16,14 +16,16 @@ from .base import (DEFAULT_TOKENS, TOLERANCE, OpCase, RmsNormCase, RopeCase,  # 
 __all__ = ["CASES", "DEFAULT_TOKENS", "TOLERANCE", "OpCase", "case_for", "compare", "poison",
            "torch_dtype"]
 from .paged import (BlockScoresCase, CompressKeysCase, DenseAttentionCase,  # noqa: F401
-                    FusedKvUpdateCase, FusedLinearCase, FusedSparseSelectCase, KvAppendCase, LengthSelectCase, LinearChunkedCase,
+                    FusedKvUpdateCase, FusedLinearCase, FusedSparseAttentionCase,
+                    FusedSparseSelectCase, KvAppendCase, LengthSelectCase, LinearChunkedCase,
                     LinearRecurrentCase,
                     SparseAttentionCase, TopkBlocksCase)
 
 _ALL = (SigmoidGateCase(), RmsNormCase(), RopeCase(), KvAppendCase(), CompressKeysCase(),
         FusedKvUpdateCase(),
         LinearRecurrentCase(), LinearChunkedCase(), FusedLinearCase(), DenseAttentionCase(),
-        SparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(), FusedSparseSelectCase(),
+        SparseAttentionCase(), FusedSparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(),
+        FusedSparseSelectCase(),
         LengthSelectCase())
 # Op name -> its cases (an op may have several kernels, e.g. linear attention's
 # recurrent and chunked forms); the first that supports a kernel drives it.

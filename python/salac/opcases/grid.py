@@ -17,6 +17,9 @@ Regimes, as the model uses the ops:
            (8192) up to 128K, where the sparse path is the one used, and a
            "long" decode past 1M tokens (the selections' multi-round and
            unstaged paths);
+  stage2   fused_sparse_attention (stage 2 with the dense fallback): the
+           sparse regime's batches, the dense regime's batches below
+           dense_len, and batches that straddle it;
   dense    dense_attention: contexts < dense_len, as the model runs it, plus
            "long" cases (decode and prefill up to 32K) the kernel must also
            get right;
@@ -58,6 +61,8 @@ def family(spec):
     if op in ("sala.block_scores", "sala.topk_blocks", "sala.fused_sparse_select",
               "sala.sparse_attention"):
         return "sparse"
+    if op == "sala.fused_sparse_attention":
+        return "stage2"
     if op == "sala.dense_attention":
         return "dense"
     if op == "sala.linear_attention":
@@ -139,6 +144,22 @@ def sparse_scenarios(rng, c=FULL):
     return out
 
 
+def fallback_scenarios(rng, c=FULL):
+    """The short side of a fused stage 2 (dense fallback): the dense regime's
+    batches below dense_len, then a decode batch and a prefill on both sides
+    of it."""
+    d, (small, _) = c.dense_len, c.prefill_chunks
+    out = [{**sc, "label": "short " + sc["label"]} for sc in dense_scenarios(rng, c)
+           if not sc["label"].startswith("long")]
+    b2 = c.decode_batches[1]
+    out.append(_decode(f"straddling decode B={b2}",
+                       _draw(rng, b2, 1, c.max_context, (1, d - 1, d, d + 1, c.max_context))))
+    out.append(_prefill(f"straddling prefill {small}x2", [small, small], [0, d]))
+    for sc in out:
+        sc["local_blocks"] = 32
+    return out
+
+
 def near_uniform(scs, scales=(1e-3, 1e-4)):
     """Stage-1 stress of the selection: queries scaled down so that attention
     is close to uniform and block scores crowd within 1e-4..1e-6 of each
@@ -217,6 +238,9 @@ def scenarios(spec, seed=0, c=FULL):
         if spec.op in ("sala.block_scores", "sala.fused_sparse_select"):
             out += near_uniform(out)
         return out
+    if fam == "stage2":  # the sparse family's batches, then the short side
+        return (sparse_scenarios(random.Random(f"{seed}:sparse"), c)
+                + fallback_scenarios(rng, c))
     if fam == "dense":
         return dense_scenarios(rng, c)
     if fam and fam.startswith("linear-"):

@@ -520,6 +520,108 @@ class SparseAttentionCase(DenseAttentionCase):
         return out
 
 
+def sequence_subset(a, seqs, rows=("query",), tables=("page_table",)):
+    """The batch of `a` restricted to sequences `seqs` (their rows, page-table
+    rows and lengths), and the row indices those rows had in `a`."""
+    import torch
+    cu, lens = a["cu_seqlens_q"].tolist(), a["seq_lens"].tolist()
+    dev = a["cu_seqlens_q"].device
+    idx = [r for b in seqs for r in range(cu[b], cu[b + 1])]
+    sub, cu_sub = dict(a), [0]
+    for b in seqs:
+        cu_sub.append(cu_sub[-1] + cu[b + 1] - cu[b])
+    for n in rows:
+        sub[n] = a[n][torch.tensor(idx, dtype=torch.long, device=a[n].device)]
+    for n in tables:
+        sub[n] = a[n][torch.tensor(seqs, dtype=torch.long, device=a[n].device)]
+    sub["cu_seqlens_q"] = torch.tensor(cu_sub, dtype=torch.int32, device=dev)
+    sub["seq_lens"] = torch.tensor([lens[b] for b in seqs], dtype=torch.int32, device=dev)
+    return sub, idx
+
+
+class FusedSparseAttentionCase(SparseAttentionCase):
+    """Stage 2 with the dense fallback and the output gate in one kernel
+    (sala-fuse-sparse-attention): a sequence shorter than dense_len attends
+    to every cached token, a longer one to its selected blocks; gated, the
+    result is times sigmoid(gate). Batches mix both sides of dense_len, and
+    the selections of the short sequences' rows are poisoned (the kernel must
+    not read them)."""
+    op = "sala.fused_sparse_attention"
+
+    @staticmethod
+    def dense_len(spec):
+        return int(spec.attributes.get("dense_len", 0))
+
+    def batch(self, tokens, gen):
+        import torch
+        dl = 8192  # the model's dense_len; scenario() lengths cover others
+        if tokens <= 64:
+            n = torch.randint(1, 8 * dl, (tokens,), generator=gen, device=gen.device).tolist()
+            n[0] = dl - 1                       # one sequence each side, at the edge
+            if tokens > 1:
+                n[1] = dl
+            return [1] * tokens, n
+        half = tokens // 2                      # a fresh (dense) and a continuing chunk
+        return [half, tokens - half], [half, tokens - half + 12288]
+
+    def is_dense(self, spec, a):
+        dl = self.dense_len(spec)
+        return [dl > 0 and n < dl for n in a["seq_lens"].tolist()]
+
+    def tiles(self, spec, a):
+        K = spec.param("blocks").shape[2]
+        return max([-(-n // 64) if d else K
+                    for n, d in zip(a["seq_lens"].tolist(), self.is_dense(spec, a))] + [1])
+
+    def make_inputs(self, spec, sc, device, gen):
+        a = super().make_inputs(spec, sc, device, gen)
+        cu = a["cu_seqlens_q"].tolist()
+        for b, d in enumerate(self.is_dense(spec, a)):
+            if d:  # read as a selection, these would attend to nothing
+                a["blocks"][cu[b]:cu[b + 1]] = 0x3FFFFFFF
+        if "gate" in spec.param_names:
+            p = spec.param("gate")
+            a["gate"] = randn(p.resolve_shape(a), p.dtype, device, gen, 3.0)
+        return a
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        import torch
+        dense = self.is_dense(spec, a)
+        out = None
+        for want in (True, False):
+            seqs = [b for b, d in enumerate(dense) if d == want]
+            if not seqs:
+                continue
+            sub, idx = sequence_subset(a, seqs, rows=("query", "blocks"))
+            if want:
+                part = by_rows(sub, lambda s: R.dense_attention(
+                    s["query"], s["k_cache"], s["v_cache"], s["page_table"], s["cu_seqlens_q"],
+                    s["seq_lens"], scale=spec.attributes.get("scale")))
+            else:
+                part = by_rows(sub, lambda s: R.sparse_attention(
+                    s["query"], s["k_cache"], s["v_cache"], s["page_table"], s["blocks"],
+                    s["cu_seqlens_q"], s["seq_lens"], block_size=self.block_size(spec),
+                    scale=spec.attributes.get("scale")), rows=("query", "blocks"))
+            if out is None:
+                out = part.new_zeros((a["query"].shape[0],) + tuple(part.shape[1:]))
+            out[torch.tensor(idx, dtype=torch.long, device=out.device)] = part
+        if "gate" in a:
+            out = R.sigmoid_gate(out, a["gate"])
+        return {"counters": torch.zeros_like(a["counters"]), "output": out}
+
+    def kv_rows(self, spec, a):
+        """Per sequence and group: every cached row for a short sequence, the
+        union of its tokens' blocks for a long one."""
+        sparse = super().kv_rows(spec, a)
+        kvh = a["k_cache"].shape[2]
+        return [[n] * kvh if d else r for n, d, r in
+                zip(a["seq_lens"].tolist(), self.is_dense(spec, a), sparse)]
+
+    def bytes_moved(self, spec, a):
+        return super().bytes_moved(spec, a) + (a["gate"].nbytes if "gate" in a else 0)
+
+
 class BlockScoresCase(OpCase):
     """Stage 1 (exact softmax): scores of every block from the compressed keys.
     A scenario's query_scale scales the queries (near-uniform attention)."""
