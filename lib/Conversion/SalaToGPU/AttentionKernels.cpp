@@ -247,12 +247,6 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   // `split` of `splits` takes slots [lo, hi).
   Value allTiles = kb.add(kb.div(pos, idx(kTile)), idx(1));
   Value numTiles = s.sparse ? idx(s.selected) : allTiles;
-  // A fused fallback: a short sequence takes every block up to the query's.
-  Value isDense;
-  if (s.denseLen > 0) {
-    isDense = ult(kb.loadIndex(kb.arg(lens), seq), idx(s.denseLen));
-    numTiles = kb.select(isDense, allTiles, numTiles);
-  }
   // The dense fallback of a sparse mixer: sequences that take the sparse path
   // (seq_len >= the length_select's threshold) are not attended (zeros).
   if (int64_t skipFrom = denseSkipThreshold(op))
@@ -261,10 +255,23 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                          idx(0), numTiles);
   Value split = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value nSplits = kb.arg(splits);
-  Value perSplit = kb.div(kb.add(numTiles, kb.sub(nSplits, idx(1))), nSplits);
   auto minIdx = [&](Value x, Value y) { return kb.select(ult(x, y), x, y); };
-  Value lo = minIdx(kb.mul(split, perSplit), numTiles);
-  Value hi = minIdx(kb.add(lo, perSplit), numTiles);
+  // Split `split`'s slots [lo, hi) of n tiles.
+  auto splitRange = [&](Value n) -> std::pair<Value, Value> {
+    Value perSplit = kb.div(kb.add(n, kb.sub(nSplits, idx(1))), nSplits);
+    Value l = minIdx(kb.mul(split, perSplit), n);
+    return {l, minIdx(kb.add(l, perSplit), n)};
+  };
+  Value lo, hi;
+  std::tie(lo, hi) = splitRange(numTiles);
+  // A fused fallback: a short sequence takes every block up to the query's.
+  Value isDense, loSel = lo, hiSel = hi;
+  if (s.denseLen > 0) {
+    isDense = ult(kb.loadIndex(kb.arg(lens), seq), idx(s.denseLen));
+    auto [loAll, hiAll] = splitRange(allTiles);
+    lo = kb.select(isDense, loAll, loSel);
+    hi = kb.select(isDense, hiAll, hiSel);
+  }
   Value selRow = s.sparse ? kb.mul(kb.add(kb.mul(token, idx(s.kvHeads)), kvHead), idx(s.selected))
                           : Value();
   auto physPage = [&](Value logical) -> std::pair<Value, Value> {
@@ -284,14 +291,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     int64_t slots = std::max(s.selected, ceilDiv(s.denseLen, kTile));
     slotFirst = kb.addWorkgroupBuffer(i32, slots, 16);
     slotPage = kb.addWorkgroupBuffer(i32, slots, 16);
-    kb.forLoop(kb.add(lo, tid), hi, idx(kThreads), {}, [&](Value i, ValueRange) {
-      // The block of slot i: the selection's, or block i itself on the fused
-      // fallback's dense path (where the selection is not read).
-      Value raw = isDense ? m.ifElse(isDense, {i32}, [&]() -> SmallVector<Value> {
-        return {arith::IndexCastOp::create(b, loc, i32, i)};
-      }, [&]() -> SmallVector<Value> {
-        return {kb.load(kb.arg(sel), kb.add(selRow, i))};
-      })[0] : kb.load(kb.arg(sel), kb.add(selRow, i));
+    // Slot i of block `raw` (-1: none).
+    auto fillSlot = [&](Value i, Value raw) {
       Value nonNeg = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw,
                                            kb.i32(0));
       Value first = kb.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
@@ -307,8 +308,37 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                            kb.i32(-1)),
                  slotPage, slot);
       }
-      return SmallVector<Value>{};
-    });
+    };
+    auto fillSelected = [&](Value l, Value h) {
+      kb.forLoop(kb.add(l, tid), h, idx(kThreads), {}, [&](Value i, ValueRange) {
+        fillSlot(i, kb.load(kb.arg(sel), kb.add(selRow, i)));
+        return SmallVector<Value>{};
+      });
+    };
+    if (!isDense) {
+      fillSelected(lo, hi);
+    } else {
+      // The fused fallback. A long sequence's slot of this thread (at most
+      // one when the selection fits the block) is loaded before the length
+      // is known: waiting for it put a round trip on the path to the first
+      // tile. A short sequence's blocks are 0, 1, ..., and its selection is
+      // not used.
+      bool oneEach = s.selected <= kThreads;
+      Value iSel = kb.add(loSel, tid), inSel = ult(iSel, hiSel), rawSel;
+      if (oneEach)
+        rawSel = kb.load(kb.arg(sel), kb.add(selRow, kb.select(inSel, iSel, idx(0))));
+      kb.ifThenElse(isDense, [&] {
+        kb.forLoop(kb.add(lo, tid), hi, idx(kThreads), {}, [&](Value i, ValueRange) {
+          fillSlot(i, arith::IndexCastOp::create(b, loc, i32, i));
+          return SmallVector<Value>{};
+        });
+      }, [&] {
+        if (oneEach)
+          kb.ifThen(inSel, [&] { fillSlot(iSel, rawSel); });
+        else
+          fillSelected(lo, hi);
+      });
+    }
     barrier();
   }
   // Tile slot i -> (whether it has visible keys, its first position). Slots past
@@ -508,6 +538,48 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     return next;
   });
 
+  auto v4f = VectorType::get({4}, f32);
+  auto v4bf = VectorType::get({4}, bf16);
+  // Gated: the logits of output columns col..col+3 of group row `row`, loaded
+  // well before they are needed (each load behind its own branch at the end
+  // put a round trip a row on the path; rows past the group read row 0).
+  auto outAt = [&](Value row, Value col) { return kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col)); };
+  auto loadGate = [&](Value row, Value col) -> Value {
+    if (!s.gated)
+      return Value();
+    return kb.loadVector(kb.arg(gateArg), outAt(kb.select(ult(row, idx(g)), row, idx(0)), col),
+                         4, 8);
+  };
+  // Four output columns as stored: rounded to bf16; gated, times sigmoid(z)
+  // as sala.sigmoid_gate computes it from the rounded value (x / (1 +
+  // exp(-z))) and rounded again.
+  auto finish = [&](Value o4, Value z4) -> Value {
+    Value r = arith::TruncFOp::create(b, loc, v4bf, o4);
+    if (!s.gated)
+      return r;
+    Value x = arith::ExtFOp::create(b, loc, v4f, r);
+    Value z = arith::ExtFOp::create(b, loc, v4f, z4);
+    SmallVector<Value> y;
+    for (int64_t e = 0; e < 4; ++e) {
+      Value ze = vector::ExtractOp::create(b, loc, z, e);
+      Value den = arith::AddFOp::create(b, loc, kb.f32(1.0),
+                                        kb.expF32(arith::NegFOp::create(b, loc, ze)));
+      y.push_back(arith::DivFOp::create(b, loc, vector::ExtractOp::create(b, loc, x, e), den));
+    }
+    return arith::TruncFOp::create(b, loc, v4bf, vector::FromElementsOp::create(b, loc, v4f, y));
+  };
+  // The one-split write's rows and columns (below): thread handles 4 columns
+  // of rows (tid + 128 j) / 32; their gate logits are in flight during the
+  // combine.
+  constexpr int64_t kWriteSteps = kRows * kDim / 4 / kThreads;
+  Value wRow[kWriteSteps], wCol[kWriteSteps], wGate[kWriteSteps];
+  for (int64_t j = 0; j < kWriteSteps; ++j) {
+    Value e = kb.add(tid, idx(kThreads * j));
+    wRow[j] = kb.div(e, idx(kDim / 4));
+    wCol[j] = kb.mul(kb.rem(e, idx(kDim / 4)), idx(4));
+    wGate[j] = loadGate(wRow[j], wCol[j]);
+  }
+
   // Combine the 4 warps' softmaxes: M = max m_w, L = sum l_w 2^(m_w - M),
   // O = sum O_w 2^(m_w - M) / L; rows that saw no key (M = -inf) give 0.
   ValueRange res = loop.getResults();
@@ -563,32 +635,11 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   // Sum the 4 partials: thread handles 4 columns of rows (tid + 128 j) / 32.
   // One split: into the output. Several: into the split's workspace row, and
   // the block that finishes last merges the splits.
-  auto v4f = VectorType::get({4}, f32);
-  // Four output columns as stored at element `at` of the output: rounded to
-  // bf16; gated, times sigmoid(z) as sala.sigmoid_gate computes it from the
-  // rounded value (x / (1 + exp(-z))) and rounded again.
-  auto finish = [&](Value o4, Value at) -> Value {
-    auto v4bf = VectorType::get({4}, bf16);
-    Value r = arith::TruncFOp::create(b, loc, v4bf, o4);
-    if (!s.gated)
-      return r;
-    Value x = arith::ExtFOp::create(b, loc, v4f, r);
-    Value z = arith::ExtFOp::create(b, loc, v4f, kb.loadVector(kb.arg(gateArg), at, 4, 8));
-    SmallVector<Value> y;
-    for (int64_t e = 0; e < 4; ++e) {
-      Value ze = vector::ExtractOp::create(b, loc, z, e);
-      Value den = arith::AddFOp::create(b, loc, kb.f32(1.0),
-                                        kb.expF32(arith::NegFOp::create(b, loc, ze)));
-      y.push_back(arith::DivFOp::create(b, loc, vector::ExtractOp::create(b, loc, x, e), den));
-    }
-    return arith::TruncFOp::create(b, loc, v4bf, vector::FromElementsOp::create(b, loc, v4f, y));
-  };
   Value single = kb.cmp(CmpIPredicate::eq, nSplits, idx(1));
   Value pair = kb.add(kb.mul(token, idx(s.kvHeads)), kvHead);
   Value slotRow = kb.mul(kb.add(kb.mul(pair, nSplits), split), idx(kRows));
-  for (int64_t j = 0; j < kRows * kDim / 4 / kThreads; ++j) {
-    Value e = kb.add(tid, idx(kThreads * j));
-    Value row = kb.div(e, idx(kDim / 4)), col = kb.mul(kb.rem(e, idx(kDim / 4)), idx(4));
+  for (int64_t j = 0; j < kWriteSteps; ++j) {
+    Value row = wRow[j], col = wCol[j];
     Value physCol = m.xori(col, kb.mul(kb.rem(row, idx(8)), idx(8)));
     auto body = [&] {
       Value sum;
@@ -598,8 +649,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
         sum = w ? m.fadd(sum, part) : part;
       }
       kb.ifThen(single, [&] {
-        Value at = kb.add(qRow0, kb.add(kb.mul(row, idx(d)), col));
-        kb.storeVector(finish(sum, at), kb.arg(out), at, 8);
+        kb.storeVector(finish(sum, wGate[j]), kb.arg(out), outAt(row, col), 8);
       });
       kb.ifThen(arith::XOrIOp::create(b, loc, single,
                                       arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
@@ -629,6 +679,12 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       // load of a step in flight at once (a thread walking the splits one
       // load after another cost ~0.33 us a split).
       Value base = kb.mul(kb.mul(pair, nSplits), idx(kRows));
+      Value col = kb.mul(kb.rem(tid, idx(kDim / 4)), idx(4));
+      Value rowOf[4], zOf[4];
+      for (int64_t j = 0; j < 4; ++j) {
+        rowOf[j] = kb.add(kb.div(tid, idx(kDim / 4)), idx(4 * j));
+        zOf[j] = loadGate(rowOf[j], col); // lands during the merge
+      }
       auto mlAt = [&](Value sp, Value row) {
         return kb.mul(kb.add(base, kb.add(kb.mul(sp, idx(kRows)), row)), idx(2));
       };
@@ -682,10 +738,6 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       // the splits in order (deterministic), online: a running max M, sum L
       // and O rescaled as M grows. (A first pass over the splits' (m, L) for
       // the final M and L cost ~1.6 us of loads and shuffles before any O.)
-      Value col = kb.mul(kb.rem(tid, idx(kDim / 4)), idx(4));
-      Value rowOf[4];
-      for (int64_t j = 0; j < 4; ++j)
-        rowOf[j] = kb.add(kb.div(tid, idx(kDim / 4)), idx(4 * j));
       Value zero4 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v4f, b.getF32FloatAttr(0.0f)));
       SmallVector<Value> init(4, zero4);
       for (int64_t j = 0; j < 4; ++j)
@@ -727,8 +779,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
           Value inv = kb.select(m.feq(l, kb.f32(0.0)), kb.f32(0.0),
                                 arith::DivFOp::create(b, loc, kb.f32(1.0), l));
           Value res = m.fmul(acc.getResult(j), vector::BroadcastOp::create(b, loc, v4f, inv));
-          Value at = kb.add(qRow0, kb.add(kb.mul(rowOf[j], idx(d)), col));
-          kb.storeVector(finish(res, at), kb.arg(out), at, 8);
+          kb.storeVector(finish(res, zOf[j]), kb.arg(out), outAt(rowOf[j], col), 8);
         });
       }
       barrier();

@@ -225,6 +225,16 @@ void KernelBuilder::ifThen(Value cond, llvm::function_ref<void()> body) {
   body();
 }
 
+void KernelBuilder::ifThenElse(Value cond, llvm::function_ref<void()> thenBody,
+                               llvm::function_ref<void()> elseBody) {
+  auto ifOp = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  thenBody();
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  elseBody();
+}
+
 Value KernelBuilder::guessSequence(Value batch, Value token) {
   Value last = sub(select(cmp(arith::CmpIPredicate::ugt, batch, idx(0)), batch, idx(1)), idx(1));
   return select(cmp(arith::CmpIPredicate::ult, token, last), token, last);

@@ -29,16 +29,18 @@ func.func @f(%q: !q, %kv: !kv, %pt: tensor<?x?xi32>, %sel: tensor<?x2x96xi32>, %
 // MLIR-SAME: nvvm.maxnreg = 255 : i32
 // MLIR-SAME: dense_len = 8192 : i64
 // MLIR-SAME: name = "seq_lens"{{.*}}name = "gate", shape = ["tokens", 32, 128]}, {{.*}}name = "output"
-// The sequence's length against dense_len: all its blocks, or the selection.
+// The thread's selected block is loaded before the sequence's length is
+// known (no round trip added on the way to the first tile); then the length
+// against dense_len: all its blocks in order, or the selection.
 // MLIR: %[[DENSE:.*]] = arith.cmpi ult, %{{.*}}, %c8192 : index
-// MLIR: arith.select %[[DENSE]], %{{.*}}, %c96 : index
-// MLIR: scf.for
-// MLIR-NEXT: scf.if %[[DENSE]] -> (i32) {
-// MLIR-NEXT: arith.index_cast
-// MLIR-NEXT: scf.yield
-// MLIR-NEXT: } else {
+// MLIR: %[[SELBLK:.*]] = memref.load %arg4
+// MLIR: scf.if %[[DENSE]] {
 // MLIR-NEXT: arith.addi
-// MLIR-NEXT: memref.load %arg4
+// MLIR-NEXT: scf.for %[[I:.*]] = {{.*}} step %c128 {
+// MLIR-NEXT: arith.index_cast %[[I]] : index to i32
+// MLIR: } else {
+// MLIR-NEXT: scf.if
+// MLIR-NEXT: arith.cmpi sge, %[[SELBLK]], %c0_i32 : i32
 // The gate: the output rounded to bf16, then x / (1 + exp(-z)), rounded again.
 // MLIR: arith.truncf %{{.*}} : vector<4xf32> to vector<4xbf16>
 // MLIR: arith.extf %{{.*}} : vector<4xbf16> to vector<4xf32>

@@ -164,6 +164,9 @@ public:
               body);
   /// Emits `body` under `if (cond)`; the builder continues after it.
   void ifThen(mlir::Value cond, llvm::function_ref<void()> body);
+  /// scf.if with an else region and no results.
+  void ifThenElse(mlir::Value cond, llvm::function_ref<void()> thenBody,
+                  llvm::function_ref<void()> elseBody);
   mlir::Value cmp(mlir::arith::CmpIPredicate pred, mlir::Value a, mlir::Value b);
   mlir::Value add(mlir::Value a, mlir::Value b);
   mlir::Value sub(mlir::Value a, mlir::Value b);

@@ -325,7 +325,7 @@ def Sala_FusedSparseAttentionOp : Sala_Op<"fused_sparse_attention"> {
     `sala-unfuse` expands it back). Per sequence `b`: when `dense_len > 0` and
     `seq_lens[b] < dense_len`, its rows are `sala.dense_attention` (causal,
     every cached token); otherwise they are `sala.sparse_attention` over the
-    selected `blocks`, which are not read for the dense rows. With a `gate`
+    selected `blocks`, which are not used for the dense rows. With a `gate`
     operand the result is `sala.sigmoid_gate` of that output: the attention
     rounded to the element type, times `sigmoid(gate)`, rounded again. One
     kernel reads each K/V tile once and writes the gated rows; the unfused
