@@ -264,6 +264,12 @@ void costBlockScores(sala::BlockScoresOp op, const StepSizes &s, Costing &c) {
 void costFusedSparseSelect(sala::FusedSparseSelectOp op, const StepSizes &s, Costing &c) {
   auto blocks = cast<RankedTensorType>(op.getBlocks().getType());
   int64_t groups = blocks.getDimSize(1);
+  // Below its stage 2's dense_len the kernel skips the sequence (see
+  // selectSkipThreshold): it reads the lengths and nothing else.
+  if (int64_t skip = selectSkipThreshold(op); skip && s.seqLen() < skip) {
+    c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
+    return;
+  }
   costStage1(op, Value(), Value(), groups, s, c);
   // Not counted (bytes are what the op must move): the kernel's workspace,
   // each part's raw scores written and read back once (2 x 4 bytes per head

@@ -44,10 +44,12 @@ def test_grid_shapes(pkg):
             assert all(1 <= a <= b <= top for a, b in zip(q, n))
             # Caches sized to the sequences: K and V of all of them within 8 GiB.
             assert 2 * sum(n) * KV_ROW < 8 << 30, (k.name, sc["label"])
-            if fam == "sparse":
+            if fam == "sparse" and not sc["label"].startswith("straddling"):
                 assert min(n) >= c.dense_len, (k.name, sc["label"])
             if fam == "dense" and not sc["label"].startswith("long"):
                 assert max(n) < c.dense_len, (k.name, sc["label"])
+        if k.spec.attributes.get("skip_below_seq_len"):  # the skipped side is run too
+            assert any(min(sc["seq_lens"]) < c.dense_len <= max(sc["seq_lens"]) for sc in scs)
         if fam == "stage2":  # both paths of the fused fallback, and batches mixing them
             ns = [sc["seq_lens"] for sc in scs]
             assert any(max(n) < c.dense_len for n in ns)
@@ -56,7 +58,7 @@ def test_grid_shapes(pkg):
             assert {"decode", "prefill"} <= {sc["kind"] for sc in mixed}
         if fam in ("kv", "sparse", "dense"):
             decode = [sc for sc in scs if sc["kind"] == "decode" and "query_scale" not in sc
-                      and not sc["label"].startswith("long")]
+                      and not sc["label"].startswith(("long", "straddling"))]
             assert sorted(len(sc["q_lens"]) for sc in decode) == [1, 8, 32]
             assert any(len(set(sc["seq_lens"])) > 4 for sc in decode)      # ragged
             prefill_q = {q for sc in scs if sc["kind"] == "prefill" for q in sc["q_lens"]}
@@ -65,7 +67,7 @@ def test_grid_shapes(pkg):
             assert max(n for sc in scs if not sc["label"].startswith("long")
                        for n in sc["seq_lens"]) == c.max_context
             for sc in scs:
-                if sc["kind"] == "prefill":
+                if sc["kind"] == "prefill" and not sc["label"].startswith("straddling"):
                     hist = [b - a for a, b in zip(sc["q_lens"], sc["seq_lens"])]
                     assert all(h == 0 or c.history[0] <= h <= c.history[1] for h in hist)
                     assert len(set(hist)) == len(hist)                      # ragged

@@ -149,7 +149,7 @@ TEST_F(CompilerTest, KernelsAreDedupedAcrossLayers) {
       "sala_fused_kv_update_p64_k32_s16_h2_d128_bf16",
       "sala_fused_linear_attention_nrog_h32_d128_bf16",
       "sala_fused_sparse_attention_b64_k96_p64_dense8192_g_h32_d128_bf16",
-      "sala_fused_sparse_select_k32_s16_b64_k64_i1_l32_h32_d128_bf16",
+      "sala_fused_sparse_select_k32_s16_b64_k64_i1_l32_from8192_h32_d128_bf16",
       "sala_linear_attention_chunked_h32_d128_bf16",
       "sala_rms_norm_full_h32_d128_bf16",
       "sala_rms_norm_head_h32_d128_bf16",

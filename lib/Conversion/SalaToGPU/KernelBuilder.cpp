@@ -506,10 +506,12 @@ std::string salac::kernelBaseName(Operation *op) {
       })
       .Case([&](sala::FusedSparseSelectOp o) {
         auto k = o.getKeys().getType();
+        int64_t skip = selectSkipThreshold(o);
         return "sala_fused_sparse_select_k" + std::to_string(k.getKernelSize()) + "_s" +
                std::to_string(k.getKernelStride()) + "_b" + std::to_string(o.getBlockSize()) +
                "_k" + std::to_string(o.getTopk()) + "_i" + std::to_string(o.getInitBlocks()) +
-               "_l" + std::to_string(o.getLocalBlocks()) + shape(o.getQuery());
+               "_l" + std::to_string(o.getLocalBlocks()) +
+               (skip ? "_from" + std::to_string(skip) : "") + shape(o.getQuery());
       })
       .Case([&](sala::LengthSelectOp o) {
         return "sala_length_select_t" + std::to_string(o.getThreshold()) +
@@ -572,6 +574,8 @@ static DictionaryAttr kernelAttributes(Operation *op) {
   }
   if (int64_t skip = denseSkipThreshold(op))
     attrs.set("skip_from_seq_len", b.getI64IntegerAttr(skip));
+  if (int64_t skip = selectSkipThreshold(op))
+    attrs.set("skip_below_seq_len", b.getI64IntegerAttr(skip));
   return attrs.getDictionary(op->getContext());
 }
 

@@ -1147,6 +1147,22 @@ void waitForCount(KernelBuilder &kb, Emitter &e, Value counters, Value index, Va
 
 } // namespace
 
+int64_t salac::selectSkipThreshold(Operation *op) {
+  auto fs = dyn_cast<sala::FusedSparseSelectOp>(op);
+  if (!fs || fs.getBlocks().use_empty())
+    return 0;
+  int64_t t = 0;
+  for (Operation *user : fs.getBlocks().getUsers()) {
+    auto fa = dyn_cast<sala::FusedSparseAttentionOp>(user);
+    if (!fa || fa.getBlocks() != fs.getBlocks() || fa.getCuSeqlensQ() != fs.getCuSeqlensQ() ||
+        fa.getSeqLens() != fs.getSeqLens() || fa.getDenseLen() <= 0 ||
+        (t && int64_t(fa.getDenseLen()) != t))
+      return 0;
+    t = fa.getDenseLen();
+  }
+  return t;
+}
+
 LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &kb) {
   auto fs = cast<sala::FusedSparseSelectOp>(op);
   auto qt = cast<RankedTensorType>(fs.getQuery().getType());
@@ -1211,14 +1227,22 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   Value pairs = kb.mul(kb.arg(prm.tokens), kb.idx(kvh));
   Value maxChunks = kb.div(kb.add(kb.arg(maxBlocks), kb.idx(kThreads - 1)), kb.idx(kThreads));
 
+  // Sequences shorter than this take the dense path of the stage 2 that
+  // reads the selection (selectSkipThreshold): their pairs are skipped, rows
+  // left unwritten, counters untouched.
+  int64_t skipBelow = selectSkipThreshold(op);
+
   // What a unit of either phase knows of its pair.
   struct Pair {
-    Value index, visible, per, perSafe, stored;
+    Value index, visible, per, perSafe, stored, live;
   };
   auto openPair = [&](Value pair) {
     st.setPair(kb.div(pair, kb.idx(kvh)), kb.rem(pair, kb.idx(kvh)));
     Pair p;
     p.index = pair;
+    p.live = skipBelow ? kb.cmp(CmpIPredicate::uge, kb.loadIndex(kb.arg(prm.lens), st.seq),
+                                kb.idx(skipBelow))
+                       : arith::ConstantOp::create(b, loc, b.getBoolAttr(true)).getResult();
     p.visible = st.visible();
     p.per = kb.div(kb.add(p.visible, kb.sub(nSplits, kb.idx(1))), nSplits);
     p.perSafe = kb.select(kb.cmp(CmpIPredicate::eq, p.per, kb.idx(0)), kb.idx(1), p.per);
@@ -1245,38 +1269,41 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   claimLoop(kb, e, kb.arg(tickets), kb.idx(0), totalA, claim, false, [&](Value u) {
     Pair p = openPair(kb.div(u, nSplits));
     Value split = kb.rem(u, nSplits);
-    if (!st.mmaScoring()) // the tensor-core scoring reads q into registers itself
-      st.loadQuery();
-    Value lo = e.minIdx(kb.mul(split, p.per), p.visible);
-    Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
-    // The unit's scores go to its own workspace rows, [slot][head][i - lo]
-    // (what wsAt gives, without its division by the split length per score).
-    Value slotBase = kb.mul(kb.add(kb.mul(p.index, nSplits), split), kb.idx(g));
-    auto unitAt = [&](Value i, Value head) {
-      return kb.add(kb.mul(kb.add(slotBase, head), kb.idx(kSelectPartEntries)), kb.sub(i, lo));
-    };
-    if (st.mmaScoring()) {
-      st.statsMma(lo, hi, [&](Value i, Value head, Value sv) {
-        kb.ifThen(e.land(p.stored, kb.cmp(CmpIPredicate::ult, i, hi)),
-                  [&] { kb.store(sv, kb.arg(partS), unitAt(i, head)); });
-      });
-    } else {
-      st.stats(lo, hi, [&](Value i, ArrayRef<Value> s) {
-        kb.ifThen(p.stored, [&] {
-          for (int64_t hh = 0; hh < g; ++hh)
-            kb.store(s[hh], kb.arg(partS), unitAt(i, kb.idx(hh)));
+    // (A skipped pair's units do nothing; the condition is the block's.)
+    kb.ifThen(p.live, [&] {
+      if (!st.mmaScoring()) // the tensor-core scoring reads q into registers itself
+        st.loadQuery();
+      Value lo = e.minIdx(kb.mul(split, p.per), p.visible);
+      Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
+      // The unit's scores go to its own workspace rows, [slot][head][i - lo]
+      // (what wsAt gives, without its division by the split length per score).
+      Value slotBase = kb.mul(kb.add(kb.mul(p.index, nSplits), split), kb.idx(g));
+      auto unitAt = [&](Value i, Value head) {
+        return kb.add(kb.mul(kb.add(slotBase, head), kb.idx(kSelectPartEntries)), kb.sub(i, lo));
+      };
+      if (st.mmaScoring()) {
+        st.statsMma(lo, hi, [&](Value i, Value head, Value sv) {
+          kb.ifThen(e.land(p.stored, kb.cmp(CmpIPredicate::ult, i, hi)),
+                    [&] { kb.store(sv, kb.arg(partS), unitAt(i, head)); });
         });
+      } else {
+        st.stats(lo, hi, [&](Value i, ArrayRef<Value> s) {
+          kb.ifThen(p.stored, [&] {
+            for (int64_t hh = 0; hh < g; ++hh)
+              kb.store(s[hh], kb.arg(partS), unitAt(i, kb.idx(hh)));
+          });
+        });
+      }
+      kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+        Value at = statAt(p, split, tid);
+        kb.store(kb.load(st.mAll, tid), kb.arg(partML), at);
+        kb.store(kb.load(st.lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
       });
-    }
-    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-      Value at = statAt(p, split, tid);
-      kb.store(kb.load(st.mAll, tid), kb.arg(partML), at);
-      kb.store(kb.load(st.lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
-    });
-    e.barrier(); // every thread's stores, then thread 0 releases them all
-    kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
-      kb.fenceGpu();
-      kb.atomicAdd(kb.arg(counters), kb.mul(p.index, kb.idx(2)), e.i32(1));
+      e.barrier(); // every thread's stores, then thread 0 releases them all
+      kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+        kb.fenceGpu();
+        kb.atomicAdd(kb.arg(counters), kb.mul(p.index, kb.idx(2)), e.i32(1));
+      });
     });
   });
 
@@ -1290,7 +1317,9 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     Value c = kb.rem(u, maxChunks);
     Value own = kb.div(st.pos, kb.idx(block));
     Value nCand = e.minIdx(kb.add(own, kb.idx(1)), kb.arg(maxBlocks));
-    Value nChunks = kb.div(kb.add(nCand, kb.idx(kThreads - 1)), kb.idx(kThreads));
+    Value nChunks = kb.select(p.live,
+                              kb.div(kb.add(nCand, kb.idx(kThreads - 1)), kb.idx(kThreads)),
+                              kb.idx(0));
     kb.ifThen(kb.cmp(CmpIPredicate::ult, c, nChunks), [&] {
       waitForCount(kb, e, kb.arg(counters), kb.mul(p.index, kb.idx(2)), nSplits);
       st.mergeSplits(nSplits, [&](Value sp, Value head) { return statAt(p, sp, head); });

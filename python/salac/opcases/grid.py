@@ -16,7 +16,8 @@ Regimes, as the model uses the ops:
            contexts >= dense_len
            (8192) up to 128K, where the sparse path is the one used, and a
            "long" decode past 1M tokens (the selections' multi-round and
-           unstaged paths);
+           unstaged paths); a selection that skips the sequences below
+           dense_len (manifest skip_below_seq_len) also batches straddling it;
   stage2   fused_sparse_attention (stage 2 with the dense fallback): the
            sparse regime's batches, the dense regime's batches below
            dense_len, and batches that straddle it;
@@ -237,6 +238,9 @@ def scenarios(spec, seed=0, c=FULL):
         out = sparse_scenarios(rng, c)
         if spec.op in ("sala.block_scores", "sala.fused_sparse_select"):
             out += near_uniform(out)
+        if spec.attributes.get("skip_below_seq_len"):  # the skipped short side too
+            out += [sc for sc in fallback_scenarios(random.Random(f"{seed}:fallback"), c)
+                    if sc["label"].startswith("straddling")]
         return out
     if fam == "stage2":  # the sparse family's batches, then the short side
         return (sparse_scenarios(random.Random(f"{seed}:sparse"), c)

@@ -791,11 +791,20 @@ class FusedSparseSelectCase(BlockScoresCase):
         import torch
         from .. import reference as R
         scores = self.reference_scores(spec, a)
+        blocks = R.topk_blocks(scores, a["cu_seqlens_q"], a["seq_lens"],
+                               **self.selection_attributes(spec))
+        # Specialised for a stage 2 with a dense fallback, the kernel skips
+        # the sequences below it: their rows must stay as poisoned.
+        skip = spec.attributes.get("skip_below_seq_len")
+        if skip:
+            cu = a["cu_seqlens_q"].tolist()
+            for b_, n in enumerate(a["seq_lens"].tolist()):
+                if n < skip:
+                    poison(blocks[cu[b_]:cu[b_ + 1]])
         return {"counters": torch.zeros_like(a["counters"]),
                 "tickets": torch.zeros_like(a["tickets"]),
                 "scores": scores,  # not an output: what ties are judged by
-                "blocks": R.topk_blocks(scores, a["cu_seqlens_q"], a["seq_lens"],
-                                        **self.selection_attributes(spec))}
+                "blocks": blocks}
 
     def compare_outputs(self, spec, args, ref):
         from . import compare

@@ -230,6 +230,11 @@ mlir::LogicalResult buildFusedLinearKernel(mlir::Operation *op, KernelBuilder &k
 /// that select's threshold (rows of sequences at least this long are thrown
 /// away, so the kernel skips them and writes zeros); else 0.
 int64_t denseSkipThreshold(mlir::Operation *op);
+/// For a fused_sparse_select whose every use is a fused_sparse_attention of
+/// the same batch with the same dense_len T > 0 (which does not use the
+/// selection of sequences shorter than T): T, so that the kernel skips those
+/// sequences and leaves their rows unwritten; else 0.
+int64_t selectSkipThreshold(mlir::Operation *op);
 /// Whether the attention kernel supports the op's shapes (see AttentionKernels.cpp).
 bool attentionKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb);

@@ -37,9 +37,12 @@ std::string kernelKey(Operation *op) {
     os << "," << t;
   for (Type t : op->getResultTypes())
     os << "->" << t;
-  // Specialised on its consumer too (see denseSkipThreshold).
+  // Specialised on its consumer too (see denseSkipThreshold and
+  // selectSkipThreshold).
   if (int64_t skip = denseSkipThreshold(op))
     os << ",skip_from=" << skip;
+  if (int64_t skip = selectSkipThreshold(op))
+    os << ",skip_below=" << skip;
   return key;
 }
 
