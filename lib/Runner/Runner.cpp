@@ -9,11 +9,13 @@
 
 #include "salac/Compiler/ModelToSala.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
+#include "salac/Dialect/Sala/Transforms/Passes.h"
 #include "salac/Model/ModelConfig.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -145,6 +147,11 @@ llvm::Expected<Block> loadBlock(MLIRContext &ctx, llvm::SourceMgr &sm,
       return fail("cannot parse '" + o.input + "' (see the diagnostics above)");
     if (failed(verify(*block.module)))
       return fail("'" + o.input + "' does not verify (see the diagnostics above)");
+    // A fused op means its chain of primitive ops (sala-unfuse): run that.
+    // (One walk, no folding: the block is otherwise left exactly as given.)
+    RewritePatternSet unfuse(&ctx);
+    sala::populateUnfusePatterns(unfuse);
+    walkAndApplyPatterns(*block.module, std::move(unfuse));
     block.origin = o.input;
   }
   std::vector<func::FuncOp> funcs;
