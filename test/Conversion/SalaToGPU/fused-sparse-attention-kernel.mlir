@@ -41,17 +41,22 @@ func.func @f(%q: !q, %kv: !kv, %pt: tensor<?x?xi32>, %sel: tensor<?x2x96xi32>, %
 // MLIR: } else {
 // MLIR-NEXT: scf.if
 // MLIR-NEXT: arith.cmpi sge, %[[SELBLK]], %c0_i32 : i32
-// The gate: the output rounded to bf16, then x / (1 + exp(-z)), rounded again.
+// The gate: the output rounded to bf16, then x * rcp(1 + exp(-z)), rounded
+// again (an approximate reciprocal: no IEEE division in the split merge).
 // MLIR: arith.truncf %{{.*}} : vector<4xf32> to vector<4xbf16>
 // MLIR: arith.extf %{{.*}} : vector<4xbf16> to vector<4xf32>
 // MLIR: vector.load %arg7[%{{.*}}] {alignment = 8 : i64} : memref<1099511627776xbf16>, vector<4xbf16>
 // MLIR: arith.negf
 // MLIR: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;"
-// MLIR: arith.divf
+// MLIR: arith.addf
+// MLIR: llvm.inline_asm "rcp.approx.ftz.f32 $0, $1;"
+// MLIR: arith.mulf
 // MLIR: gpu.func @sala_fused_sparse_attention_b64_k96_p64_g_h32_d128_bf16(
 // MLIR-SAME: memref<96xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<96xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 
 // PTX-LABEL: .visible .entry sala_fused_sparse_attention_b64_k96_p64_dense8192_g_h32_d128_bf16(
 // PTX: .maxnreg 255
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// PTX: div.rn.f32
+// PTX: rcp.approx.ftz.f32
+// PTX-NOT: div.rn.f32
+// PTX-LABEL: .visible .entry sala_fused_sparse_attention_b64_k96_p64_g_h32_d128_bf16(
