@@ -16,8 +16,8 @@
 //===----------------------------------------------------------------------===//
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 #include "salac/Dialect/Sala/Transforms/Passes.h"
+#include "FusionUtils.h"
 
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace salac::sala {
 #define GEN_PASS_DEF_SALAFUSELINEAR
@@ -29,19 +29,8 @@ using namespace salac::sala;
 
 namespace {
 
-/// The single user of `v`, when it has exactly one use.
-Operation *soleUser(Value v) {
-  return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
-}
-
-/// Whether every op strictly between `from` and `to` (same block, from before
-/// to) is free of memory effects.
-bool onlyPureBetween(Operation *from, Operation *to) {
-  for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode())
-    if (!isMemoryEffectFree(op))
-      return false;
-  return true;
-}
+using fusion::onlyPureBetween;
+using fusion::soleUser;
 
 void fuse(LinearAttentionOp la) {
   Value q = la.getQuery(), k = la.getKey();

@@ -21,9 +21,9 @@
 //===----------------------------------------------------------------------===//
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 #include "salac/Dialect/Sala/Transforms/Passes.h"
+#include "FusionUtils.h"
 
 #include "mlir/IR/Dominance.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace salac::sala {
 #define GEN_PASS_DEF_SALAFUSESPARSEATTENTION
@@ -35,22 +35,8 @@ using namespace salac::sala;
 
 namespace {
 
-Operation *soleUser(Value v) {
-  return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
-}
-
-/// Whether an op strictly between `from` and `to` (one block, `from` first)
-/// may write memory. Ops of unknown effect count as writers.
-bool writesBetween(Operation *from, Operation *to) {
-  for (Operation *op = from->getNextNode(); op && op != to; op = op->getNextNode()) {
-    if (isMemoryEffectFree(op))
-      continue;
-    auto iface = dyn_cast<MemoryEffectOpInterface>(op);
-    if (!iface || iface.hasEffect<MemoryEffects::Write>())
-      return true;
-  }
-  return false;
-}
+using fusion::soleUser;
+using fusion::writesBetween;
 
 void fuse(SparseAttentionOp sp, DominanceInfo &dom) {
   Value cu = sp.getCuSeqlensQ(), lens = sp.getSeqLens();
