@@ -18,7 +18,6 @@
 #include "salac/Dialect/Sala/Transforms/Passes.h"
 #include "FusionUtils.h"
 
-
 namespace salac::sala {
 #define GEN_PASS_DEF_SALAFUSELINEAR
 #include "salac/Dialect/Sala/Transforms/Passes.h.inc"
