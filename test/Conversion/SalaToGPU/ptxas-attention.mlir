@@ -14,3 +14,9 @@
 // FUSED-DAG: check-ptx: ok sala_fused_sparse_attention_b64_k96_p64_dense8192_g_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
 // FUSED-DAG: check-ptx: ok sala_fused_sparse_attention_b64_k96_p64_g_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
 // FUSED: check-ptx: 2 kernels assembled for sm_90, no spills
+// Plain stage 2 at every page size too (with 16-token pages ptxas, left to
+// its heuristics, took 168 registers and spilled; nvvm.maxnreg lifts that).
+// RUN: salac --no-fuse --page-size=16 -o %t.p16.ptx
+// RUN: %check-ptx %t.p16.ptx | FileCheck %s --check-prefix=P16
+// P16: check-ptx: ok sala_sparse_attention_b64_k96_p16_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
+// P16: check-ptx: {{[0-9]+}} kernels assembled for sm_90, no spills
