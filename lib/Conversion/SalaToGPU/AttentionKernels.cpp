@@ -81,18 +81,17 @@ AttnShape shapeOf(Operation *op) {
   AttnShape s;
   Value q;
   sala::KVCacheType cache;
-  if (auto sp = dyn_cast<sala::SparseAttentionOp>(op)) {
+  auto stage2 = [&](auto sp) {
     q = sp.getQuery();
     cache = sp.getCache().getType();
     s.sparse = true;
     s.blockSize = sp.getBlockSize();
     s.selected = sp.getBlocks().getType().getDimSize(2);
+  };
+  if (auto sp = dyn_cast<sala::SparseAttentionOp>(op)) {
+    stage2(sp);
   } else if (auto f = dyn_cast<sala::FusedSparseAttentionOp>(op)) {
-    q = f.getQuery();
-    cache = f.getCache().getType();
-    s.sparse = true;
-    s.blockSize = f.getBlockSize();
-    s.selected = f.getBlocks().getType().getDimSize(2);
+    stage2(f);
     s.denseLen = f.getDenseLen();
     s.gated = bool(f.getGate());
   } else {
@@ -577,7 +576,8 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   };
   // The one-split write's rows and columns (below): thread handles 4 columns
   // of rows (tid + 128 j) / 32; their gate logits are in flight during the
-  // combine.
+  // combine. Every split loads them, though only a single split uses them:
+  // loading them only then measured slower (bench/RESULTS.md).
   constexpr int64_t kWriteSteps = kRows * kDim / 4 / kThreads;
   Value wRow[kWriteSteps], wCol[kWriteSteps], wGate[kWriteSteps];
   for (int64_t j = 0; j < kWriteSteps; ++j) {

@@ -572,11 +572,19 @@ static DictionaryAttr kernelAttributes(Operation *op) {
       attrs.set("kv_heads", b.getI64IntegerAttr(ck.getKvHeads()));
     }
   }
+  for (NamedAttribute a : consumerSpecialisation(op))
+    attrs.set(a.getName(), a.getValue());
+  return attrs.getDictionary(op->getContext());
+}
+
+NamedAttrList salac::consumerSpecialisation(Operation *op) {
+  Builder b(op->getContext());
+  NamedAttrList attrs;
   if (int64_t skip = denseSkipThreshold(op))
     attrs.set("skip_from_seq_len", b.getI64IntegerAttr(skip));
   if (int64_t skip = selectSkipThreshold(op))
     attrs.set("skip_below_seq_len", b.getI64IntegerAttr(skip));
-  return attrs.getDictionary(op->getContext());
+  return attrs;
 }
 
 FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp module,

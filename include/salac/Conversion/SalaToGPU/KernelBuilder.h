@@ -235,6 +235,10 @@ int64_t denseSkipThreshold(mlir::Operation *op);
 /// selection of sequences shorter than T): T, so that the kernel skips those
 /// sequences and leaves their rows unwritten; else 0.
 int64_t selectSkipThreshold(mlir::Operation *op);
+/// What a kernel is specialised on beyond its op's own attributes and types:
+/// its consumers (skip_from_seq_len, skip_below_seq_len above), as manifest
+/// attributes. Ops that differ here need different kernels.
+mlir::NamedAttrList consumerSpecialisation(mlir::Operation *op);
 /// Whether the attention kernel supports the op's shapes (see AttentionKernels.cpp).
 bool attentionKernelSupports(mlir::Operation *op);
 mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb);

@@ -37,12 +37,8 @@ std::string kernelKey(Operation *op) {
     os << "," << t;
   for (Type t : op->getResultTypes())
     os << "->" << t;
-  // Specialised on its consumer too (see denseSkipThreshold and
-  // selectSkipThreshold).
-  if (int64_t skip = denseSkipThreshold(op))
-    os << ",skip_from=" << skip;
-  if (int64_t skip = selectSkipThreshold(op))
-    os << ",skip_below=" << skip;
+  // Specialised on its consumers too.
+  os << consumerSpecialisation(op).getDictionary(op->getContext());
   return key;
 }
 
