@@ -2,11 +2,11 @@
 //
 // costOf: one case per op kind (see KernelPlan.h for what is counted and
 // docs/KernelPlan.md for the formulas); planKernelLaunches: the launches of a
-// module after sala-form-kernels; printKernelPlan: the report.
+// module after convert-sala-to-gpu; printKernelPlan: the report.
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Compiler/KernelPlan.h"
-#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -265,8 +265,8 @@ void costFusedSparseSelect(sala::FusedSparseSelectOp op, const StepSizes &s, Cos
   auto blocks = cast<RankedTensorType>(op.getBlocks().getType());
   int64_t groups = blocks.getDimSize(1);
   // Below its stage 2's dense_len the kernel skips the sequence (see
-  // selectSkipThreshold): it reads the lengths and nothing else.
-  if (int64_t skip = selectSkipThreshold(op); skip && s.seqLen() < skip) {
+  // getUnusedBelowSeqLen): it reads the lengths and nothing else.
+  if (int64_t skip = op.getUnusedBelowSeqLen(); skip && s.seqLen() < skip) {
     c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
     return;
   }
@@ -346,7 +346,10 @@ void costDenseStage2(OpT op, const StepSizes &s, Costing &c) {
   int64_t n = s.seqLen();
   // The dense fallback's kernel skips sequences its length_select sends down
   // the sparse path: it reads no keys and writes zeros for them.
-  if (int64_t skip = denseSkipThreshold(op); skip && n >= skip) {
+  int64_t skip = 0;
+  if constexpr (std::is_same_v<OpT, sala::DenseAttentionOp>)
+    skip = op.getDiscardedFromSeqLen();
+  if (skip && n >= skip) {
     c.readTokens("query", op.getQuery());
     c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
     c.writeTokens("output", op.getOutput());

@@ -5,7 +5,7 @@
 // a !sala.kv_cache operand is two pools, `k_cache` and `v_cache`; the slots of
 // linear attention are `slot_ids`; scalar parameters are sizes. So a launch is
 // bound by name: each op lists its operands and results under those names
-// (getOpRoles, OpRoles.cpp), and a pointer parameter that matches none of them
+// (KernelOpInterface::getKernelRoles), and a pointer parameter that matches none of them
 // is a workspace of the kernel (its meaning says whether it must start at 0).
 //
 // The function's arguments are named after the roles they play, looking
@@ -15,8 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Compiler/MixerPlan.h"
-#include "salac/Compiler/OpRoles.h"
-#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -57,7 +56,7 @@ private:
   void nameIntermediates();
   std::string traceName(Value v, unsigned depth);
   std::string argumentName(BlockArgument arg);
-  llvm::Error bindLaunch(Operation *op, const OpRoles &roles);
+  llvm::Error bindLaunch(Operation *op, const sala::KernelRoles &roles);
   llvm::Error recordShape(MixerBuffer &buf, const KernelParam &p, StringRef kernel,
                           Type valueType);
   void planSizes();
@@ -65,7 +64,7 @@ private:
 
   func::FuncOp fn;
   MixerPlan plan;
-  SmallVector<std::pair<Operation *, OpRoles>> ops;
+  SmallVector<std::pair<Operation *, sala::KernelRoles>> ops;
   // Uses of each value in program order: (role name, op).
   llvm::DenseMap<Value, SmallVector<std::pair<std::string, Operation *>>> uses;
   llvm::DenseMap<Value, unsigned> intermediateOf;  // op result -> plan.intermediates
@@ -92,12 +91,13 @@ llvm::Error Planner::collectOps() {
                   "' is not a sala op: the host graph must hold kernels only");
     if (!op.getAttrOfType<SymbolRefAttr>(kKernelAttrName))
       return fail("'" + op.getName().getStringRef() + "' has no GPU kernel");
-    OpRoles roles;
-    if (!getOpRoles(&op, roles))
+    auto kernelOp = dyn_cast<sala::KernelOpInterface>(op);
+    if (!kernelOp)
       return fail("'" + op.getName().getStringRef() +
-                  "' is not known to the mixer planner (lib/Compiler/OpRoles.cpp): "
-                  "add its operand roles there");
-    for (const OpRole &r : roles.operands)
+                  "' does not implement KernelOpInterface: declare its kernel roles");
+    sala::KernelRoles roles;
+    kernelOp.getKernelRoles(roles);
+    for (const sala::KernelRole &r : roles.operands)
       uses[r.value].push_back({r.name, &op});
     ops.push_back({&op, std::move(roles)});
   }
@@ -201,7 +201,7 @@ void Planner::nameArguments() {
     a.name = uniqueName(argNames, argumentName(arg));
     Type t = arg.getType();
     a.mlirType = typeName(t);
-    std::string dtype = dtypeName(elementTypeOf(t));
+    std::string dtype = sala::shortTypeName(elementTypeOf(t));
     auto buffer = [&](StringRef name) {
       MixerBuffer b;
       b.name = uniqueName(names, name);
@@ -319,7 +319,7 @@ llvm::Expected<SmallVector<KernelParam>> kernelParams(func::FuncOp fn, Operation
   return out;
 }
 
-llvm::Error Planner::bindLaunch(Operation *op, const OpRoles &roles) {
+llvm::Error Planner::bindLaunch(Operation *op, const sala::KernelRoles &roles) {
   std::string kernelName;
   auto params = kernelParams(fn, op, kernelName);
   if (!params)
@@ -364,20 +364,20 @@ llvm::Error Planner::bindLaunch(Operation *op, const OpRoles &roles) {
       launch.args.push_back(std::move(b));
       continue;
     }
-    const OpRole *role = nullptr;
+    const sala::KernelRole *role = nullptr;
     unsigned bufferIndex = 0;
     if (p.name == "k_cache" || p.name == "v_cache") {
-      for (const OpRole &r : roles.operands)
+      for (const sala::KernelRole &r : roles.operands)
         if (isa<sala::KVCacheType>(r.value.getType())) {
           role = &r;
           break;
         }
       bufferIndex = p.name == "v_cache";
     }
-    for (const OpRole &r : roles.operands)
+    for (const sala::KernelRole &r : roles.operands)
       if (!role && r.name == p.name)
         role = &r;
-    for (const OpRole &r : roles.results)
+    for (const sala::KernelRole &r : roles.results)
       if (!role && r.name == p.name)
         role = &r;
     if (role) {
@@ -402,11 +402,11 @@ llvm::Error Planner::bindLaunch(Operation *op, const OpRoles &roles) {
     plan.workspaces.push_back(std::move(w));
     launch.args.push_back(std::move(b));
   }
-  for (const OpRole &r : roles.operands)
+  for (const sala::KernelRole &r : roles.operands)
     if (!bound.count(r.value))
       return fail("kernel '" + kernelName + "' of '" + launch.op +
                   "' has no parameter for its operand '" + r.name + "'");
-  for (const OpRole &r : roles.results)
+  for (const sala::KernelRole &r : roles.results)
     if (!bound.count(r.value))
       return fail("kernel '" + kernelName + "' of '" + launch.op +
                   "' has no parameter for its result '" + r.name + "'");
@@ -547,12 +547,12 @@ void Planner::nameIntermediates() {
       returned[v] = ret.getNumOperands() == 1 ? "output" : "output_" + std::to_string(i);
   // Returned results take their names first, so they keep them.
   for (auto &[op, roles] : ops)
-    for (const OpRole &r : roles.results)
+    for (const sala::KernelRole &r : roles.results)
       if (returned.count(r.value))
         returned[r.value] = uniqueName(names, returned[r.value]);
   llvm::StringMap<unsigned> perOp;
   for (auto &[op, roles] : ops)
-    for (const OpRole &r : roles.results) {
+    for (const sala::KernelRole &r : roles.results) {
       if (intermediateOf.count(r.value))
         continue;
       MixerTemp t;
@@ -566,7 +566,7 @@ void Planner::nameIntermediates() {
         t.buffer.name =
             uniqueName(names, (opName + "_" + llvm::Twine(perOp[opName]++)).str());
       }
-      t.buffer.dtype = dtypeName(elementTypeOf(r.value.getType()));
+      t.buffer.dtype = sala::shortTypeName(elementTypeOf(r.value.getType()));
       t.buffer.shape = typeShape(r.value.getType());
       intermediateOf[r.value] = plan.intermediates.size();
       plan.intermediates.push_back(std::move(t));

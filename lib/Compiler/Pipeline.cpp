@@ -1,5 +1,6 @@
 //===- Pipeline.cpp - salac's compilation pipelines -----------------------===//
 #include "salac/Compiler/Pipeline.h"
+#include "salac/Conversion/Passes.h"
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
 #include "salac/Dialect/Sala/Transforms/Passes.h"
 
@@ -65,7 +66,7 @@ void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse) {
     pm.addPass(sala::createSalaFuseLinear());
   }
   // ---------------------------------------------------------------------------
-  pm.addPass(sala::createSalaFormKernels());
+  pm.addPass(createConvertSalaToGPU());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

@@ -170,10 +170,10 @@ TEST_F(CompilerTest, KernelsAreDedupedAcrossLayers) {
 
 TEST_F(CompilerTest, DtypeNames) {
   Builder b(&ctx);
-  EXPECT_EQ(dtypeName(b.getBF16Type()), "bf16");
-  EXPECT_EQ(dtypeName(b.getF16Type()), "f16");
-  EXPECT_EQ(dtypeName(b.getF32Type()), "f32");
-  EXPECT_EQ(dtypeName(b.getI32Type()), "i32");
+  EXPECT_EQ(sala::shortTypeName(b.getBF16Type()), "bf16");
+  EXPECT_EQ(sala::shortTypeName(b.getF16Type()), "f16");
+  EXPECT_EQ(sala::shortTypeName(b.getF32Type()), "f32");
+  EXPECT_EQ(sala::shortTypeName(b.getI32Type()), "i32");
 }
 
 TEST_F(CompilerTest, VerifierRejectsInconsistentSparseConfig) {

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "salac/Compiler/MixerPlan.h"
 #include "salac/Compiler/ModelToSala.h"
+#include "salac/Conversion/Passes.h"
 #include "salac/Dialect/Sala/Transforms/Passes.h"
 #include "salac/InitAll.h"
 
@@ -47,7 +48,7 @@ protected:
     pm.addPass(sala::createSalaDecompose());
     if (fuseLinear)
       pm.addPass(sala::createSalaFuseLinear());
-    pm.addPass(sala::createSalaFormKernels());
+    pm.addPass(createConvertSalaToGPU());
     EXPECT_TRUE(succeeded(pm.run(**module)));
     return std::move(*module);
   }
@@ -206,7 +207,7 @@ TEST_F(MixerPlanTest, HandWrittenBlocks) {
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(src, &ctx);
   ASSERT_TRUE(module);
   PassManager pm(&ctx);
-  pm.addPass(sala::createSalaFormKernels());
+  pm.addPass(createConvertSalaToGPU());
   ASSERT_TRUE(succeeded(pm.run(*module)));
 
   auto gate = planMixer(module->lookupSymbol<func::FuncOp>("gate"));

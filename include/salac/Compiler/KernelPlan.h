@@ -1,7 +1,7 @@
 //===- KernelPlan.h - what each kernel launch costs -------------*- C++ -*-===//
 //
 // The kernel plan of a step: every kernel launch of the host graph after
-// sala-form-kernels, in program order, with its grid and block evaluated for
+// convert-sala-to-gpu, in program order, with its grid and block evaluated for
 // the step's sizes, its shared memory, the DRAM bytes it must move, its flops,
 // and the roofline floor on a named GPU (DESIGN.md section 5). `salac
 // --print-kernel-plan` prints it; docs/KernelPlan.md describes the model.
@@ -111,7 +111,7 @@ struct KernelLaunch {
   bool needed = true;
 };
 
-/// Every kernel launch of `module` (after sala-form-kernels), function by
+/// Every kernel launch of `module` (after convert-sala-to-gpu), function by
 /// function in module order, op by op in program order. Fails on a sala op
 /// without a kernel, on an op costOf does not know, and on a grid that depends
 /// on a size the plan cannot know.

@@ -1,6 +1,6 @@
 //===- MixerPlan.h - how to run a whole mixer from its kernels ---*- C++ -*-===//
 //
-// After sala-form-kernels, each mixer is a host func.func whose sala ops name
+// After convert-sala-to-gpu, each mixer is a host func.func whose sala ops name
 // their kernels (`sala.kernel`) and are connected by SSA values. A mixer plan
 // is that function told in the package's own terms, so that a runtime without
 // MLIR can run (and capture) the whole mixer: its arguments and the device
@@ -94,7 +94,7 @@ struct MixerPlan {
   std::vector<MixerLaunch> launches;
 };
 
-/// The plan of one host function after sala-form-kernels. Fails, saying why,
+/// The plan of one host function after convert-sala-to-gpu. Fails, saying why,
 /// when an op has no kernel or is not known to the planner, or when two
 /// launches disagree on a buffer's shape.
 llvm::Expected<MixerPlan> planMixer(mlir::func::FuncOp fn);

@@ -25,7 +25,7 @@ struct KernelManifestEntry {
 };
 
 /// Collects the manifest entries of every kernel in `gpu.module @sala_kernels`.
-/// Call after sala-form-kernels and before lowering to NVVM.
+/// Call after convert-sala-to-gpu and before lowering to NVVM.
 mlir::FailureOr<std::vector<KernelManifestEntry>>
 collectKernelManifest(mlir::ModuleOp module);
 

@@ -22,7 +22,7 @@ llvm::StringRef supportedChips();
 bool isSupportedChip(llvm::StringRef chip);
 
 /// sala graph -> kernels: sala-decompose, the fusion passes (when `fuse`),
-/// sala-form-kernels, cleanup. `fuse = false` forms one kernel per primitive
+/// convert-sala-to-gpu, cleanup. `fuse = false` forms one kernel per primitive
 /// op: the "before fusion" side of `salac --print-kernel-plan`.
 void buildSalaToKernelsPipeline(mlir::OpPassManager &pm, bool fuse = true);
 /// Kernels (gpu/scf/arith/memref) -> NVVM/LLVM dialect, target attached.

@@ -69,4 +69,46 @@ def ConvertSalaToLoops : Pass<"convert-sala-to-loops", "::mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def ConvertSalaToGPU : Pass<"convert-sala-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Turn each GPU-lowerable sala op into a kernel of a gpu.module";
+  let description = [{
+    The GPU lowering. For every sala op that has a kernel for its shape,
+    builds (once per distinct op, attributes, types and consumer
+    specialisation) a `gpu.func` kernel in the `gpu.module @sala_kernels` of
+    the module, and records the kernel on the op as `sala.kernel =
+    @sala_kernels::@name`. Kernels take bare pointers (flat 1-D memrefs) and the
+    runtime sizes as `index` scalars; their launch rules are attached as
+    `sala.launch` attributes and become the package manifest. Ops without a
+    kernel are left alone (the `salac` driver reports them).
+
+    Kernels are formed by patterns, one `populateSala<Family>ToGPUPatterns`
+    per op family (`lib/Conversion/SalaToGPU/<Family>Kernels.cpp`), applied
+    in one walk; what an op tells its kernel (parameter roles, name,
+    consumer specialisation) comes from its `KernelOpInterface`.
+
+    Before:
+
+    ```mlir
+    %y = sala.sigmoid_gate %x, %z : tensor<?x32x128xbf16>
+    ```
+
+    After:
+
+    ```mlir
+    %y = sala.sigmoid_gate %x, %z {sala.kernel = @sala_kernels::@sala_sigmoid_gate_h32_d128_bf16}
+        : tensor<?x32x128xbf16>
+    gpu.module @sala_kernels {
+      gpu.func @sala_sigmoid_gate_h32_d128_bf16(%x: memref<...xbf16>, ...) kernel { ... }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           // nvvm.mma.sync: MLIR 22 cannot lower a bf16 nvgpu.mma.sync.
+                           "::mlir::NVVM::NVVMDialect"];
+}
+
 #endif

@@ -37,7 +37,7 @@
 // The MMA helpers are in MmaEmitter.h.
 //
 //===----------------------------------------------------------------------===//
-#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "MmaEmitter.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
@@ -115,18 +115,13 @@ AttnShape shapeOf(Operation *op) {
 
 } // namespace
 
-int64_t salac::denseSkipThreshold(Operation *op) {
+/// Rows of sequences at least this long are discarded by the consumer (0: none).
+static int64_t discardedFromSeqLen(Operation *op) {
   auto de = dyn_cast<sala::DenseAttentionOp>(op);
-  if (!de || !de.getOutput().hasOneUse())
-    return 0;
-  auto sel = dyn_cast<sala::LengthSelectOp>(*de.getOutput().getUsers().begin());
-  if (!sel || sel.getShortValue() != de.getOutput() || sel.getLongValue() == de.getOutput() ||
-      sel.getCuSeqlensQ() != de.getCuSeqlensQ() || sel.getSeqLens() != de.getSeqLens())
-    return 0;
-  return int64_t(sel.getThreshold());
+  return de ? de.getDiscardedFromSeqLen() : 0;
 }
 
-bool salac::attentionKernelSupports(Operation *op) {
+static bool attentionKernelSupports(Operation *op) {
   AttnShape s = shapeOf(op);
   // The group's heads are the 16 rows of an MMA; a 128-wide head is 8 k-steps
   // of S and 16 n-tiles of O; a 64-token tile is 16 keys for each of 4 warps.
@@ -137,7 +132,7 @@ bool salac::attentionKernelSupports(Operation *op) {
          ceilDiv(s.denseLen, kTile) <= kMaxDenseTiles;
 }
 
-LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   AttnShape s = shapeOf(op);
   if (!attentionKernelSupports(op))
     return op->emitOpError() << "no GPU kernel for this shape yet (needs head_dim 128, "
@@ -252,7 +247,7 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   Value numTiles = s.sparse ? idx(s.selected) : allTiles;
   // The dense fallback of a sparse mixer: sequences that take the sparse path
   // (seq_len >= the length_select's threshold) are not attended (zeros).
-  if (int64_t skipFrom = denseSkipThreshold(op))
+  if (int64_t skipFrom = discardedFromSeqLen(op))
     numTiles = kb.select(kb.cmp(CmpIPredicate::uge, kb.loadIndex(kb.arg(lens), seq),
                                 idx(skipFrom)),
                          idx(0), numTiles);
@@ -793,4 +788,10 @@ LogicalResult salac::buildAttentionKernel(Operation *op, KernelBuilder &kb) {
     });
   });
   return success();
+}
+
+void salac::populateSalaAttentionToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
+  addFormKernelPattern<sala::SparseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports);
+  addFormKernelPattern<sala::DenseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports);
+  addFormKernelPattern<sala::FusedSparseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports);
 }

@@ -6,7 +6,7 @@
 // validates page tables and reports them; the kernel must not corrupt memory).
 //
 //===----------------------------------------------------------------------===//
-#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -75,7 +75,7 @@ NewTokens newTokens(KernelBuilder &kb, const BatchParams &bp, Value seq) {
 // sala.kv_append: one thread per 16 bytes of a token's K (and V) row.
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildKVAppendKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildKVAppendKernel(Operation *op, KernelBuilder &kb) {
   auto append = cast<sala::KVAppendOp>(op);
   sala::KVCacheType cache = append.getCache().getType();
   int64_t kvh = cache.getKvHeads(), d = cache.getHeadDim(), page = cache.getPageSize();
@@ -132,7 +132,7 @@ LogicalResult salac::buildKVAppendKernel(Operation *op, KernelBuilder &kb) {
 // `stride` apart), which bounds the grid.
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
   auto compress = cast<sala::CompressKeysOp>(op);
   sala::KVCacheType cache = compress.getCache().getType();
   sala::CompressedKeysType keys = compress.getKeys().getType();
@@ -221,7 +221,12 @@ LogicalResult salac::buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
 // the same bits.
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) {
+/// The compression window is unrolled: at most 64 keys.
+static bool fusedKVUpdateKernelSupports(Operation *op) {
+  return cast<sala::FusedKVUpdateOp>(op).getKeys().getType().getKernelSize() <= 64;
+}
+
+static LogicalResult buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) {
   auto fused = cast<sala::FusedKVUpdateOp>(op);
   sala::KVCacheType cache = fused.getCache().getType();
   sala::CompressedKeysType keys = fused.getKeys().getType();
@@ -344,4 +349,10 @@ LogicalResult salac::buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
     });
   });
   return success();
+}
+
+void salac::populateSalaCacheToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
+  addFormKernelPattern<sala::KVAppendOp>(patterns, table, buildKVAppendKernel);
+  addFormKernelPattern<sala::CompressKeysOp>(patterns, table, buildCompressKeysKernel);
+  addFormKernelPattern<sala::FusedKVUpdateOp>(patterns, table, buildFusedKVUpdateKernel, fusedKVUpdateKernelSupports);
 }

@@ -5,7 +5,7 @@
 // where f32 would lose accuracy (RoPE angles at positions up to 1M).
 //
 //===----------------------------------------------------------------------===//
-#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -40,7 +40,7 @@ SmallVector<Extent> tokensShape(const Shape &s) {
 // sala.sigmoid_gate: one element per thread.
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildSigmoidGateKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildSigmoidGateKernel(Operation *op, KernelBuilder &kb) {
   auto gate = cast<sala::SigmoidGateOp>(op);
   Shape s = shapeOf(gate.getInput());
   int64_t rowElems = s.heads * s.headDim;
@@ -76,7 +76,7 @@ LogicalResult salac::buildSigmoidGateKernel(Operation *op, KernelBuilder &kb) {
 // across warps, through workgroup memory.
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
   auto norm = cast<sala::RMSNormOp>(op);
   Shape s = shapeOf(norm.getInput());
   bool perHead = norm.getScope() == sala::NormScope::Head;
@@ -170,7 +170,7 @@ LogicalResult salac::buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
 // ~1e-6 absolute at positions near 1M, where an f32 angle would be off by ~0.1.
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildRopeKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildRopeKernel(Operation *op, KernelBuilder &kb) {
   auto rope = cast<sala::RopeOp>(op);
   Shape s = shapeOf(rope.getInput());
   int64_t half = s.headDim / 2;
@@ -225,7 +225,7 @@ LogicalResult salac::buildRopeKernel(Operation *op, KernelBuilder &kb) {
 // sala.length_select: 16 bytes per thread, the sequence found by binary search.
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildLengthSelectKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildLengthSelectKernel(Operation *op, KernelBuilder &kb) {
   auto ls = cast<sala::LengthSelectOp>(op);
   Shape s = shapeOf(ls.getShortValue());
   int64_t rowElems = s.heads * s.headDim;
@@ -259,4 +259,11 @@ LogicalResult salac::buildLengthSelectKernel(Operation *op, KernelBuilder &kb) {
     kb.storeVector(arith::SelectOp::create(b, loc, isShort, a, c), kb.arg(y), at, align);
   });
   return success();
+}
+
+void salac::populateSalaElementwiseToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
+  addFormKernelPattern<sala::RMSNormOp>(patterns, table, buildRMSNormKernel);
+  addFormKernelPattern<sala::RopeOp>(patterns, table, buildRopeKernel);
+  addFormKernelPattern<sala::SigmoidGateOp>(patterns, table, buildSigmoidGateKernel);
+  addFormKernelPattern<sala::LengthSelectOp>(patterns, table, buildLengthSelectKernel);
 }

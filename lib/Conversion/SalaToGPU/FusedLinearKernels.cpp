@@ -22,7 +22,7 @@
 // another: there is no spinning, whatever the launch order.
 //
 //===----------------------------------------------------------------------===//
-#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -41,7 +41,7 @@ constexpr int64_t kSliceCols = 32; // value columns per block (a warp's lanes)
 constexpr int64_t kWarps = 4;      // row groups of the state
 } // namespace
 
-bool salac::fusedLinearKernelSupports(Operation *op) {
+static bool fusedLinearKernelSupports(Operation *op) {
   auto f = cast<sala::FusedLinearAttentionOp>(op);
   auto qt = cast<RankedTensorType>(f.getQuery().getType());
   int64_t d = qt.getDimSize(2);
@@ -54,7 +54,7 @@ bool salac::fusedLinearKernelSupports(Operation *op) {
   return d % kSliceCols == 0 && d <= kWarps * 32 && weightsOk;
 }
 
-LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
   auto f = cast<sala::FusedLinearAttentionOp>(op);
   auto qt = cast<RankedTensorType>(f.getQuery().getType());
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2);
@@ -341,4 +341,8 @@ LogicalResult salac::buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
     });
   });
   return success();
+}
+
+void salac::populateSalaFusedLinearToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
+  addFormKernelPattern<sala::FusedLinearAttentionOp>(patterns, table, buildFusedLinearKernel, fusedLinearKernelSupports);
 }

@@ -1,13 +1,17 @@
 //===- KernelBuilder.cpp - shared machinery of sala GPU kernels -----------===//
+//
+// The helper library every kernel family builds with: parameters and their
+// manifest records, launch rules, and small emitters for bodies. It knows no
+// sala op; the families (one file each) and the conversion use it.
+//
+//===----------------------------------------------------------------------===//
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
-#include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "llvm/ADT/TypeSwitch.h"
 #include <cmath>
 
 using namespace mlir;
@@ -22,7 +26,7 @@ KernelBuilder::KernelBuilder(gpu::GPUModuleOp module, StringRef name, Location l
 
 unsigned KernelBuilder::addBuffer(StringRef pname, Type elementType,
                                   ArrayRef<Extent> shape, StringRef meaning) {
-  params.push_back({pname.str(), "ptr", dtypeName(elementType), meaning.str(),
+  params.push_back({pname.str(), "ptr", sala::shortTypeName(elementType), meaning.str(),
                     MemRefType::get({kUnboundedExtent}, elementType),
                     SmallVector<Extent>(shape)});
   return params.size() - 1;
@@ -400,224 +404,4 @@ Value KernelBuilder::warpSum(Value v, int64_t width) {
             : arith::AddIOp::create(b, loc, v, shfl.getShuffleResult()).getResult();
   }
   return v;
-}
-
-//===----------------------------------------------------------------------===//
-// Dispatch
-//===----------------------------------------------------------------------===//
-
-std::string salac::dtypeName(Type t) {
-  if (t.isBF16())
-    return "bf16";
-  if (t.isF16())
-    return "f16";
-  if (t.isF32())
-    return "f32";
-  if (t.isF64())
-    return "f64";
-  if (t.isSignlessInteger(32))
-    return "i32";
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  t.print(os);
-  return s;
-}
-
-bool salac::hasKernelBuilder(Operation *op) {
-  if (auto la = dyn_cast<sala::LinearAttentionOp>(op))
-    return la.getForm() == sala::LinearForm::Recurrent || linearChunkedKernelSupports(op);
-  if (isa<sala::SparseAttentionOp, sala::DenseAttentionOp, sala::FusedSparseAttentionOp>(op))
-    return attentionKernelSupports(op);
-  if (isa<sala::FusedLinearAttentionOp>(op))
-    return fusedLinearKernelSupports(op);
-  if (isa<sala::BlockScoresOp, sala::TopkBlocksOp, sala::FusedSparseSelectOp>(op))
-    return selectKernelSupports(op);
-  if (auto f = dyn_cast<sala::FusedKVUpdateOp>(op)) // the window unrolled
-    return f.getKeys().getType().getKernelSize() <= 64;
-  return isa<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::KVAppendOp,
-             sala::CompressKeysOp, sala::LengthSelectOp>(op);
-}
-
-std::string salac::kernelBaseName(Operation *op) {
-  auto shape = [](Value v) {
-    auto t = cast<RankedTensorType>(v.getType());
-    return "_h" + std::to_string(t.getDimSize(1)) + "_d" +
-           std::to_string(t.getDimSize(2)) + "_" + dtypeName(t.getElementType());
-  };
-  return llvm::TypeSwitch<Operation *, std::string>(op)
-      .Case([&](sala::RMSNormOp o) {
-        return "sala_rms_norm_" + sala::stringifyNormScope(o.getScope()).str() +
-               shape(o.getInput());
-      })
-      .Case([&](sala::RopeOp o) {
-        return "sala_rope_" + sala::stringifyRopeStyle(o.getStyle()).str() +
-               shape(o.getInput());
-      })
-      .Case([&](sala::SigmoidGateOp o) {
-        return "sala_sigmoid_gate" + shape(o.getInput());
-      })
-      .Case([&](sala::LinearAttentionOp o) {
-        return "sala_linear_attention_" +
-               sala::stringifyLinearForm(o.getForm()).str() + shape(o.getQuery());
-      })
-      .Case([&](sala::FusedLinearAttentionOp o) {
-        std::string stages;
-        if (o.getQNormWeight())
-          stages += "n";
-        if (o.getPositions())
-          stages += o.getRopeStyle() == sala::RopeStyle::NeoX ? "r" : "i";
-        if (o.getOutNormWeight())
-          stages += "o";
-        if (o.getGate())
-          stages += "g";
-        return "sala_fused_linear_attention" + (stages.empty() ? "" : "_" + stages) +
-               shape(o.getQuery());
-      })
-      .Case([&](sala::SparseAttentionOp o) {
-        return "sala_sparse_attention_b" + std::to_string(o.getBlockSize()) + "_k" +
-               std::to_string(o.getBlocks().getType().getDimSize(2)) + "_p" +
-               std::to_string(o.getCache().getType().getPageSize()) +
-               shape(o.getQuery());
-      })
-      .Case([&](sala::FusedSparseAttentionOp o) {
-        return "sala_fused_sparse_attention_b" + std::to_string(o.getBlockSize()) + "_k" +
-               std::to_string(o.getBlocks().getType().getDimSize(2)) + "_p" +
-               std::to_string(o.getCache().getType().getPageSize()) +
-               (o.getDenseLen() ? "_dense" + std::to_string(o.getDenseLen()) : "") +
-               (o.getGate() ? "_g" : "") + shape(o.getQuery());
-      })
-      .Case([&](sala::DenseAttentionOp o) {
-        int64_t skip = denseSkipThreshold(o);
-        return "sala_dense_attention_p" +
-               std::to_string(o.getCache().getType().getPageSize()) +
-               (skip ? "_below" + std::to_string(skip) : "") + shape(o.getQuery());
-      })
-      .Case([&](sala::BlockScoresOp o) {
-        auto k = o.getKeys().getType();
-        return "sala_block_scores_k" + std::to_string(k.getKernelSize()) + "_s" +
-               std::to_string(k.getKernelStride()) + "_b" +
-               std::to_string(o.getBlockSize()) + shape(o.getQuery());
-      })
-      .Case([&](sala::TopkBlocksOp o) {
-        return "sala_topk_blocks_b" + std::to_string(o.getBlockSize()) + "_k" +
-               std::to_string(o.getTopk()) + "_i" + std::to_string(o.getInitBlocks()) +
-               "_l" + std::to_string(o.getLocalBlocks()) + "_g" +
-               std::to_string(o.getScores().getType().getDimSize(1));
-      })
-      .Case([&](sala::FusedSparseSelectOp o) {
-        auto k = o.getKeys().getType();
-        int64_t skip = selectSkipThreshold(o);
-        return "sala_fused_sparse_select_k" + std::to_string(k.getKernelSize()) + "_s" +
-               std::to_string(k.getKernelStride()) + "_b" + std::to_string(o.getBlockSize()) +
-               "_k" + std::to_string(o.getTopk()) + "_i" + std::to_string(o.getInitBlocks()) +
-               "_l" + std::to_string(o.getLocalBlocks()) +
-               (skip ? "_from" + std::to_string(skip) : "") + shape(o.getQuery());
-      })
-      .Case([&](sala::LengthSelectOp o) {
-        return "sala_length_select_t" + std::to_string(o.getThreshold()) +
-               shape(o.getShortValue());
-      })
-      .Case([&](sala::KVAppendOp o) {
-        auto c = o.getCache().getType();
-        return "sala_kv_append_p" + std::to_string(c.getPageSize()) + shape(o.getKey());
-      })
-      .Case([&](sala::FusedKVUpdateOp o) {
-        auto c = o.getCache().getType();
-        auto k = o.getKeys().getType();
-        return "sala_fused_kv_update_p" + std::to_string(c.getPageSize()) + "_k" +
-               std::to_string(k.getKernelSize()) + "_s" + std::to_string(k.getKernelStride()) +
-               shape(o.getKey());
-      })
-      .Case([&](sala::CompressKeysOp o) {
-        auto c = o.getCache().getType();
-        auto k = o.getKeys().getType();
-        return "sala_compress_keys_k" + std::to_string(k.getKernelSize()) + "_s" +
-               std::to_string(k.getKernelStride()) + "_p" +
-               std::to_string(c.getPageSize()) + "_h" + std::to_string(c.getKvHeads()) +
-               "_d" + std::to_string(c.getHeadDim()) + "_" +
-               dtypeName(c.getElementType());
-      })
-      .Default([](Operation *op) {
-        std::string n = op->getName().getStringRef().str();
-        std::replace(n.begin(), n.end(), '.', '_');
-        return n;
-      });
-}
-
-/// What a kernel is specialised on, for the manifest: the op's own attributes
-/// (not its bookkeeping ones) plus the static shape parameters of its operands.
-static DictionaryAttr kernelAttributes(Operation *op) {
-  Builder b(op->getContext());
-  NamedAttrList attrs(op->getAttrDictionary());
-  attrs.erase(kKernelAttrName);
-  attrs.erase("operandSegmentSizes");
-  auto setShape = [&](RankedTensorType t) {
-    if (t.getRank() != 3 || t.isDynamicDim(1) || t.isDynamicDim(2))
-      return;
-    attrs.set("heads", b.getI64IntegerAttr(t.getDimSize(1)));
-    attrs.set("head_dim", b.getI64IntegerAttr(t.getDimSize(2)));
-    attrs.set("dtype", b.getStringAttr(dtypeName(t.getElementType())));
-  };
-  for (Value v : op->getOperands()) {
-    if (auto t = dyn_cast<RankedTensorType>(v.getType())) {
-      if (isa<FloatType>(t.getElementType()) && !attrs.get("heads"))
-        setShape(t);
-    } else if (auto kv = dyn_cast<sala::KVCacheType>(v.getType())) {
-      attrs.set("page_size", b.getI64IntegerAttr(kv.getPageSize()));
-      attrs.set("kv_heads", b.getI64IntegerAttr(kv.getKvHeads()));
-    } else if (auto ck = dyn_cast<sala::CompressedKeysType>(v.getType())) {
-      attrs.set("kernel_size", b.getI64IntegerAttr(ck.getKernelSize()));
-      attrs.set("kernel_stride", b.getI64IntegerAttr(ck.getKernelStride()));
-      attrs.set("key_page_size", b.getI64IntegerAttr(ck.getPageSize()));
-      attrs.set("kv_heads", b.getI64IntegerAttr(ck.getKvHeads()));
-    }
-  }
-  for (NamedAttribute a : consumerSpecialisation(op))
-    attrs.set(a.getName(), a.getValue());
-  return attrs.getDictionary(op->getContext());
-}
-
-NamedAttrList salac::consumerSpecialisation(Operation *op) {
-  Builder b(op->getContext());
-  NamedAttrList attrs;
-  if (int64_t skip = denseSkipThreshold(op))
-    attrs.set("skip_from_seq_len", b.getI64IntegerAttr(skip));
-  if (int64_t skip = selectSkipThreshold(op))
-    attrs.set("skip_below_seq_len", b.getI64IntegerAttr(skip));
-  return attrs;
-}
-
-FailureOr<gpu::GPUFuncOp> salac::buildKernel(Operation *op, gpu::GPUModuleOp module,
-                                             StringRef name) {
-  KernelBuilder kb(module, name, op->getLoc());
-  LogicalResult built =
-      llvm::TypeSwitch<Operation *, LogicalResult>(op)
-          .Case([&](sala::RMSNormOp) { return buildRMSNormKernel(op, kb); })
-          .Case([&](sala::RopeOp) { return buildRopeKernel(op, kb); })
-          .Case([&](sala::SigmoidGateOp) { return buildSigmoidGateKernel(op, kb); })
-          .Case([&](sala::KVAppendOp) { return buildKVAppendKernel(op, kb); })
-          .Case([&](sala::FusedKVUpdateOp) { return buildFusedKVUpdateKernel(op, kb); })
-          .Case([&](sala::LengthSelectOp) { return buildLengthSelectKernel(op, kb); })
-          .Case([&](sala::BlockScoresOp) { return buildBlockScoresKernel(op, kb); })
-          .Case([&](sala::TopkBlocksOp) { return buildTopkBlocksKernel(op, kb); })
-          .Case([&](sala::FusedSparseSelectOp) { return buildFusedSparseSelectKernel(op, kb); })
-          .Case<sala::SparseAttentionOp, sala::DenseAttentionOp, sala::FusedSparseAttentionOp>(
-              [&](Operation *) { return buildAttentionKernel(op, kb); })
-          .Case([&](sala::LinearAttentionOp la) {
-            return la.getForm() == sala::LinearForm::Recurrent
-                       ? buildLinearRecurrentKernel(op, kb)
-                       : buildLinearChunkedKernel(op, kb);
-          })
-          .Case([&](sala::CompressKeysOp) { return buildCompressKeysKernel(op, kb); })
-          .Case([&](sala::FusedLinearAttentionOp) { return buildFusedLinearKernel(op, kb); })
-          .Default([&](Operation *) {
-            return op->emitOpError() << "has no GPU kernel builder yet";
-          });
-  if (failed(built))
-    return failure();
-  gpu::GPUFuncOp func = kb.finish();
-  OpBuilder b(op->getContext());
-  func->setAttr(kOpAttrName, b.getStringAttr(op->getName().getStringRef()));
-  func->setAttr(kOpAttributesAttrName, kernelAttributes(op));
-  return func;
 }

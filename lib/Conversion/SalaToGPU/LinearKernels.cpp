@@ -6,7 +6,7 @@
 // once and written once per token, which is what bounds decode.
 //
 //===----------------------------------------------------------------------===//
-#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "MmaEmitter.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
@@ -20,7 +20,7 @@ using namespace mlir;
 using namespace salac;
 using arith::CmpIPredicate;
 
-LogicalResult salac::buildLinearRecurrentKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildLinearRecurrentKernel(Operation *op, KernelBuilder &kb) {
   auto la = cast<sala::LinearAttentionOp>(op);
   auto qt = cast<RankedTensorType>(la.getQuery().getType());
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2);
@@ -136,14 +136,14 @@ namespace {
 constexpr int64_t kChunk = 64, kDim = 128, kWarps = 8, kThreads = 32 * kWarps;
 } // namespace
 
-bool salac::linearChunkedKernelSupports(Operation *op) {
+static bool linearChunkedKernelSupports(Operation *op) {
   auto la = cast<sala::LinearAttentionOp>(op);
   auto qt = cast<RankedTensorType>(la.getQuery().getType());
   return qt.getDimSize(2) == kDim && la.getEffectiveChunkSize() == kChunk &&
          qt.getElementType().isBF16();
 }
 
-LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) {
   auto la = cast<sala::LinearAttentionOp>(op);
   auto qt = cast<RankedTensorType>(la.getQuery().getType());
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2);
@@ -387,4 +387,22 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
     });
   });
   return success();
+}
+
+/// The recurrent form always has a kernel; the chunked one for the shapes
+/// linearChunkedKernelSupports accepts.
+static bool linearKernelSupports(Operation *op) {
+  return cast<sala::LinearAttentionOp>(op).getForm() == sala::LinearForm::Recurrent ||
+         linearChunkedKernelSupports(op);
+}
+
+static LogicalResult buildLinearKernel(Operation *op, KernelBuilder &kb) {
+  return cast<sala::LinearAttentionOp>(op).getForm() == sala::LinearForm::Recurrent
+             ? buildLinearRecurrentKernel(op, kb)
+             : buildLinearChunkedKernel(op, kb);
+}
+
+void salac::populateSalaLinearToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
+  addFormKernelPattern<sala::LinearAttentionOp>(patterns, table, buildLinearKernel,
+                                                linearKernelSupports);
 }

@@ -30,7 +30,7 @@
 // owns it.
 //
 //===----------------------------------------------------------------------===//
-#include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "MmaEmitter.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
@@ -129,7 +129,7 @@ static bool stage1Supported(Value query, sala::CompressedKeysType keys, int64_t 
          qt.getDimSize(2) % 8 == 0 && group <= 16 && qt.getDimSize(2) <= 256;
 }
 
-bool salac::selectKernelSupports(Operation *op) {
+static bool selectKernelSupports(Operation *op) {
   // The K2 log-sum-exp option has no GPU kernel yet.
   if (auto bs = dyn_cast<sala::BlockScoresOp>(op))
     return !bs.getLseKeys() &&
@@ -897,7 +897,7 @@ Value blockKey(Emitter &e, Value score, Value j, Value own, int64_t initBlocks,
 // sala.block_scores
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   auto bs = cast<sala::BlockScoresOp>(op);
   auto qt = cast<RankedTensorType>(bs.getQuery().getType());
   sala::CompressedKeysType keys = bs.getKeys().getType();
@@ -1031,7 +1031,7 @@ LogicalResult salac::buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
 // sala.topk_blocks
 //===----------------------------------------------------------------------===//
 
-LogicalResult salac::buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   auto tk = cast<sala::TopkBlocksOp>(op);
   int64_t kvh = tk.getScores().getType().getDimSize(1);
   int64_t kSel = tk.getTopk() + tk.getLocalBlocks();
@@ -1147,23 +1147,7 @@ void waitForCount(KernelBuilder &kb, Emitter &e, Value counters, Value index, Va
 
 } // namespace
 
-int64_t salac::selectSkipThreshold(Operation *op) {
-  auto fs = dyn_cast<sala::FusedSparseSelectOp>(op);
-  if (!fs || fs.getBlocks().use_empty())
-    return 0;
-  int64_t t = 0;
-  for (Operation *user : fs.getBlocks().getUsers()) {
-    auto fa = dyn_cast<sala::FusedSparseAttentionOp>(user);
-    if (!fa || fa.getBlocks() != fs.getBlocks() || fa.getCuSeqlensQ() != fs.getCuSeqlensQ() ||
-        fa.getSeqLens() != fs.getSeqLens() || fa.getDenseLen() <= 0 ||
-        (t && int64_t(fa.getDenseLen()) != t))
-      return 0;
-    t = fa.getDenseLen();
-  }
-  return t;
-}
-
-LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &kb) {
+static LogicalResult buildFusedSparseSelectKernel(Operation *op, KernelBuilder &kb) {
   auto fs = cast<sala::FusedSparseSelectOp>(op);
   auto qt = cast<RankedTensorType>(fs.getQuery().getType());
   sala::CompressedKeysType keys = fs.getKeys().getType();
@@ -1228,9 +1212,9 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   Value maxChunks = kb.div(kb.add(kb.arg(maxBlocks), kb.idx(kThreads - 1)), kb.idx(kThreads));
 
   // Sequences shorter than this take the dense path of the stage 2 that
-  // reads the selection (selectSkipThreshold): their pairs are skipped, rows
+  // reads the selection (FusedSparseSelectOp::getUnusedBelowSeqLen): their pairs are skipped, rows
   // left unwritten, counters untouched.
-  int64_t skipBelow = selectSkipThreshold(op);
+  int64_t skipBelow = cast<sala::FusedSparseSelectOp>(op).getUnusedBelowSeqLen();
 
   // What a unit of either phase knows of its pair.
   struct Pair {
@@ -1438,4 +1422,10 @@ LogicalResult salac::buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
     });
   });
   return success();
+}
+
+void salac::populateSalaSelectToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
+  addFormKernelPattern<sala::BlockScoresOp>(patterns, table, buildBlockScoresKernel, selectKernelSupports);
+  addFormKernelPattern<sala::TopkBlocksOp>(patterns, table, buildTopkBlocksKernel);
+  addFormKernelPattern<sala::FusedSparseSelectOp>(patterns, table, buildFusedSparseSelectKernel, selectKernelSupports);
 }

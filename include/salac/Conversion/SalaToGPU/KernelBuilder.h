@@ -17,6 +17,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
+#include "salac/Dialect/Sala/IR/SalaInterfaces.h"
 #include "llvm/ADT/SmallVector.h"
 #include <array>
 #include <string>
@@ -198,58 +199,10 @@ private:
   mlir::gpu::GPUFuncOp func;
 };
 
-/// Short name of a float type for kernel names and manifests ("bf16").
-std::string dtypeName(mlir::Type t);
-
 /// A shape extent that is a scalar parameter plus a constant ("batch+1").
 inline std::string plus(llvm::StringRef param, int64_t n) {
   return (param + "+" + llvm::Twine(n)).str();
 }
-
-/// Whether salac can build a GPU kernel for `op` (today: the elementwise ops).
-bool hasKernelBuilder(mlir::Operation *op);
-/// A readable kernel name from the op and its static attributes.
-std::string kernelBaseName(mlir::Operation *op);
-/// Build the kernel of `op` into `module` under `name`.
-mlir::FailureOr<mlir::gpu::GPUFuncOp>
-buildKernel(mlir::Operation *op, mlir::gpu::GPUModuleOp module, llvm::StringRef name);
-
-// Per op family (one source file each).
-mlir::LogicalResult buildRMSNormKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildRopeKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildSigmoidGateKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildLengthSelectKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildKVAppendKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildCompressKeysKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildLinearRecurrentKernel(mlir::Operation *op, KernelBuilder &kb);
-bool linearChunkedKernelSupports(mlir::Operation *op);
-mlir::LogicalResult buildLinearChunkedKernel(mlir::Operation *op, KernelBuilder &kb);
-bool fusedLinearKernelSupports(mlir::Operation *op);
-mlir::LogicalResult buildFusedLinearKernel(mlir::Operation *op, KernelBuilder &kb);
-/// For a dense_attention whose only use is the short side of a length_select:
-/// that select's threshold (rows of sequences at least this long are thrown
-/// away, so the kernel skips them and writes zeros); else 0.
-int64_t denseSkipThreshold(mlir::Operation *op);
-/// For a fused_sparse_select whose every use is a fused_sparse_attention of
-/// the same batch with the same dense_len T > 0 (which does not use the
-/// selection of sequences shorter than T): T, so that the kernel skips those
-/// sequences and leaves their rows unwritten; else 0.
-int64_t selectSkipThreshold(mlir::Operation *op);
-/// What a kernel is specialised on beyond its op's own attributes and types:
-/// its consumers (skip_from_seq_len, skip_below_seq_len above), as manifest
-/// attributes. Ops that differ here need different kernels.
-mlir::NamedAttrList consumerSpecialisation(mlir::Operation *op);
-/// Whether the attention kernel supports the op's shapes (see AttentionKernels.cpp).
-bool attentionKernelSupports(mlir::Operation *op);
-mlir::LogicalResult buildAttentionKernel(mlir::Operation *op, KernelBuilder &kb);
-bool selectKernelSupports(mlir::Operation *op);
-mlir::LogicalResult buildBlockScoresKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildTopkBlocksKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildFusedSparseSelectKernel(mlir::Operation *op, KernelBuilder &kb);
-mlir::LogicalResult buildFusedKVUpdateKernel(mlir::Operation *op, KernelBuilder &kb);
-/// Compressed keys per part of a fused selection whose raw scores it keeps
-/// (its workspace rows); the mixer plan sizes `select_splits` by it.
-constexpr int64_t kSelectPartEntries = 512;
 
 } // namespace salac
 

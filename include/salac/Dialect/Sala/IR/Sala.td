@@ -5,6 +5,7 @@
 include "salac/Dialect/Sala/IR/SalaDialect.td"
 include "salac/Dialect/Sala/IR/SalaAttributes.td"
 include "salac/Dialect/Sala/IR/SalaTypes.td"
+include "salac/Dialect/Sala/IR/SalaInterfaces.td"
 include "salac/Dialect/Sala/IR/SalaOps.td"
 
 #endif

@@ -11,6 +11,7 @@
 #include "salac/Dialect/Sala/IR/SalaAttributes.h"
 #include "salac/Dialect/Sala/IR/SalaDialect.h"
 #include "salac/Dialect/Sala/IR/SalaTypes.h"
+#include "salac/Dialect/Sala/IR/SalaInterfaces.h"
 
 #define GET_OP_CLASSES
 #include "salac/Dialect/Sala/IR/SalaOps.h.inc"

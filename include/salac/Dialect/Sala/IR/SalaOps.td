@@ -8,6 +8,12 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 include "salac/Dialect/Sala/IR/SalaDialect.td"
 include "salac/Dialect/Sala/IR/SalaAttributes.td"
 include "salac/Dialect/Sala/IR/SalaTypes.td"
+include "salac/Dialect/Sala/IR/SalaInterfaces.td"
+
+// Ops that have a kernel declare what they tell it (SalaInterfaces.td).
+def Sala_Kernel : DeclareOpInterfaceMethods<Sala_KernelOpInterface>;
+def Sala_SpecialisedKernel : DeclareOpInterfaceMethods<Sala_KernelOpInterface,
+    ["getKernelSpecialisation"]>;
 
 //===----------------------------------------------------------------------===//
 // Operand constraints
@@ -58,7 +64,7 @@ class Sala_WritesCache<TypeConstraint t> : Arg<t, "", [MemRead, MemWrite]>;
 // Cache maintenance
 //===----------------------------------------------------------------------===//
 
-def Sala_KVAppendOp : Sala_Op<"kv_append", [AllTypesMatch<["key", "value"]>]> {
+def Sala_KVAppendOp : Sala_Op<"kv_append", [Sala_Kernel, AllTypesMatch<["key", "value"]>]> {
   let summary = "append this step's keys and values to the paged KV cache";
   let description = [{
     For every sequence `b`, the `q_len = cu_seqlens_q[b+1] - cu_seqlens_q[b]` new
@@ -83,7 +89,7 @@ def Sala_KVAppendOp : Sala_Op<"kv_append", [AllTypesMatch<["key", "value"]>]> {
   let hasVerifier = 1;
 }
 
-def Sala_CompressKeysOp : Sala_Op<"compress_keys"> {
+def Sala_CompressKeysOp : Sala_Op<"compress_keys", [Sala_Kernel]> {
   let summary = "write the compressed keys whose windows this step completed";
   let description = [{
     Entry `i` of the compressed-key store is `mean(K[stride*i .. stride*i +
@@ -113,7 +119,7 @@ def Sala_CompressKeysOp : Sala_Op<"compress_keys"> {
 // Sparse attention (InfLLM-V2)
 //===----------------------------------------------------------------------===//
 
-def Sala_FusedKVUpdateOp : Sala_Op<"fused_kv_update", [AllTypesMatch<["key", "value"]>]> {
+def Sala_FusedKVUpdateOp : Sala_Op<"fused_kv_update", [Sala_Kernel, AllTypesMatch<["key", "value"]>]> {
   let summary = "KV append and key compression as one cache access";
   let description = [{
     `sala.kv_append` followed by `sala.compress_keys` of the same cache, page
@@ -144,7 +150,7 @@ def Sala_FusedKVUpdateOp : Sala_Op<"fused_kv_update", [AllTypesMatch<["key", "va
   let hasVerifier = 1;
 }
 
-def Sala_BlockScoresOp : Sala_Op<"block_scores", [AttrSizedOperandSegments]> {
+def Sala_BlockScoresOp : Sala_Op<"block_scores", [Sala_Kernel, AttrSizedOperandSegments]> {
   let summary = "stage 1: per-group block scores from the compressed keys";
   let description = [{
     For query token `t` (position `p`) and head `h`, compressed key `i` is visible
@@ -189,7 +195,7 @@ def Sala_BlockScoresOp : Sala_Op<"block_scores", [AttrSizedOperandSegments]> {
   }];
 }
 
-def Sala_TopkBlocksOp : Sala_Op<"topk_blocks", [Pure]> {
+def Sala_TopkBlocksOp : Sala_Op<"topk_blocks", [Sala_Kernel, Pure]> {
   let summary = "select the blocks each query attends to";
   let description = [{
     For query token `t` at position `p`, only blocks `j <= p / block_size` are
@@ -218,7 +224,7 @@ def Sala_TopkBlocksOp : Sala_Op<"topk_blocks", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Sala_FusedSparseSelectOp : Sala_Op<"fused_sparse_select"> {
+def Sala_FusedSparseSelectOp : Sala_Op<"fused_sparse_select", [Sala_SpecialisedKernel]> {
   let summary = "stage 1, max-pool, forcing and top-k fused: the selected blocks";
   let description = [{
     `sala.block_scores` followed by `sala.topk_blocks`, as one op (made by
@@ -254,10 +260,14 @@ def Sala_FusedSparseSelectOp : Sala_Op<"fused_sparse_select"> {
   let extraClassDeclaration = [{
     /// The attention scale: the `scale` attribute, or 1/sqrt(head_dim).
     float getEffectiveScale();
+    /// When every use is a `fused_sparse_attention` of the same batch with
+    /// the same `dense_len` T > 0 (which ignores the selection of sequences
+    /// shorter than T): T, so that the kernel may skip those sequences; else 0.
+    int64_t getUnusedBelowSeqLen();
   }];
 }
 
-def Sala_SparseAttentionOp : Sala_Op<"sparse_attention"> {
+def Sala_SparseAttentionOp : Sala_Op<"sparse_attention", [Sala_Kernel]> {
   let summary = "stage 2: exact attention over the selected blocks";
   let description = [{
     `o[t,h] = softmax(scale * q[t,h] . K[s]) V[s]` over the tokens `s` of the
@@ -288,7 +298,7 @@ def Sala_SparseAttentionOp : Sala_Op<"sparse_attention"> {
   }];
 }
 
-def Sala_DenseAttentionOp : Sala_Op<"dense_attention"> {
+def Sala_DenseAttentionOp : Sala_Op<"dense_attention", [Sala_SpecialisedKernel]> {
   let summary = "causal GQA attention over the whole cache";
   let description = [{
     Ordinary causal attention: query token `t` at position `p` attends to every
@@ -315,10 +325,14 @@ def Sala_DenseAttentionOp : Sala_Op<"dense_attention"> {
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     float getEffectiveScale();
+    /// When the only use is the short side of a `length_select` of the same
+    /// batch: that select's threshold (rows of sequences at least this long
+    /// are thrown away, so the kernel may skip them); else 0.
+    int64_t getDiscardedFromSeqLen();
   }];
 }
 
-def Sala_FusedSparseAttentionOp : Sala_Op<"fused_sparse_attention"> {
+def Sala_FusedSparseAttentionOp : Sala_Op<"fused_sparse_attention", [Sala_Kernel]> {
   let summary = "stage 2, the dense fallback and the output gate fused";
   let description = [{
     A sparse mixer's tail as one op (made by `sala-fuse-sparse-attention`;
@@ -359,7 +373,7 @@ def Sala_FusedSparseAttentionOp : Sala_Op<"fused_sparse_attention"> {
 }
 
 def Sala_LengthSelectOp : Sala_Op<"length_select",
-    [Pure, AllTypesMatch<["short_value", "long_value", "result"]>]> {
+    [Sala_Kernel, Pure, AllTypesMatch<["short_value", "long_value", "result"]>]> {
   let summary = "per sequence, pick one of two results by sequence length";
   let description = [{
     The rows of sequence `b` come from `short_value` when `seq_lens[b] <
@@ -387,7 +401,7 @@ def Sala_LengthSelectOp : Sala_Op<"length_select",
 //===----------------------------------------------------------------------===//
 
 def Sala_LinearAttentionOp : Sala_Op<"linear_attention",
-    [AllTypesMatch<["query", "key", "value"]>]> {
+    [Sala_Kernel, AllTypesMatch<["query", "key", "value"]>]> {
   let summary = "simple gated linear attention with a fixed per-head decay";
   let description = [{
     Per head `h`, with `gamma_h = exp(-slopes[h])` and the state `S` of the
@@ -432,7 +446,7 @@ def Sala_LinearAttentionOp : Sala_Op<"linear_attention",
 //===----------------------------------------------------------------------===//
 
 def Sala_RMSNormOp : Sala_Op<"rms_norm",
-    [Pure, AllTypesMatch<["input", "output"]>]> {
+    [Sala_Kernel, Pure, AllTypesMatch<["input", "output"]>]> {
   let summary = "RMSNorm per head or over all channels of a token";
   let description = [{
     `head`: `y[t,h,:] = x[t,h,:] / sqrt(mean(x[t,h,:]^2) + eps) * w` with a weight
@@ -454,7 +468,7 @@ def Sala_RMSNormOp : Sala_Op<"rms_norm",
   let hasVerifier = 1;
 }
 
-def Sala_RopeOp : Sala_Op<"rope", [Pure, AllTypesMatch<["input", "output"]>]> {
+def Sala_RopeOp : Sala_Op<"rope", [Sala_Kernel, Pure, AllTypesMatch<["input", "output"]>]> {
   let summary = "rotary position embedding over the full head dim";
   let description = [{
     Rotates channel pairs of every head by `pos * theta^(-2i/head_dim)` for pair
@@ -476,7 +490,7 @@ def Sala_RopeOp : Sala_Op<"rope", [Pure, AllTypesMatch<["input", "output"]>]> {
 }
 
 def Sala_SigmoidGateOp : Sala_Op<"sigmoid_gate",
-    [Pure, AllTypesMatch<["input", "gate", "output"]>]> {
+    [Sala_Kernel, Pure, AllTypesMatch<["input", "gate", "output"]>]> {
   let summary = "output gate: x * sigmoid(z)";
   let description = [{
     ```mlir
@@ -594,7 +608,7 @@ def Sala_LinearMixerOp : Sala_Op<"linear_mixer",
 //===----------------------------------------------------------------------===//
 
 def Sala_FusedLinearAttentionOp : Sala_Op<"fused_linear_attention",
-    [AttrSizedOperandSegments, AllTypesMatch<["query", "key", "value", "output"]>]> {
+    [Sala_Kernel, AttrSizedOperandSegments, AllTypesMatch<["query", "key", "value", "output"]>]> {
   let summary = "a linear-attention decode step fused into one kernel";
   let description = [{
     What `sala-fuse-linear` makes of the chain per-head RMSNorm of q and k ->

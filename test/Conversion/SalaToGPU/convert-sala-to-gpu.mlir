@@ -1,6 +1,6 @@
-// RUN: salac-opt %s --sala-form-kernels | FileCheck %s
+// RUN: salac-opt %s --convert-sala-to-gpu --verify-each | FileCheck %s
 
-// sala-form-kernels builds one gpu.func per distinct (op, attributes, types),
+// convert-sala-to-gpu builds one gpu.func per distinct (op, attributes, types),
 // names it after them, records it on the op, and leaves ops without a GPU
 // lowering alone.
 

@@ -1,4 +1,4 @@
-// RUN: salac-opt %s --sala-form-kernels | FileCheck %s --check-prefix=SKIP
+// RUN: salac-opt %s --convert-sala-to-gpu --verify-each | FileCheck %s --check-prefix=SKIP
 
 !q = tensor<?x32x128xbf16>
 !kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>

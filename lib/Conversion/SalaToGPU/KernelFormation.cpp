@@ -1,0 +1,116 @@
+//===- KernelFormation.cpp - one kernel per distinct sala op --------------===//
+//
+// The KernelTable: the dedup key of an op's kernel, its unique name in
+// `gpu.module @sala_kernels`, and the attributes the manifest is made from
+// (`sala.op`, `sala.attributes`; the builder attaches `sala.launch`).
+//
+//===----------------------------------------------------------------------===//
+#include "salac/Conversion/SalaToGPU/SalaToGPU.h"
+#include "salac/Dialect/Sala/IR/SalaOps.h"
+
+#include "mlir/IR/SymbolTable.h"
+
+using namespace mlir;
+using namespace salac;
+
+namespace {
+
+/// Everything static a kernel is specialised on: op, attributes, types and
+/// consumers.
+std::string kernelKey(Operation *op) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << op->getName();
+  NamedAttrList attrs(op->getAttrDictionary());
+  attrs.erase(kKernelAttrName);
+  os << attrs.getDictionary(op->getContext());
+  for (Type t : op->getOperandTypes())
+    os << "," << t;
+  for (Type t : op->getResultTypes())
+    os << "->" << t;
+  if (auto k = dyn_cast<sala::KernelOpInterface>(op))
+    os << k.getKernelSpecialisation().getDictionary(op->getContext());
+  return key;
+}
+
+/// What a kernel is specialised on, for the manifest: the op's own attributes
+/// (not its bookkeeping ones), the static shape parameters of its operands and
+/// its consumer specialisation.
+DictionaryAttr manifestAttributes(Operation *op) {
+  Builder b(op->getContext());
+  NamedAttrList attrs(op->getAttrDictionary());
+  attrs.erase(kKernelAttrName);
+  attrs.erase("operandSegmentSizes");
+  auto setShape = [&](RankedTensorType t) {
+    if (t.getRank() != 3 || t.isDynamicDim(1) || t.isDynamicDim(2))
+      return;
+    attrs.set("heads", b.getI64IntegerAttr(t.getDimSize(1)));
+    attrs.set("head_dim", b.getI64IntegerAttr(t.getDimSize(2)));
+    attrs.set("dtype", b.getStringAttr(sala::shortTypeName(t.getElementType())));
+  };
+  for (Value v : op->getOperands()) {
+    if (auto t = dyn_cast<RankedTensorType>(v.getType())) {
+      if (isa<FloatType>(t.getElementType()) && !attrs.get("heads"))
+        setShape(t);
+    } else if (auto kv = dyn_cast<sala::KVCacheType>(v.getType())) {
+      attrs.set("page_size", b.getI64IntegerAttr(kv.getPageSize()));
+      attrs.set("kv_heads", b.getI64IntegerAttr(kv.getKvHeads()));
+    } else if (auto ck = dyn_cast<sala::CompressedKeysType>(v.getType())) {
+      attrs.set("kernel_size", b.getI64IntegerAttr(ck.getKernelSize()));
+      attrs.set("kernel_stride", b.getI64IntegerAttr(ck.getKernelStride()));
+      attrs.set("key_page_size", b.getI64IntegerAttr(ck.getPageSize()));
+      attrs.set("kv_heads", b.getI64IntegerAttr(ck.getKvHeads()));
+    }
+  }
+  if (auto k = dyn_cast<sala::KernelOpInterface>(op))
+    for (NamedAttribute a : k.getKernelSpecialisation())
+      attrs.set(a.getName(), a.getValue());
+  return attrs.getDictionary(op->getContext());
+}
+
+std::string baseName(Operation *op) {
+  if (auto k = dyn_cast<sala::KernelOpInterface>(op))
+    return k.getKernelName();
+  std::string n = op->getName().getStringRef().str();
+  std::replace(n.begin(), n.end(), '.', '_');
+  return n;
+}
+
+} // namespace
+
+gpu::GPUModuleOp KernelTable::getOrCreateKernelModule() {
+  if (kernels)
+    return kernels;
+  OpBuilder b(module.getContext());
+  kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName);
+  if (!kernels) {
+    b.setInsertionPointToEnd(module.getBody());
+    kernels = gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModuleName);
+  }
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), b.getUnitAttr());
+  return kernels;
+}
+
+FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule();
+  std::string key = kernelKey(op);
+  auto it = nameOfKey.find(key);
+  if (it == nameOfKey.end()) {
+    std::string base = baseName(op), name = base;
+    for (int v = 2; gpuModule.lookupSymbol(name); ++v)
+      name = base + "_v" + std::to_string(v);
+    KernelBuilder kb(gpuModule, name, op->getLoc());
+    if (failed(build(kb))) {
+      failedBuild = true;
+      return failure();
+    }
+    gpu::GPUFuncOp func = kb.finish();
+    Builder b(op->getContext());
+    func->setAttr(kOpAttrName, b.getStringAttr(op->getName().getStringRef()));
+    func->setAttr(kOpAttributesAttrName, manifestAttributes(op));
+    it = nameOfKey.insert({key, name}).first;
+  }
+  MLIRContext *ctx = op->getContext();
+  return SymbolRefAttr::get(StringAttr::get(ctx, kKernelModuleName),
+                            {FlatSymbolRefAttr::get(StringAttr::get(ctx, it->second))});
+}
