@@ -225,31 +225,12 @@ def compare(torch, got, ref, tol):
     return {"pass": ok, "norm": r["norm"]}
 
 
-def choose_sizes(pkg, plans, batch, max_context):
-    """Sizes the step chooses: the split-KV count by the harness's policy
-    (opcases split_count) where the package has one; the rest the manifest's
-    bounds and defaults."""
-    chosen = {s.name for p in plans for s in p.sizes if s.chosen}
-    sizes = {}
-    if "splits" in chosen:
-        from salac.opcases.paged import split_count
-        kv = next((a for p in plans for a in p.arguments if a.type == "kv_cache"), None)
-        kvh = kv.parameters["kv_heads"] if kv else 2
-        tiles = -(-max_context // 64)
-        selected = [t.buffer.shape[2] for p in plans for t in p.intermediates
-                    if t.op == "sala.topk_blocks"]
-        if selected:  # the sparse kernel visits at most the selected blocks
-            tiles = min(tiles, selected[0])
-        sizes["splits"] = split_count(batch, kvh, tiles)
-    return sizes
-
-
 def step_case(torch, pkg, plans, batch, a, device, gen, timed=True):
     row = {"section": "step", "batch": batch, "pass": False, "problems": []}
     problems = row["problems"]
     lo, hi = (int(x) for x in a.step_contexts.split(","))
     inp = StepInputs(torch, pkg, plans, batch, (lo, hi), device, gen)
-    sizes = choose_sizes(pkg, plans, batch, max(inp.seq_lens_list))
+    sizes = {}  # splits: the manifest's split-KV rule, evaluated by DecodeStep
     step = salac.DecodeStep(pkg, inp.layers, batch=batch, sizes=sizes)
     row.update(mixers=len(plans), launches=step.num_launches, sizes=sizes,
                contexts=[min(inp.history), max(inp.history)])

@@ -44,7 +44,7 @@ struct KernelParam {
 
 class Planner {
 public:
-  Planner(func::FuncOp fn) : fn(fn) {}
+  Planner(func::FuncOp fn, const SplitRule &splitRule) : fn(fn), splitRule(splitRule) {}
   llvm::Expected<MixerPlan> run();
 
 private:
@@ -73,6 +73,9 @@ private:
   llvm::StringMap<std::string> shapeSource;
   // The block size of the ops whose scores are max_blocks wide (for its bound).
   int64_t blockSize = 0;
+  // The split-KV policy, and the blocks a split-KV sparse kernel visits.
+  SplitRule splitRule;
+  int64_t selectedBlocks = 0;
 };
 
 llvm::Error Planner::collectOps() {
@@ -427,6 +430,10 @@ llvm::Error Planner::bindLaunch(Operation *op, const sala::KernelRoles &roles) {
     blockSize = tk.getBlockSize();
   if (auto fs = dyn_cast<sala::FusedSparseSelectOp>(op))
     blockSize = fs.getBlockSize();
+  if (auto sa = dyn_cast<sala::SparseAttentionOp>(op))
+    selectedBlocks = sa.getBlocks().getType().getDimSize(2);
+  if (auto fa = dyn_cast<sala::FusedSparseAttentionOp>(op))
+    selectedBlocks = fa.getBlocks().getType().getDimSize(2);
   plan.launches.push_back(std::move(launch));
   return llvm::Error::success();
 }
@@ -497,8 +504,18 @@ void Planner::planSizes() {
       s.mul = *kv->parameters.getInteger("page_size");
       s.div = blockSize;
     } else if (s.name == "splits") {
-      // Split-KV: blocks per (token, KV group); 1 (no split) is always valid.
+      // Split-KV: blocks per (token, KV group), by the split rule over the
+      // tiles the kernel walks: the selected blocks, or up to the page
+      // table's capacity in 64-token tiles. 1 (no split) is always valid.
       s.defaultValue = 1;
+      if (kv && has("tokens") && has("max_pages")) {
+        s.splitRule = splitRule;
+        s.splitKvHeads = *kv->parameters.getInteger("kv_heads");
+        s.splitTiles = selectedBlocks;
+        s.boundSize = "max_pages";
+        s.mul = *kv->parameters.getInteger("page_size");
+        s.div = 64;
+      }
     } else if (s.name == "split_slots" && kv && has("tokens") && has("splits")) {
       // Rows of the split workspace: one per (token, KV group, split).
       s.productOf = {"tokens", "splits"};
@@ -594,8 +611,8 @@ llvm::Expected<MixerPlan> Planner::run() {
 
 } // namespace
 
-llvm::Expected<MixerPlan> salac::planMixer(func::FuncOp fn) {
-  return Planner(fn).run();
+llvm::Expected<MixerPlan> salac::planMixer(func::FuncOp fn, const SplitRule &splitRule) {
+  return Planner(fn, splitRule).run();
 }
 
 std::vector<MixerPlan> salac::collectMixerPlans(ModuleOp module) {

@@ -108,6 +108,19 @@ llvm::json::Value salac::toJSON(const MixerPlan &p) {
       for (const std::string &n : s.productOf)
         of.push_back(n);
       o["product"] = llvm::json::Object{{"sizes", std::move(of)}, {"mul", s.mul}};
+    } else if (s.splitRule) {
+      // Evaluated by the runtime for every step (python/salac/mixers.py).
+      const SplitRule &r = *s.splitRule;
+      o["split_kv"] = llvm::json::Object{
+          {"pairs", llvm::json::Object{{"size", "tokens"}, {"mul", s.splitKvHeads}}},
+          {"tiles", s.splitTiles},
+          {"tiles_bound",
+           llvm::json::Object{{"size", s.boundSize}, {"mul", s.mul}, {"div", s.div}}},
+          {"sms", r.sms},
+          {"blocks_per_sm", r.blocksPerSm},
+          {"max_splits", r.maxSplits},
+          {"few_pairs_max_splits", r.fewPairsMaxSplits},
+          {"min_tiles_per_split", r.minTilesPerSplit}};
     } else if (!s.boundSize.empty()) {
       o["bound"] =
           llvm::json::Object{{"size", s.boundSize}, {"mul", s.mul}, {"div", s.div}};

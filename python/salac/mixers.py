@@ -62,6 +62,37 @@ class Argument:
 
 
 @dataclass(frozen=True)
+class SplitKV:
+    """The compiler's split-KV rule for a `splits` size (SplitRule.h): enough
+    blocks per (token, KV group) pair to give each of `sms` SMs
+    `blocks_per_sm` blocks, each split walking at least `min_tiles_per_split`
+    tiles, at most `max_splits` (`few_pairs_max_splits` where that would leave
+    over half of the SMs idle), 1 once the pairs fill the GPU."""
+    pairs_size: str
+    pairs_mul: int
+    tiles: int                 # the selected blocks; 0 = no cap but the bound
+    tiles_bound: tuple         # (size, mul, div): ceil(size * mul / div) tiles at most
+    sms: int
+    blocks_per_sm: int
+    max_splits: int
+    few_pairs_max_splits: int
+    min_tiles_per_split: int
+
+    def evaluate(self, sizes, sms=None):
+        """The split count at `sizes`; `sms` overrides the compiled SM count
+        (the device's own, where the caller knows it)."""
+        sms = sms or self.sms
+        pairs = max(1, sizes[self.pairs_size] * self.pairs_mul)
+        size, mul, div = self.tiles_bound
+        tiles = -(-sizes[size] * mul // div)
+        if self.tiles:
+            tiles = min(tiles, self.tiles)
+        want = -(-self.blocks_per_sm * sms // pairs)
+        cap = self.few_pairs_max_splits if pairs * self.max_splits * 2 < sms else self.max_splits
+        return max(1, min(want, tiles // self.min_tiles_per_split, cap))
+
+
+@dataclass(frozen=True)
 class Size:
     """Read off `buffer`'s extent `dim`; or the product of the sizes
     `product` times `mul`; or chosen per step: at most ceil(value(bound_size)
@@ -76,6 +107,7 @@ class Size:
     mul: int = 1
     div: int = 1
     default: int = None
+    split_kv: SplitKV = None
 
     @property
     def chosen(self):
@@ -280,9 +312,17 @@ class _Parser:
                                    f" with div > 0, got {bound!r}")
                 kw.update(bound_size=bound["size"], mul=bound.get("mul", 1),
                           div=bound.get("div", 1))
+            split = s.get("split_kv")
+            if split is not None:
+                kw["split_kv"] = self._split_kv(where, name, split)
             sizes.append(Size(name, s.get("meaning", ""), **kw))
         size_names = {s.name for s in sizes}
         for s in sizes:
+            if s.split_kv is not None:
+                for n in (s.split_kv.pairs_size, s.split_kv.tiles_bound[0]):
+                    if n not in size_names:
+                        raise self.err(where, f"size '{s.name}': its split_kv rule names "
+                                       f"'{n}', which is not a size of the mixer")
             if s.bound_size is not None and s.bound_size not in size_names:
                 raise self.err(where, f"size '{s.name}' is bounded by '{s.bound_size}', "
                                "which is not a size of the mixer")
@@ -307,6 +347,28 @@ class _Parser:
             launches.append(self.launch(where, j, lj, buffers, temps, size_names))
         return MixerPlan(d["name"], layer, d.get("kind", ""), d.get("mode", ""), args,
                          sizes, inter, work, list(outputs), launches)
+
+    def _split_kv(self, where, name, d):
+        def pos(k, lo=1):
+            v = d.get(k) if isinstance(d, dict) else None
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise self.err(where, f"size '{name}': split_kv '{k}' must be an integer "
+                               f">= {lo}, got {v!r}")
+            return v
+        pairs, bound = (d.get("pairs"), d.get("tiles_bound")) if isinstance(d, dict) else (None, None)
+        if not (isinstance(pairs, dict) and _str(pairs.get("size"))
+                and isinstance(bound, dict) and _str(bound.get("size"))):
+            raise self.err(where, f"size '{name}': split_kv needs 'pairs' and 'tiles_bound' "
+                           f"naming sizes, got {d!r}")
+        for k, v in (("pairs.mul", pairs.get("mul", 1)), ("tiles_bound.mul", bound.get("mul", 1)),
+                     ("tiles_bound.div", bound.get("div", 1))):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise self.err(where, f"size '{name}': split_kv '{k}' must be an integer "
+                               f">= 1, got {v!r}")
+        return SplitKV(pairs["size"], pairs.get("mul", 1), pos("tiles", 0),
+                       (bound["size"], bound.get("mul", 1), bound.get("div", 1)),
+                       pos("sms"), pos("blocks_per_sm"), pos("max_splits"),
+                       pos("few_pairs_max_splits"), pos("min_tiles_per_split"))
 
     def launch(self, where, j, lj, buffers, temps, size_names):
         if not isinstance(lj, dict) or not _str(lj.get("kernel")):
@@ -389,6 +451,12 @@ def describe(plan):
             how = f"= {s.buffer}.shape[{s.dim}]"
         elif s.product is not None:
             how = "= " + " * ".join(list(s.product) + ([str(s.mul)] if s.mul != 1 else []))
+        elif s.split_kv is not None:
+            r = s.split_kv
+            how = (f"by the split-KV rule over {s.split_kv.pairs_size} * {r.pairs_mul} pairs "
+                   f"({r.blocks_per_sm} blocks a SM on {r.sms} SMs, at most {r.max_splits} "
+                   f"or {r.few_pairs_max_splits}, >= {r.min_tiles_per_split} tiles a split), "
+                   "chosen per step")
         elif s.bound_size is not None:
             how = (f"<= {s.bound_size}" if (s.mul, s.div) == (1, 1) else
                    f"<= ceil({s.bound_size} * {s.mul} / {s.div})")

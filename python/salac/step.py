@@ -227,6 +227,9 @@ class DecodeStep:
                     raise ArgumentError(f"DecodeStep: sizes['{s.name}'] must be an int >= 0, "
                                         f"got {v!r}")
                 sizes[s.name] = v
+            elif s.split_kv is not None:
+                # The compiler's split-KV rule, on this device's SM count.
+                sizes[s.name] = s.split_kv.evaluate(sizes, _device_sms(given))
             elif bound is not None:
                 sizes[s.name] = bound
             elif s.default is not None:
@@ -408,3 +411,16 @@ class DecodeStep:
     def workspaces(self, layer):
         m = self._mixer(layer)
         return {t.name: m.tensors[t.name] for t in m.plan.workspaces}
+
+
+def _device_sms(tensors):
+    """The SM count of the GPU holding `tensors`, or None (then the manifest's)."""
+    for t in tensors.values():
+        dev = getattr(t, "device", None)
+        if dev is not None and getattr(dev, "type", None) == "cuda":
+            try:
+                import torch
+                return torch.cuda.get_device_properties(dev).multi_processor_count
+            except (ImportError, RuntimeError, AssertionError):
+                return None  # not a torch device we can ask
+    return None

@@ -188,6 +188,33 @@ def test_real_package_has_a_decode_mixer_per_layer(package_dir):
             assert not s.chosen or s.bound_size or s.default is not None, (p.name, s.name)
 
 
+def test_real_package_splits_by_the_compilers_rule(package_dir):
+    """Stage 2's `splits` comes with the compiler's split-KV rule (SplitRule.h),
+    so that every caller of the manifest splits by default; its values are the
+    ones measured in bench/RESULTS.md (96 selected blocks, 132 SMs)."""
+    m = salac.Manifest.load(package_dir)
+    if not m.mixers:
+        pytest.skip(f"{package_dir} was made without a mixers section")
+    sparse = [p for p in m.mixers_for("decode") if p.kind == "sparse"]
+    assert sparse
+    for p in sparse:
+        rule = p.size("splits").split_kv
+        assert rule is not None, p.name
+        assert (rule.pairs_size, rule.pairs_mul, rule.tiles) == ("tokens", 2, 96)
+        at = lambda tokens, max_pages=2048: rule.evaluate(
+            {"tokens": tokens, "max_pages": max_pages})
+        assert [at(t) for t in (1, 2, 4, 8, 16, 32, 66, 67, 132)] == \
+            [24, 24, 16, 16, 9, 5, 2, 2, 1]
+        # The kernel-level grid's scenarios (opcases) still state the same
+        # policy for kernels called alone: they must agree.
+        from salac.opcases.paged import split_count
+        for t in (1, 2, 3, 5, 8, 13, 32, 64, 67, 100, 132, 200):
+            assert at(t) == split_count(t, 2, 96), t
+        assert at(1, max_pages=16) == 4           # 16 tiles of 64 tokens: 4 a split
+        assert rule.evaluate({"tokens": 1, "max_pages": 2048}, sms=170) == 24
+        assert rule.evaluate({"tokens": 8, "max_pages": 2048}, sms=66) == 9
+
+
 def test_compiled_layer_subset(salac_bin, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", salac.CompileWarning)

@@ -13,6 +13,8 @@
 #ifndef SALAC_COMPILER_MIXERPLAN_H
 #define SALAC_COMPILER_MIXERPLAN_H
 
+#include "salac/Conversion/SalaToGPU/SplitRule.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
@@ -57,6 +59,12 @@ struct MixerSize {
   std::string boundSize;
   int64_t mul = 1, div = 1;
   std::optional<int64_t> defaultValue;
+  /// For `splits`: the split-KV rule the runtime evaluates (SplitRule.h),
+  /// over `tokens` x kvHeads pairs and min(splitTiles, ceil(value(boundSize)
+  /// * mul / div)) tiles (the selected blocks of a sparse kernel; a dense one
+  /// walks up to the page table's capacity).
+  std::optional<SplitRule> splitRule;
+  int64_t splitKvHeads = 1, splitTiles = 0;
 };
 
 /// A buffer a runner allocates: an op result (intermediate) or a kernel
@@ -97,7 +105,7 @@ struct MixerPlan {
 /// The plan of one host function after convert-sala-to-gpu. Fails, saying why,
 /// when an op has no kernel or is not known to the planner, or when two
 /// launches disagree on a buffer's shape.
-llvm::Expected<MixerPlan> planMixer(mlir::func::FuncOp fn);
+llvm::Expected<MixerPlan> planMixer(mlir::func::FuncOp fn, const SplitRule &splitRule = {});
 
 /// Plans of every host function of `module` that calls kernels. A function
 /// that cannot be planned is left out with a warning saying why.
