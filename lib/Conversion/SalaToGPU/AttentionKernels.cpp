@@ -57,13 +57,13 @@ using arith::CmpIPredicate;
 
 namespace {
 constexpr int64_t kTile = 64;            // keys per tile (= the sparse block)
-constexpr int64_t kDim = 128;            // head_dim
 constexpr int64_t kThreads = 128;        // 4 warps
 constexpr int64_t kRows = 16;            // MMA rows: the group's heads, padded
-constexpr int64_t kSlot = kTile * kDim;  // bf16 elements of a K or V tile
-constexpr int64_t kChunks = kDim / 8;    // 16-byte chunks per row
-constexpr int64_t kNTiles = kDim / 8;    // n8 tiles of the output columns
 constexpr int64_t kMaxDenseTiles = 1024; // a fused fallback's blocks (dense_len <= 64K)
+/// Head dims the kernel is built for: whole 16-byte chunks, at least 8 of them
+/// per row (the XOR swizzle spans 8), and an output accumulator that fits the
+/// registers (head_dim / 2 f32 a lane).
+bool supportedHeadDim(int64_t d) { return d == 64 || d == 128; }
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 struct AttnShape {
@@ -127,7 +127,7 @@ static bool attentionKernelSupports(Operation *op) {
   // of S and 16 n-tiles of O; a 64-token tile is 16 keys for each of 4 warps.
   // A fused dense fallback lists its blocks like a selection, in shared
   // memory: at most kMaxDenseTiles of them.
-  return s.headDim == kDim && s.blockSize == kTile && s.group % 4 == 0 &&
+  return supportedHeadDim(s.headDim) && s.blockSize == kTile && s.group >= 1 &&
          s.group <= kRows && s.elem.isBF16() && s.elemCache.isBF16() &&
          ceilDiv(s.denseLen, kTile) <= kMaxDenseTiles;
 }
@@ -135,8 +135,8 @@ static bool attentionKernelSupports(Operation *op) {
 static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   AttnShape s = shapeOf(op);
   if (!attentionKernelSupports(op))
-    return op->emitOpError() << "no GPU kernel for this shape yet (needs head_dim 128, "
-                                "64-token blocks, 4..16 query heads per KV head, bf16, "
+    return op->emitOpError() << "no GPU kernel for this shape yet (needs head_dim 64 or "
+                                "128, 64-token blocks, 1..16 query heads per KV head, bf16, "
                                 "dense_len <= "
                              << kMaxDenseTiles * kTile << ")";
   float scaleValue =
@@ -144,6 +144,10 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
           .Case<sala::SparseAttentionOp, sala::DenseAttentionOp, sala::FusedSparseAttentionOp>(
               [](auto o) { return o.getEffectiveScale(); });
   int64_t d = s.headDim, g = s.group, page = s.pageSize;
+  // The tiling of a head_dim-wide row: 16-byte chunks (8 bf16) per row, n8
+  // output tiles, a K or V tile's elements, rows one pass of cp.async covers.
+  const int64_t kDim = d, kChunks = d / 8, kNTiles = d / 8, kSlot = kTile * d;
+  const int64_t kCopyRows = kThreads / kChunks;
   int64_t rowElems = s.kvHeads * d;
   MLIRContext *ctx = op->getContext();
   Type i32 = IntegerType::get(ctx, 32);
@@ -194,16 +198,18 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   Location loc = kb.getLoc();
   MmaEmitter m{kb, b, loc, bf16, f32, i32};
   // Left alone, ptxas gives the dense kernel ~180 registers (2 blocks per
-  // SM); it fits 168 (3 blocks per SM) without spilling -- ptxas-attention.mlir
-  // checks that.
-  if (!s.sparse)
+  // SM); with up to 2 KV heads it fits 168 (3 blocks per SM) without spilling
+  // -- ptxas-attention.mlir checks that. With 4 KV heads and 1-token pages it
+  // spills 8 bytes at 168 (attention-shapes.mlir), so there it keeps 2.
+  bool threeBlocksPerSm = !s.sparse && s.kvHeads <= 2;
+  if (threeBlocksPerSm)
     b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
                                          b.getI32IntegerAttr(3));
   // Stage 2 needs ~180: left to its own heuristics ptxas aims for 3 blocks a
   // SM at 168 registers and spills (the fused kernel, and the plain one with
   // 16-token pages); allowed every register it wants, it takes ~180 and 2
   // blocks a SM, as split_count plans (no time lost: bench/RESULTS.md).
-  if (s.sparse)
+  if (!threeBlocksPerSm)
     b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
                                          b.getI32IntegerAttr(255));
   // The K tile, then the V tile; after the loop the same 32 KiB hold the
@@ -369,7 +375,8 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   // (chunk ^ row % 8). Rows that are not visible are zero-filled.
   auto tokenTy = nvgpu::DeviceAsyncTokenType::get(ctx);
   Value rowLo = kb.div(tid, idx(kChunks)), chunk = kb.rem(tid, idx(kChunks));
-  Value dstBase = kb.add(kb.mul(rowLo, idx(kDim)), kb.mul(m.xori(chunk, rowLo), idx(8)));
+  Value dstBase = kb.add(kb.mul(rowLo, idx(kDim)),
+                         kb.mul(m.xori(chunk, kb.rem(rowLo, idx(8))), idx(8)));
   Value colOff = kb.add(kb.mul(kvHead, idx(d)), kb.mul(chunk, idx(8)));
   auto issue = [&](unsigned cache, int64_t slotBase, Value i, Value valid, Value first) {
     SmallVector<Value> copies;
@@ -388,13 +395,13 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                                          colOff),
                           idx(0));
     }
-    for (int64_t j = 0; j < kTile / (kThreads / kChunks); ++j) {
-      Value r = kb.add(rowLo, idx(8 * j));
+    for (int64_t j = 0; j < kTile / kCopyRows; ++j) {
+      Value r = kb.add(rowLo, idx(kCopyRows * j));
       Value p = kb.add(first, r);
       Value ok, src;
       if (wholePages) {
         ok = pageOk;
-        src = kb.add(tileSrc, idx(8 * j * rowElems));
+        src = kb.add(tileSrc, idx(kCopyRows * j * rowElems));
       } else {
         Value phys;
         std::tie(ok, phys) = physPage(kb.div(p, idx(page)));
@@ -405,7 +412,7 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       }
       ok = m.andi(ok, kb.cmp(CmpIPredicate::ule, p, pos));
       copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, loc, tokenTy, kv, ValueRange{kb.add(dstBase, idx(slotBase + 8 * j * kDim))},
+          b, loc, tokenTy, kv, ValueRange{kb.add(dstBase, idx(slotBase + kCopyRows * j * kDim))},
           kb.arg(cache), ValueRange{src}, b.getIndexAttr(8), kb.select(ok, idx(8), idx(0)),
           b.getUnitAttr()));
     }
@@ -573,8 +580,8 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   // of rows (tid + 128 j) / 32; their gate logits are in flight during the
   // combine. Every split loads them, though only a single split uses them:
   // loading them only then measured slower (bench/RESULTS.md).
-  constexpr int64_t kWriteSteps = kRows * kDim / 4 / kThreads;
-  Value wRow[kWriteSteps], wCol[kWriteSteps], wGate[kWriteSteps];
+  const int64_t kWriteSteps = kRows * kDim / 4 / kThreads;
+  SmallVector<Value> wRow(kWriteSteps), wCol(kWriteSteps), wGate(kWriteSteps);
   for (int64_t j = 0; j < kWriteSteps; ++j) {
     Value e = kb.add(tid, idx(kThreads * j));
     wRow[j] = kb.div(e, idx(kDim / 4));
@@ -681,10 +688,12 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       // load of a step in flight at once (a thread walking the splits one
       // load after another cost ~0.33 us a split).
       Value base = kb.mul(kb.mul(pair, nSplits), idx(kRows));
+      // Rows tid / (d / 4) + rowsPerPass j, columns 4 (tid % (d / 4)) + 0..3.
+      const int64_t rowsPerPass = kThreads / (kDim / 4), passes = kRows / rowsPerPass;
       Value col = kb.mul(kb.rem(tid, idx(kDim / 4)), idx(4));
-      Value rowOf[4], zOf[4];
-      for (int64_t j = 0; j < 4; ++j) {
-        rowOf[j] = kb.add(kb.div(tid, idx(kDim / 4)), idx(4 * j));
+      SmallVector<Value> rowOf(passes), zOf(passes);
+      for (int64_t j = 0; j < passes; ++j) {
+        rowOf[j] = kb.add(kb.div(tid, idx(kDim / 4)), idx(rowsPerPass * j));
         zOf[j] = loadGate(rowOf[j], col); // lands during the merge
       }
       auto mlAt = [&](Value sp, Value row) {
@@ -696,7 +705,7 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       // step, each waiting for its own copies, left a round trip a step on
       // the path).
       constexpr int64_t kStage = 2;                  // splits a step
-      constexpr int64_t kHalf = kStage * kRows * kDim; // f32 of a buffer
+      const int64_t kHalf = kStage * kRows * kDim; // f32 of a buffer
       Value nSteps = kb.div(kb.add(nSplits, idx(kStage - 1)), idx(kStage));
       // Where split u of a step in buffer `buf` lands: its O in kvF, its
       // (m, L) rows in mlStage.
@@ -741,8 +750,8 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       // and O rescaled as M grows. (A first pass over the splits' (m, L) for
       // the final M and L cost ~1.6 us of loads and shuffles before any O.)
       Value zero4 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v4f, b.getF32FloatAttr(0.0f)));
-      SmallVector<Value> init(4, zero4);
-      for (int64_t j = 0; j < 4; ++j)
+      SmallVector<Value> init(passes, zero4);
+      for (int64_t j = 0; j < passes; ++j)
         init.append({kb.f32(negInf), kb.f32(0.0)});
       auto acc = kb.forLoop(idx(0), nSteps, idx(1), init, [&](Value step, ValueRange a) {
         issueStep(kb.add(step, idx(1))); // past the end: nothing copied (zero-filled)
@@ -752,12 +761,12 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
         SmallVector<Value> next(a.begin(), a.end());
         for (int64_t u = 0; u < kStage; ++u) {
           Value ok = ult(kb.add(kb.mul(step, idx(kStage)), idx(u)), nSplits);
-          for (int64_t j = 0; j < 4; ++j) {
+          for (int64_t j = 0; j < passes; ++j) {
             Value at = kb.add(mlSlot(buf, u), kb.mul(rowOf[j], idx(2)));
             // Past the last split: (m, L) = (-inf, 0), which changes nothing.
             Value ms = kb.select(ok, kb.load(mlStage, at), kb.f32(negInf));
             Value ls = kb.select(ok, kb.load(mlStage, kb.add(at, idx(1))), kb.f32(0.0));
-            Value mo = next[4 + 2 * j], lo = next[5 + 2 * j];
+            Value mo = next[passes + 2 * j], lo = next[passes + 1 + 2 * j];
             Value mNew = m.fmax(mo, ms);
             Value safe = kb.select(m.feq(mNew, kb.f32(negInf)), kb.f32(0.0), mNew);
             Value fOld = m.ex2(m.fsub(mo, safe)); // 0 while nothing seen (mo = -inf)
@@ -766,8 +775,8 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                                     4, 16);
             auto bc = [&](Value x) { return vector::BroadcastOp::create(b, loc, v4f, x); };
             next[j] = m.fadd(m.fmul(next[j], bc(fOld)), m.fmul(o, bc(w)));
-            next[4 + 2 * j] = mNew;
-            next[5 + 2 * j] = m.fadd(m.fmul(lo, fOld), w);
+            next[passes + 2 * j] = mNew;
+            next[passes + 1 + 2 * j] = m.fadd(m.fmul(lo, fOld), w);
           }
         }
         barrier(); // before step + 2's copies land in this buffer
@@ -775,9 +784,9 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
       });
       anyToken = outerToken;
       waitGroups(0); // the last (empty) step's copies
-      for (int64_t j = 0; j < 4; ++j) {
+      for (int64_t j = 0; j < passes; ++j) {
         kb.ifThen(ult(rowOf[j], idx(g)), [&] {
-          Value l = acc.getResult(5 + 2 * j); // 0: the row saw no key, O = 0
+          Value l = acc.getResult(passes + 1 + 2 * j); // 0: the row saw no key, O = 0
           Value inv = kb.select(m.feq(l, kb.f32(0.0)), kb.f32(0.0),
                                 arith::DivFOp::create(b, loc, kb.f32(1.0), l));
           Value res = m.fmul(acc.getResult(j), vector::BroadcastOp::create(b, loc, v4f, inv));
