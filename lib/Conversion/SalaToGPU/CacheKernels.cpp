@@ -259,7 +259,11 @@ static LogicalResult buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
   unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
   unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
   kb.addSize("max_q_len", "longest query length in the batch (at least)");
-  kb.setBlock(kBlock);
+  // One thread per column of a cache row, so that each thread forms the
+  // window's addresses once (with two columns a thread, 4 KV heads of 128,
+  // the 32 addresses stayed live across the loop and spilled).
+  const int64_t threads = std::min<int64_t>(1024, std::max<int64_t>(kBlock, rowElems));
+  kb.setBlock(threads);
   kb.setGrid(GridDim::scaled("batch", 1, 1), GridDim::scaled("max_q_len", 1, 1));
 
   OpBuilder &b = kb.begin();
@@ -317,7 +321,7 @@ static LogicalResult buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
         isNew.push_back(fresh);
         ok.push_back(arith::OrIOp::create(b, loc, fresh, inPool));
       }
-      kb.forLoop(tid, kb.idx(rowElems), kb.idx(kBlock), {}, [&](Value c, ValueRange) {
+      kb.forLoop(tid, kb.idx(rowElems), kb.idx(threads), {}, [&](Value c, ValueRange) {
         SmallVector<Value> xs;
         for (int64_t x = 0; x < kernel; ++x) {
           Value idx = kb.add(kb.mul(at[x], kb.idx(rowElems)), c);
