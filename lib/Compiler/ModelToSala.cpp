@@ -19,8 +19,8 @@ namespace {
 class ModuleBuilder {
 public:
   ModuleBuilder(MLIRContext *ctx, const model::ModelConfig &cfg,
-                const ModelBuildOptions &opts, ModuleOp module)
-      : ctx(ctx), cfg(cfg), opts(opts), b(ctx), module(module) {
+                const ModelBuildOptions &opts, const ShardHeads &shard, ModuleOp module)
+      : ctx(ctx), cfg(cfg), opts(opts), shard(shard), b(ctx), module(module) {
     b.setInsertionPointToEnd(module.getBody());
   }
 
@@ -48,6 +48,7 @@ private:
   MLIRContext *ctx;
   const model::ModelConfig &cfg;
   const ModelBuildOptions &opts;
+  ShardHeads shard;
   OpBuilder b;
   ModuleOp module;
 };
@@ -55,7 +56,7 @@ private:
 
 void ModuleBuilder::addSparse(int64_t layer, sala::MixerMode mode) {
   const model::SparseConfig &s = cfg.sparse;
-  int64_t h = cfg.numHeads, kvh = cfg.numKVHeads, d = cfg.headDim;
+  int64_t h = shard.queryHeads, kvh = shard.kvHeads, d = cfg.headDim;
   auto bf16 = b.getBF16Type();
   auto kv = sala::KVCacheType::get(ctx, opts.pageSize, kvh, d, bf16);
   // Compressed keys are paged like the cache: 64 entries per page.
@@ -96,15 +97,19 @@ void ModuleBuilder::addSparse(int64_t layer, sala::MixerMode mode) {
 }
 
 void ModuleBuilder::addLinear(int64_t layer, sala::MixerMode mode) {
-  int64_t h = cfg.linearHeads, d = cfg.linearHeadDim;
+  int64_t h = shard.linearHeads, d = cfg.linearHeadDim;
+  // The output norm spans all heads: a shard's mixer ends before it (and the
+  // gate after it), which the engine applies across ranks.
+  bool outNorm = cfg.useOutputNorm && opts.tp == 1;
+  bool gate = cfg.useOutputGate && (opts.tp == 1 || !cfg.useOutputNorm);
   auto state = sala::StatePoolType::get(ctx, h, d, b.getF32Type());
   Type vec = sala::getIndexVectorType(ctx);
   SmallVector<Type> args = {tokens(h, d), tokens(h, d), tokens(h, d)};
-  if (cfg.useOutputGate)
+  if (gate)
     args.push_back(tokens(h, d));
   if (cfg.qkNorm)
     args.append({weight(d), weight(d)});
-  if (cfg.useOutputNorm)
+  if (outNorm)
     args.push_back(weight(h * d));
   if (cfg.lightningUseRope)
     args.push_back(vec);
@@ -115,13 +120,13 @@ void ModuleBuilder::addLinear(int64_t layer, sala::MixerMode mode) {
   unsigned i = 0;
   auto next = [&] { return body->getArgument(i++); };
   Value q = next(), k = next(), v = next();
-  Value z = cfg.useOutputGate ? next() : Value();
+  Value z = gate ? next() : Value();
   Value qw, kw, ow, pos;
   if (cfg.qkNorm) {
     qw = next();
     kw = next();
   }
-  if (cfg.useOutputNorm)
+  if (outNorm)
     ow = next();
   if (cfg.lightningUseRope)
     pos = next();
@@ -130,14 +135,51 @@ void ModuleBuilder::addLinear(int64_t layer, sala::MixerMode mode) {
   FloatAttr scaleAttr;
   if (std::abs(scale - 1.0 / std::sqrt(double(d))) > 1e-12)
     scaleAttr = b.getF32FloatAttr(scale);
+  // The shard's heads keep their global decay slopes.
+  std::vector<double> all = cfg.linearSlopes();
+  SmallVector<double> slopes(all.begin() + shard.firstLinearHead,
+                             all.begin() + shard.firstLinearHead + h);
   Location l = loc(llvm::formatv("layer {0}", layer).str());
   Value out = sala::LinearMixerOp::create(
       b, l, tokens(h, d), sala::MixerModeAttr::get(ctx, mode), q, k, v, z, qw, kw, ow, pos,
       pool, slots, cu, lens,
-      b.getDenseF64ArrayAttr(cfg.linearSlopes()), b.getF32FloatAttr(cfg.rmsNormEps),
+      b.getDenseF64ArrayAttr(slopes), b.getF32FloatAttr(cfg.rmsNormEps),
       b.getF32FloatAttr(cfg.ropeTheta),
       sala::RopeStyleAttr::get(ctx, sala::RopeStyle::NeoX), IntegerAttr(), scaleAttr);
   func::ReturnOp::create(b, l, out);
+}
+
+llvm::Expected<ShardHeads> salac::shardHeads(const model::ModelConfig &cfg, int64_t tp,
+                                             int64_t rank) {
+  if (tp < 1)
+    return fail(llvm::formatv("--tp must be at least 1, got {0}", tp));
+  if (rank < 0 || rank >= tp)
+    return fail(llvm::formatv("--tp-rank {0} is out of range: ranks are 0..{1} for --tp={2}",
+                              rank, tp - 1, tp));
+  auto divides = [&](StringRef what, int64_t n) -> llvm::Error {
+    if (n % tp != 0)
+      return fail(llvm::formatv("--tp={0} does not divide {1} ({2})", tp, what, n));
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = divides("num_attention_heads", cfg.numHeads))
+    return std::move(e);
+  if (llvm::Error e = divides("lightning_nh", cfg.linearHeads))
+    return std::move(e);
+  int64_t kvh = cfg.numKVHeads;
+  if (kvh % tp != 0 && tp % kvh != 0)
+    return fail(llvm::formatv("--tp={0} and num_key_value_heads ({1}) must divide one "
+                              "another (KV heads are split, or replicated when tp "
+                              "exceeds them)",
+                              tp, kvh));
+  ShardHeads s;
+  s.queryHeads = cfg.numHeads / tp;
+  s.linearHeads = cfg.linearHeads / tp;
+  s.kvHeads = kvh % tp == 0 ? kvh / tp : 1;
+  s.firstQueryHead = rank * s.queryHeads;
+  s.firstLinearHead = rank * s.linearHeads;
+  // Replicated: ranks r * kvh / tp .. hold KV head r / (tp / kvh).
+  s.firstKVHead = kvh % tp == 0 ? rank * s.kvHeads : rank / (tp / kvh);
+  return s;
 }
 
 llvm::Expected<OwningOpRef<ModuleOp>>
@@ -158,13 +200,25 @@ salac::buildModelModule(MLIRContext *ctx, const model::ModelConfig &cfg,
     return fail(llvm::formatv("page size {0} and block_size {1} must divide one "
                               "another",
                               opts.pageSize, cfg.sparse.blockSize));
+  llvm::Expected<ShardHeads> shard = shardHeads(cfg, opts.tp, opts.tpRank);
+  if (!shard)
+    return shard.takeError();
   std::vector<int64_t> layers = opts.layers;
   if (layers.empty())
     for (int64_t l = 0; l < cfg.numLayers; ++l)
       layers.push_back(l);
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(ctx));
   (*module)->setAttr("sala.model", StringAttr::get(ctx, cfg.name));
-  ModuleBuilder mb(ctx, cfg, opts, *module);
+  if (opts.tp > 1) {
+    Builder b(ctx);
+    (*module)->setAttr("sala.tp", b.getDictionaryAttr(
+        {b.getNamedAttr("size", b.getI64IntegerAttr(opts.tp)),
+         b.getNamedAttr("rank", b.getI64IntegerAttr(opts.tpRank)),
+         b.getNamedAttr("first_query_head", b.getI64IntegerAttr(shard->firstQueryHead)),
+         b.getNamedAttr("first_kv_head", b.getI64IntegerAttr(shard->firstKVHead)),
+         b.getNamedAttr("first_linear_head", b.getI64IntegerAttr(shard->firstLinearHead))}));
+  }
+  ModuleBuilder mb(ctx, cfg, opts, *shard, *module);
   for (int64_t layer : layers) {
     if (layer < 0 || layer >= cfg.numLayers)
       return fail(llvm::formatv("layer {0} is out of range: the model has {1} "

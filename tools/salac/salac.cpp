@@ -78,6 +78,15 @@ cl::opt<bool> lseK2("lse-k2",
                     cl::desc("Stage 1 takes its softmax normaliser from the K2 "
                              "keys (approximation; default: exact)"),
                     cl::init(false), cl::cat(salacCat));
+cl::opt<int64_t> tpSize("tp",
+                        cl::desc("Tensor parallelism of a model config: emit the "
+                                 "mixers of one shard of N (query, KV and linear "
+                                 "heads / N; docs/TensorParallel.md; default: 1)"),
+                        cl::value_desc("N"), cl::init(1), cl::cat(salacCat));
+cl::opt<int64_t> tpRank("tp-rank",
+                        cl::desc("Which shard of --tp to emit, 0..N-1 (default: 0); "
+                                 "shards differ in their linear heads' decay slopes"),
+                        cl::value_desc("R"), cl::init(0), cl::cat(salacCat));
 cl::opt<bool> strict("strict",
                      cl::desc("Fail when an op has no GPU lowering yet (default: "
                               "warn and emit the kernels that exist)"),
@@ -235,16 +244,29 @@ FailureOr<OwningOpRef<ModuleOp>> loadInput(MLIRContext &ctx, llvm::SourceMgr &sm
     opts.prefill = mode != "decode";
     opts.pageSize = pageSize;
     opts.lseK2 = lseK2;
+    opts.tp = tpSize;
+    opts.tpRank = tpRank;
     auto module = buildModelModule(&ctx, *config, opts);
     if (!module) {
       fail(llvm::toString(module.takeError()));
       return failure();
     }
+    if (tpSize > 1 && tpSize > config->numKVHeads)
+      llvm::errs() << "salac: warning: --tp=" << tpSize << " exceeds num_key_value_heads ("
+                   << config->numKVHeads << "): each KV head is replicated on "
+                   << tpSize / std::max<int64_t>(1, config->numKVHeads)
+                   << " ranks, and each rank selects its blocks from its own query "
+                      "heads' scores, not the whole group's\n";
+    if (tpSize > 1 && config->useOutputNorm)
+      llvm::errs() << "salac: warning: with --tp=" << tpSize
+                   << " the linear mixers end before the output RMSNorm and gate: the "
+                      "norm spans every rank's heads, so the engine applies it after an "
+                      "all-reduce (docs/TensorParallel.md)\n";
     return std::move(*module);
   }
-  if (!layers.empty() || lseK2 || pageSize != 64) {
-    fail("--layers, --page-size and --lse-k2 apply to a model config, not to a "
-         ".mlir input");
+  if (!layers.empty() || lseK2 || pageSize != 64 || tpSize != 1 || tpRank != 0) {
+    fail("--layers, --page-size, --lse-k2, --tp and --tp-rank apply to a model config, "
+         "not to a .mlir input");
     return failure();
   }
   sm.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
