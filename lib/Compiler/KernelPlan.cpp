@@ -550,12 +550,10 @@ llvm::Expected<KernelCost> salac::costOf(Operation *op, const StepSizes &s) {
 
 namespace {
 
-/// "sparse" from "layer_00_sparse_decode"; "other" for other names.
-std::string mixerKind(StringRef func) {
-  SmallVector<StringRef> parts;
-  func.split(parts, '_');
-  if (parts.size() >= 4 && parts[0] == "layer")
-    return parts[2].str();
+/// "sparse" or "linear" from the function's `sala.mixer`; "other" without one.
+std::string mixerKind(func::FuncOp func) {
+  if (auto mixer = func->getAttrOfType<sala::MixerAttr>(sala::MixerAttr::kFuncAttrName))
+    return sala::stringifyMixerKind(mixer.getKind()).str();
   return "other";
 }
 
@@ -659,7 +657,7 @@ llvm::Expected<std::vector<KernelLaunch>> salac::planKernelLaunches(ModuleOp mod
                       "' has no launch rule (" + kLaunchAttrName + ")");
         KernelLaunch l;
         l.mixer = func.getName().str();
-        l.kind = mixerKind(func.getName());
+        l.kind = mixerKind(func);
         l.kernel = name.str();
         l.op = op.getName().getStringRef().str();
         l.needed = needed.contains(&op);

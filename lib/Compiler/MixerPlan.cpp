@@ -22,7 +22,6 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSet.h"
-#include "llvm/Support/Regex.h"
 
 using namespace mlir;
 using namespace salac;
@@ -535,16 +534,13 @@ void Planner::planSizes() {
 
 void Planner::readNameAndLayer() {
   plan.name = fn.getSymName().str();
-  llvm::Regex re("^layer_([0-9]+)_([a-z]+)_(decode|prefill)$");
-  SmallVector<StringRef> m;
-  if (re.match(plan.name, &m)) {
-    int64_t layer;
-    if (!m[1].getAsInteger(10, layer))
-      plan.layer = layer;
-    plan.kind = m[2].str();
-    plan.mode = m[3].str();
+  if (auto mixer = fn->getAttrOfType<sala::MixerAttr>(sala::MixerAttr::kFuncAttrName)) {
+    plan.layer = mixer.getLayer();
+    plan.kind = sala::stringifyMixerKind(mixer.getKind()).str();
+    plan.mode = sala::stringifyMixerMode(mixer.getMode()).str();
     return;
   }
+  // A function the model front end did not make: its kind from its arguments.
   plan.kind = "other";
   for (const MixerArgument &a : plan.arguments) {
     if (a.type == "kv_cache")

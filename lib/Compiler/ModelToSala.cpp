@@ -41,6 +41,9 @@ private:
                                      sala::stringifyMixerMode(mode));
     auto fn = func::FuncOp::create(b, loc(name), name,
                                    b.getFunctionType(argTypes, {result}));
+    auto mixerKind = kind == "sparse" ? sala::MixerKind::Sparse : sala::MixerKind::Linear;
+    fn->setAttr(sala::MixerAttr::kFuncAttrName,
+                sala::MixerAttr::get(ctx, layer, mixerKind, mode));
     return fn.addEntryBlock();
   }
   Location loc(StringRef name) { return NameLoc::get(b.getStringAttr(name)); }

@@ -95,7 +95,7 @@ double floorSeconds(int64_t bytes, int64_t flops, const GpuSpec &gpu);
 /// One kernel launch of a step.
 struct KernelLaunch {
   std::string mixer;  ///< the host function, e.g. "layer_01_linear_decode"
-  std::string kind;   ///< "sparse", "linear", or "other" (from the function name)
+  std::string kind;   ///< "sparse", "linear" (the function's sala.mixer), or "other"
   std::string kernel; ///< the gpu.func
   std::string op;     ///< the sala op it implements
   std::array<int64_t, 3> grid = {1, 1, 1};

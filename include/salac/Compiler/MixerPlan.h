@@ -94,7 +94,7 @@ struct MixerPlan {
   std::string name;
   std::optional<int64_t> layer;
   std::string kind;  // sparse | linear | other
-  std::string mode;  // decode | prefill | "" (not told by the name)
+  std::string mode;  // decode | prefill | "" (no sala.mixer attribute)
   std::vector<MixerArgument> arguments;
   std::vector<MixerSize> sizes;
   std::vector<MixerTemp> intermediates, workspaces;

@@ -47,6 +47,35 @@ def Sala_LinearFormAttr : EnumAttr<Sala_Dialect, Sala_LinearForm, "linear_form">
 // #sala.sparse: the InfLLM-V2 configuration of a sparse mixer
 //===----------------------------------------------------------------------===//
 
+def Sala_MixerKind : I32EnumAttr<"MixerKind", "which kind of attention a mixer is", [
+    I32EnumAttrCase<"Sparse", 0, "sparse">,
+    I32EnumAttrCase<"Linear", 1, "linear">]> {
+  let cppNamespace = "::salac::sala";
+  let genSpecializedAttr = 0;
+}
+def Sala_MixerKindAttr : EnumAttr<Sala_Dialect, Sala_MixerKind, "mixer_kind">;
+
+def Sala_MixerAttr : AttrDef<Sala_Dialect, "Mixer"> {
+  let mnemonic = "mixer";
+  let summary = "which layer, kind and mode of a model a host function runs";
+  let description = [{
+    Set by the model front end on each mixer function (`sala.mixer`), and read
+    by the mixer plans and the kernel plan instead of the function's name:
+
+    ```mlir
+    func.func @layer_00_sparse_decode(...) attributes {
+        sala.mixer = #sala.mixer<layer = 0, kind = sparse, mode = decode>}
+    ```
+  }];
+  let parameters = (ins "int64_t":$layer, "::salac::sala::MixerKind":$kind,
+                        "::salac::sala::MixerMode":$mode);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let extraClassDeclaration = [{
+    /// The attribute's name on a function.
+    static constexpr ::llvm::StringLiteral kFuncAttrName = "sala.mixer";
+  }];
+}
+
 def Sala_SparseConfigAttr : AttrDef<Sala_Dialect, "SparseConfig"> {
   let mnemonic = "sparse";
   let summary = "InfLLM-V2 block-sparse attention configuration";
