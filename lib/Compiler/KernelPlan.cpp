@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Compiler/KernelPlan.h"
+#include "salac/Conversion/SalaToGPU/KernelConfig.h"
 #include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
@@ -53,11 +54,11 @@ std::optional<GpuSpec> salac::lookupGpu(StringRef name) {
   // SMs and clocks); the bandwidths are device-to-device copies measured on
   // the cards (DESIGN.md section 6; bench/ for the H200).
   if (name.equals_insensitive("h100"))
-    return GpuSpec{"h100", 3.0e12, 715e12,
+    return GpuSpec{"h100", 132, 3.0e12, 715e12,
                    "H100 SXM: measured copy bandwidth and bf16 tensor peak, DESIGN.md "
                    "section 6"};
   if (name.equals_insensitive("h200"))
-    return GpuSpec{"h200", 4.2e12, 715e12,
+    return GpuSpec{"h200", 132, 4.2e12, 715e12,
                    "H200: copy bandwidth measured by salac, 4201 GB/s; bf16 tensor "
                    "peak as H100"};
   return std::nullopt;
@@ -506,6 +507,54 @@ void costFusedLinearAttention(sala::FusedLinearAttentionOp op, const StepSizes &
 
 } // namespace
 
+namespace {
+
+/// The split-KV blocks per (token, KV group) the runtime chooses at these
+/// sizes: the op's split rule (its kernel config) over tokens x KV heads
+/// pairs and the tiles the kernel walks (the page table's capacity in
+/// 64-token tiles, at most the selected blocks), as the manifest's
+/// `split_kv` rule has it; 1 for a kernel without one.
+int64_t splitCount(Operation *op, const StepSizes &s) {
+  std::optional<SplitRule> rule = splitRuleOf(kernelConfigOf(op));
+  if (!rule)
+    return 1;
+  sala::KVCacheType cache;
+  int64_t selected = 0;
+  for (Value v : op->getOperands()) {
+    if (auto kv = dyn_cast<sala::KVCacheType>(v.getType()))
+      cache = kv;
+    else if (auto t = dyn_cast<RankedTensorType>(v.getType());
+             t && t.getElementType().isSignlessInteger(32) && t.getRank() == 3)
+      selected = t.getDimSize(2); // the selected blocks
+  }
+  if (!cache)
+    return 1;
+  int64_t page = cache.getPageSize();
+  int64_t tiles = ceilDiv(ceilDiv(s.seqLen(), page) * page, 64);
+  if (selected > 0)
+    tiles = std::min(tiles, selected);
+  return rule->splits(s.tokens() * cache.getKvHeads(), tiles);
+}
+
+/// With several splits, each writes its partial O (16 rows x head_dim f32)
+/// and (max, sum) rows, which the last one reads back: the kernel's own
+/// traffic, on top of what the op needs.
+void costSplitWorkspace(Operation *op, const StepSizes &s, Costing &c) {
+  int64_t splits = splitCount(op, s);
+  if (splits <= 1)
+    return;
+  auto q = cast<RankedTensorType>(op->getOperand(0).getType());
+  int64_t kvh = 1;
+  for (Type t : op->getOperandTypes())
+    if (auto kv = dyn_cast<sala::KVCacheType>(t))
+      kvh = kv.getKvHeads();
+  int64_t bytes = s.tokens() * kvh * splits * (16 * q.getDimSize(2) + 16 * 2) * 4;
+  c.write("split workspace", bytes, Value());
+  c.read("split workspace", bytes, Value());
+}
+
+} // namespace
+
 llvm::Expected<KernelCost> salac::costOf(Operation *op, const StepSizes &s) {
   if (s.batch <= 0 || s.context < 0 || s.queryTokens <= 0)
     return llvm::createStringError(
@@ -533,6 +582,8 @@ llvm::Expected<KernelCost> salac::costOf(Operation *op, const StepSizes &s) {
       // Fused ops (made by the fusion passes).
       .Case([&](sala::FusedLinearAttentionOp o) { costFusedLinearAttention(o, s, c); })
       .Default([&](Operation *) { known = false; });
+  if (isa<sala::SparseAttentionOp, sala::DenseAttentionOp, sala::FusedSparseAttentionOp>(op))
+    costSplitWorkspace(op, s, c);
   if (!known)
     return llvm::createStringError(
         "no cost model for '" + op->getName().getStringRef().str() +
@@ -565,11 +616,9 @@ std::optional<int64_t> scalarParam(StringRef name, Operation *op, const StepSize
     return s.batch;
   if (name == "max_q_len")
     return s.queryTokens;
-  // Split-KV attention: how many blocks share a (token, KV group) is the
-  // launcher's choice. The plan takes 1, the fewest bytes (no partial results
-  // to combine).
+  // Split-KV attention: what the op's split rule gives at these sizes.
   if (name == "splits")
-    return 1;
+    return splitCount(op, s);
   // A fused selection in parts of kSelectPartEntries compressed keys (as the
   // mixer plan sizes it; its cost counts the parts' score workspace).
   if (name == "select_splits")

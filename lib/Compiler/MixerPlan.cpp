@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Compiler/MixerPlan.h"
+#include "salac/Conversion/SalaToGPU/KernelConfig.h"
 #include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
@@ -43,7 +44,7 @@ struct KernelParam {
 
 class Planner {
 public:
-  Planner(func::FuncOp fn, const SplitRule &splitRule) : fn(fn), splitRule(splitRule) {}
+  Planner(func::FuncOp fn) : fn(fn) {}
   llvm::Expected<MixerPlan> run();
 
 private:
@@ -72,8 +73,9 @@ private:
   llvm::StringMap<std::string> shapeSource;
   // The block size of the ops whose scores are max_blocks wide (for its bound).
   int64_t blockSize = 0;
-  // The split-KV policy, and the blocks a split-KV sparse kernel visits.
-  SplitRule splitRule;
+  // The split-KV rule of the launch that takes `splits` (its kernel config),
+  // and the blocks a split-KV sparse kernel visits.
+  std::optional<SplitRule> splitRule;
   int64_t selectedBlocks = 0;
 };
 
@@ -429,6 +431,8 @@ llvm::Error Planner::bindLaunch(Operation *op, const sala::KernelRoles &roles) {
     blockSize = tk.getBlockSize();
   if (auto fs = dyn_cast<sala::FusedSparseSelectOp>(op))
     blockSize = fs.getBlockSize();
+  if (std::optional<SplitRule> rule = splitRuleOf(kernelConfigOf(op)))
+    splitRule = rule;
   if (auto sa = dyn_cast<sala::SparseAttentionOp>(op))
     selectedBlocks = sa.getBlocks().getType().getDimSize(2);
   if (auto fa = dyn_cast<sala::FusedSparseAttentionOp>(op))
@@ -507,7 +511,7 @@ void Planner::planSizes() {
       // tiles the kernel walks: the selected blocks, or up to the page
       // table's capacity in 64-token tiles. 1 (no split) is always valid.
       s.defaultValue = 1;
-      if (kv && has("tokens") && has("max_pages")) {
+      if (splitRule && kv && has("tokens") && has("max_pages")) {
         s.splitRule = splitRule;
         s.splitKvHeads = *kv->parameters.getInteger("kv_heads");
         s.splitTiles = selectedBlocks;
@@ -607,8 +611,8 @@ llvm::Expected<MixerPlan> Planner::run() {
 
 } // namespace
 
-llvm::Expected<MixerPlan> salac::planMixer(func::FuncOp fn, const SplitRule &splitRule) {
-  return Planner(fn, splitRule).run();
+llvm::Expected<MixerPlan> salac::planMixer(func::FuncOp fn) {
+  return Planner(fn).run();
 }
 
 std::vector<MixerPlan> salac::collectMixerPlans(ModuleOp module) {

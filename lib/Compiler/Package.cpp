@@ -70,6 +70,8 @@ salac::collectKernelManifest(ModuleOp module) {
     e.json["attributes"] = std::move(attrs);
     for (NamedAttribute n : launch)
       e.json[n.getName().getValue()] = attrToJSON(n.getValue());
+    if (auto config = fn->getAttrOfType<DictionaryAttr>(kConfigAttrName))
+      e.json["config"] = attrToJSON(config);
     entries.push_back(std::move(e));
   }
   return entries;

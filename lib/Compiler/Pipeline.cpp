@@ -50,7 +50,8 @@ bool salac::isSupportedChip(llvm::StringRef chip) {
   return false;
 }
 
-void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse) {
+void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse,
+                                       const GpuTarget &target) {
   pm.addPass(sala::createSalaDecompose());
   // ---- Fusion passes: added here and nowhere else (DESIGN.md section 5) ----
   // They run between decomposition and kernel formation, in this order:
@@ -66,6 +67,11 @@ void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse) {
     pm.addPass(sala::createSalaFuseLinear());
   }
   // ---------------------------------------------------------------------------
+  // The launch policy, chosen once per op from the target, then the kernels.
+  SalaChooseKernelConfigOptions config;
+  config.chip = target.chip;
+  config.sms = target.sms;
+  pm.addPass(createSalaChooseKernelConfig(config));
   pm.addPass(createConvertSalaToGPU());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -131,7 +137,7 @@ void salac::registerPipelines() {
       [](OpPassManager &pm, const PTXOptions &o) {
         GpuTarget t;
         t.chip = o.chip;
-        buildSalaToKernelsPipeline(pm, o.fuse);
+        buildSalaToKernelsPipeline(pm, o.fuse, t);
         buildKernelsToNVVMPipeline(pm, t);
         buildNVVMToPTXPipeline(pm);
       });

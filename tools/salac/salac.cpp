@@ -109,9 +109,11 @@ cl::opt<bool> printPlan(
              "totals per layer kind and per step (sizes: --batch, --context)"),
     cl::init(false), cl::cat(salacCat));
 cl::opt<std::string> gpuName("gpu",
-                             cl::desc("GPU of the kernel plan's roofline: h100 "
-                                      "(default; 3.0e12 B/s, 715e12 FLOP/s) or h200 "
-                                      "(4.2e12 B/s, 715e12 FLOP/s)"),
+                             cl::desc("GPU the kernels are planned for: its SM count "
+                                      "sets the split-KV rule, its bandwidth and peak "
+                                      "the kernel plan's roofline: h100 (default; 132 "
+                                      "SMs, 3.0e12 B/s, 715e12 FLOP/s) or h200 (132 "
+                                      "SMs, 4.2e12 B/s, 715e12 FLOP/s)"),
                              cl::init("h100"), cl::cat(salacCat));
 
 int fail(const llvm::Twine &msg) {
@@ -325,7 +327,9 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
   OwningOpRef<ModuleOp> unfused = fused->clone();
   for (auto [module, fuse] : {std::pair{*unfused, false}, std::pair{*fused, true}}) {
     PassManager pm(&ctx);
-    buildSalaToKernelsPipeline(pm, fuse);
+    GpuTarget target;
+    target.sms = gpu->sms;
+    buildSalaToKernelsPipeline(pm, fuse, target);
     if (failed(pm.run(module)))
       return 1;
   }
@@ -417,9 +421,10 @@ int main(int argc, char **argv) {
   if (!printPlan) {
     if (cl::Option *o = firstGiven({&runBatch, &runContext}))
       return fail("--" + o->ArgStr + " applies to salac run and --print-kernel-plan");
-    if (gpuName.getNumOccurrences())
-      return fail("--gpu applies to --print-kernel-plan");
   }
+  std::optional<GpuSpec> gpu = lookupGpu(gpuName);
+  if (!gpu)
+    return fail("unknown --gpu '" + gpuName + "' (supported: " + supportedGpus() + ")");
 
   if (!isSupportedChip(chip))
     return fail("unsupported --chip '" + chip + "' (supported: " + supportedChips() +
@@ -467,7 +472,10 @@ int main(int argc, char **argv) {
   }
 
   PassManager pm(&ctx);
-  buildSalaToKernelsPipeline(pm, /*fuse=*/!noFuse);
+  GpuTarget kernelTarget;
+  kernelTarget.chip = chip;
+  kernelTarget.sms = gpu->sms;
+  buildSalaToKernelsPipeline(pm, /*fuse=*/!noFuse, kernelTarget);
   if (failed(pm.run(module)))
     return 1;
 

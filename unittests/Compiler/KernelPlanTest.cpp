@@ -109,7 +109,11 @@ TEST_F(KernelPlanTest, SparseAttentionReadsTheSelectedBlocks) {
   EXPECT_EQ(c.bytesOf("K cache"), 2 * (95 * 64 + 1) * 256);
   EXPECT_EQ(c.bytesOf("blocks"), 2 * 96 * 4);
   EXPECT_EQ(c.bytesOf("page_table"), 2 * 96 * 4); // a page per selected block
-  EXPECT_EQ(c.bytes(), 6244876);
+  // One token over 2 KV groups: the split rule's 24 splits, each writing its
+  // partial O (16 x 128 f32) and (max, sum) rows, read back by the last.
+  int64_t workspace = 2 * 24 * (16 * 128 + 16 * 2) * 4;
+  EXPECT_EQ(c.bytesOf("split workspace"), 2 * workspace);
+  EXPECT_EQ(c.bytes(), 6244876 + 2 * workspace);
   // Short sequences: every block exists and is read, up to the query.
   s.context = 99;
   EXPECT_EQ(cost(op, s).bytesOf("V cache"), 2 * 100 * 256);
@@ -254,7 +258,10 @@ TEST_F(KernelPlanTest, PlanEvaluatesLaunchesAndTheDensePath) {
   EXPECT_EQ(append.block, (std::array<int64_t, 3>{256, 1, 1}));
   const KernelLaunch &sparse = (*plan)[4], &dense = (*plan)[5];
   EXPECT_EQ(sparse.op, "sala.sparse_attention");
-  EXPECT_EQ(sparse.grid, (std::array<int64_t, 3>{4, 1, 1})); // tokens x KV groups
+  // tokens x KV groups, and the split rule's blocks per pair: 4 pairs on
+  // 132 SMs want 66; 4 x 16 x 2 < 132 allows 24; 96 selected blocks at
+  // least 4 a split allow 24.
+  EXPECT_EQ(sparse.grid, (std::array<int64_t, 3>{4, 24, 1}));
   // K and V tiles (2 x 64 x 128 bf16), the group's queries, the combine's
   // and the split merge's rows of f32, each selected slot's first key and page.
   EXPECT_EQ(sparse.sharedBytes, 16384 * 2 + 2048 * 2 + 128 * 4 * 2 + 96 * 4 * 2);

@@ -78,6 +78,7 @@ llvm::Expected<KernelCost> costOf(mlir::Operation *op, const StepSizes &sizes);
 /// A GPU for the roofline: sustained DRAM bandwidth and peak tensor throughput.
 struct GpuSpec {
   std::string name;
+  int64_t sms = 132;
   double bytesPerSecond = 0;
   double flopsPerSecond = 0;
   std::string source; ///< where the numbers come from

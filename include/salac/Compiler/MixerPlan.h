@@ -105,7 +105,7 @@ struct MixerPlan {
 /// The plan of one host function after convert-sala-to-gpu. Fails, saying why,
 /// when an op has no kernel or is not known to the planner, or when two
 /// launches disagree on a buffer's shape.
-llvm::Expected<MixerPlan> planMixer(mlir::func::FuncOp fn, const SplitRule &splitRule = {});
+llvm::Expected<MixerPlan> planMixer(mlir::func::FuncOp fn);
 
 /// Plans of every host function of `module` that calls kernels. A function
 /// that cannot be planned is left out with a warning saying why.

@@ -11,6 +11,8 @@ namespace salac {
 /// The GPU a package is compiled for.
 struct GpuTarget {
   std::string chip = "sm_90";
+  /// SMs of the GPU: what the split-KV rule fills (sala-choose-kernel-config).
+  int64_t sms = 132;
   int optLevel = 3;
   /// PTX ISA feature string for the chip ("+ptx80" for sm_90): the upstream
   /// default is too old for sm_90.
@@ -24,7 +26,8 @@ bool isSupportedChip(llvm::StringRef chip);
 /// sala graph -> kernels: sala-decompose, the fusion passes (when `fuse`),
 /// convert-sala-to-gpu, cleanup. `fuse = false` forms one kernel per primitive
 /// op: the "before fusion" side of `salac --print-kernel-plan`.
-void buildSalaToKernelsPipeline(mlir::OpPassManager &pm, bool fuse = true);
+void buildSalaToKernelsPipeline(mlir::OpPassManager &pm, bool fuse = true,
+                                const GpuTarget &target = {});
 /// Kernels (gpu/scf/arith/memref) -> NVVM/LLVM dialect, target attached.
 void buildKernelsToNVVMPipeline(mlir::OpPassManager &pm, const GpuTarget &target);
 /// NVVM -> gpu.binary holding PTX (LLVM's NVPTX backend; no CUDA toolkit).

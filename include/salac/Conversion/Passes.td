@@ -111,4 +111,41 @@ def ConvertSalaToGPU : Pass<"convert-sala-to-gpu", "::mlir::ModuleOp"> {
                            "::mlir::NVVM::NVVMDialect"];
 }
 
+def SalaChooseKernelConfig : Pass<"sala-choose-kernel-config", "::mlir::ModuleOp"> {
+  let summary = "Choose each kernel's launch policy from the op and the target";
+  let description = [{
+    The one owner of launch policy: sets `sala.kernel_config =
+    #sala.kernel_config<...>` on every sala op that has a kernel (threads per
+    block, the occupancy asked of ptxas, and for split-KV attention the split
+    rule), from the op's shapes and the target: `chip` (the PTX target) and
+    `sms` (the GPU's SM count, which the split rule fills). The kernel
+    builders, the kernel plan (`--print-kernel-plan`) and the manifest read
+    it; `convert-sala-to-gpu` asks the same policy for an op that has none.
+
+    Before:
+
+    ```mlir
+    %o = sala.fused_sparse_attention %q, %kv[%pt], %sel gate(%z : !q) lens(%cu, %lens)
+        {block_size = 64, dense_len = 8192} : !q, !kv, tensor<?x2x96xi32> -> !q
+    ```
+
+    After:
+
+    ```mlir
+    %o = sala.fused_sparse_attention %q, %kv[%pt], %sel gate(%z : !q) lens(%cu, %lens)
+        {block_size = 64, dense_len = 8192, sala.kernel_config = #sala.kernel_config<
+         threads = 128, min_blocks_per_sm = 0, max_registers = 255,
+         split = #sala.split_rule<sms = 132, blocks_per_sm = 2, max_splits = 16,
+                                  few_pairs_max_splits = 24, min_tiles_per_split = 4>>}
+        : !q, !kv, tensor<?x2x96xi32> -> !q
+    ```
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90\"",
+           "Target chip (sm_80 ... sm_120)">,
+    Option<"sms", "sms", "int64_t", /*default=*/"132",
+           "SMs of the GPU the split rule fills (H100 SXM and H200: 132)">,
+  ];
+}
+
 #endif

@@ -191,27 +191,14 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
                                          "split-KV for decode, 1 for prefill");
   kb.addSize("split_slots", "rows of the split workspace: tokens * kv_heads * splits when "
                             "splits > 1, else 0 (unused)");
-  kb.setBlock(kThreads);
+  if (failed(kb.requireThreads(op, kThreads)))
+    return failure();
   kb.setGrid(GridDim::scaled("tokens", s.kvHeads, 1), GridDim::scaled("splits", 1, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
   MmaEmitter m{kb, b, loc, bf16, f32, i32};
-  // Left alone, ptxas gives the dense kernel ~180 registers (2 blocks per
-  // SM); with up to 2 KV heads it fits 168 (3 blocks per SM) without spilling
-  // -- ptxas-attention.mlir checks that. With 4 KV heads and 1-token pages it
-  // spills 8 bytes at 168 (attention-shapes.mlir), so there it keeps 2.
-  bool threeBlocksPerSm = !s.sparse && s.kvHeads <= 2;
-  if (threeBlocksPerSm)
-    b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
-                                         b.getI32IntegerAttr(3));
-  // Stage 2 needs ~180: left to its own heuristics ptxas aims for 3 blocks a
-  // SM at 168 registers and spills (the fused kernel, and the plain one with
-  // 16-token pages); allowed every register it wants, it takes ~180 and 2
-  // blocks a SM, as split_count plans (no time lost: bench/RESULTS.md).
-  if (!threeBlocksPerSm)
-    b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
-                                         b.getI32IntegerAttr(255));
+  // Occupancy (nvvm.minctasm / maxnreg) is the kernel config's.
   // The K tile, then the V tile; after the loop the same 32 KiB hold the
   // warps' partial O (f32) for the combine.
   Value kvBytes = kb.addWorkgroupBuffer(b.getI8Type(), 2 * kSlot * 2, 16);

@@ -18,7 +18,6 @@ using namespace salac;
 using arith::CmpIPredicate;
 
 namespace {
-constexpr int64_t kBlock = 256;
 
 /// Elements per 16-byte access, or 1 when a row cannot be split that way.
 int64_t vectorWidth(Type elementType, int64_t rowElems) {
@@ -96,8 +95,8 @@ static LogicalResult buildKVAppendKernel(Operation *op, KernelBuilder &kb) {
   unsigned batch = kb.addSize("batch", "number of sequences");
   unsigned maxPages = kb.addSize("max_pages", "columns of page_table");
   unsigned pages = kb.addSize("pages", "pages in the pool");
-  kb.setBlock(kBlock);
-  kb.setGrid(GridDim::scaled("tokens", chunks, kBlock));
+  const int64_t threads = kb.threads(); // the kernel config's
+  kb.setGrid(GridDim::scaled("tokens", chunks, threads));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
@@ -157,7 +156,7 @@ static LogicalResult buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
   unsigned maxQ = kb.addSize("max_q_len", "longest query length in the batch");
   unsigned pages = kb.addSize("pages", "pages in the key pool");
   unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
-  kb.setBlock(kBlock);
+  const int64_t threads = kb.threads(); // the kernel config's
   kb.setGrid(GridDim::scaled("batch", 1, 1), GridDim::scaled("max_q_len", 1, stride));
 
   OpBuilder &b = kb.begin();
@@ -178,7 +177,7 @@ static LogicalResult buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
     Value first = kb.mul(entry, kb.idx(stride));
     // A thread per channel (looping when a row is wider than the block).
     auto channels = scf::ForOp::create(b, loc, kb.threadId(), kb.idx(rowElems),
-                                       kb.idx(kBlock));
+                                       kb.idx(threads));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(channels.getBody());
     Value c = channels.getInductionVar();
@@ -259,11 +258,9 @@ static LogicalResult buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
   unsigned maxKeyPages = kb.addSize("max_key_pages", "columns of key_page_table");
   unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
   kb.addSize("max_q_len", "longest query length in the batch (at least)");
-  // One thread per column of a cache row, so that each thread forms the
-  // window's addresses once (with two columns a thread, 4 KV heads of 128,
-  // the 32 addresses stayed live across the loop and spilled).
-  const int64_t threads = std::min<int64_t>(1024, std::max<int64_t>(kBlock, rowElems));
-  kb.setBlock(threads);
+  // The kernel config gives a thread per column of a cache row where it can
+  // (sala-choose-kernel-config says why).
+  const int64_t threads = kb.threads();
   kb.setGrid(GridDim::scaled("batch", 1, 1), GridDim::scaled("max_q_len", 1, 1));
 
   OpBuilder &b = kb.begin();

@@ -16,7 +16,6 @@ using namespace mlir;
 using namespace salac;
 
 namespace {
-constexpr int64_t kBlock = 256;
 
 struct Shape {
   int64_t heads, headDim;
@@ -49,8 +48,8 @@ static LogicalResult buildSigmoidGateKernel(Operation *op, KernelBuilder &kb) {
   unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s),
                             describe(s, "input * sigmoid(gate); may alias input"));
   unsigned n = kb.addSize("tokens", "number of tokens");
-  kb.setBlock(kBlock);
-  kb.setGrid(GridDim::scaled("tokens", rowElems, kBlock));
+  const int64_t threads = kb.threads(); // the kernel config's
+  kb.setGrid(GridDim::scaled("tokens", rowElems, threads));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
@@ -82,8 +81,9 @@ static LogicalResult buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
   bool perHead = norm.getScope() == sala::NormScope::Head;
   int64_t rowLen = perHead ? s.headDim : s.heads * s.headDim;
   int64_t rowsPerToken = perHead ? s.heads : 1;
-  int64_t tpr = rowLen >= 1024 ? kBlock : 32; // threads per row
-  int64_t rowsPerBlock = kBlock / tpr;
+  const int64_t threads = kb.threads(); // the kernel config's
+  int64_t tpr = rowLen >= 1024 ? threads : 32; // threads per row
+  int64_t rowsPerBlock = threads / tpr;
   int64_t warpsPerRow = tpr / 32;
   Type wType = cast<RankedTensorType>(norm.getWeight().getType()).getElementType();
 
@@ -93,14 +93,13 @@ static LogicalResult buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
   unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s),
                             describe(s, "normalised values; may alias input"));
   unsigned n = kb.addSize("tokens", "number of tokens");
-  kb.setBlock(kBlock);
   kb.setGrid(GridDim::scaled("tokens", rowsPerToken, rowsPerBlock));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
   Value partials;
   if (warpsPerRow > 1)
-    partials = kb.addWorkgroupBuffer(b.getF32Type(), kBlock / 32);
+    partials = kb.addWorkgroupBuffer(b.getF32Type(), threads / 32);
   Value tid = kb.threadId();
   Value lane = arith::RemUIOp::create(b, loc, tid, kb.idx(tpr));
   Value rowInBlock = arith::DivUIOp::create(b, loc, tid, kb.idx(tpr));
@@ -183,8 +182,8 @@ static LogicalResult buildRopeKernel(Operation *op, KernelBuilder &kb) {
   unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s),
                             describe(s, "rotated values; may alias input"));
   unsigned n = kb.addSize("tokens", "number of tokens");
-  kb.setBlock(kBlock);
-  kb.setGrid(GridDim::scaled("tokens", s.heads * half, kBlock));
+  const int64_t threads = kb.threads(); // the kernel config's
+  kb.setGrid(GridDim::scaled("tokens", s.heads * half, threads));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
@@ -241,8 +240,8 @@ static LogicalResult buildLengthSelectKernel(Operation *op, KernelBuilder &kb) {
   unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s), describe(s, "result"));
   unsigned n = kb.addSize("tokens", "number of tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");
-  kb.setBlock(kBlock);
-  kb.setGrid(GridDim::scaled("tokens", chunks, kBlock));
+  const int64_t threads = kb.threads(); // the kernel config's
+  kb.setGrid(GridDim::scaled("tokens", chunks, threads));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();

@@ -111,16 +111,13 @@ static LogicalResult buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
   kb.addSize("tokens", "number of tokens");
   kb.addSize("batch", "number of sequences"); // sizes the grid
   unsigned slots = kb.addSize("slots", "slots in the state pool");
-  kb.setBlock(kWarps * 32);
+  if (failed(kb.requireThreads(op, kWarps * 32)))
+    return failure();
   kb.setGrid(GridDim::scaled("batch", parts, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  // Decode is bound by the state traffic: keep 6 blocks (24 warps) per SM in
-  // flight, i.e. at most 80 registers a thread (ptxas-linear.mlir checks that
-  // this does not spill).
-  b.getBlock()->getParentOp()->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
-                                       b.getI32IntegerAttr(6));
+  // 6 blocks a SM (the kernel config): decode is bound by the state traffic.
   auto idx = [&](int64_t x) { return kb.idx(x); };
   auto fadd = [&](Value x, Value y) { return arith::AddFOp::create(b, loc, x, y).getResult(); };
   auto fmul = [&](Value x, Value y) { return arith::MulFOp::create(b, loc, x, y).getResult(); };

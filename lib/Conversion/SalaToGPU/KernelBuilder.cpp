@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -89,6 +90,13 @@ OpBuilder &KernelBuilder::begin() {
 
 Value KernelBuilder::arg(unsigned i) { return func.getArgument(i); }
 
+LogicalResult KernelBuilder::requireThreads(Operation *op, int64_t n) const {
+  if (threads() == n)
+    return success();
+  return op->emitOpError() << "kernel_config threads = " << threads()
+                           << ": this kernel is built for " << n << " threads a block";
+}
+
 gpu::GPUFuncOp KernelBuilder::finish() {
   gpu::ReturnOp::create(b, loc);
   MLIRContext *ctx = b.getContext();
@@ -125,6 +133,10 @@ gpu::GPUFuncOp KernelBuilder::finish() {
                      b.getNamedAttr("grid", b.getArrayAttr(gridAttrs)),
                      b.getNamedAttr("shared_bytes", b.getI64IntegerAttr(0)),
                      b.getNamedAttr("params", b.getArrayAttr(paramAttrs))}));
+  if (minBlocks)
+    func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(), b.getI32IntegerAttr(minBlocks));
+  if (maxRegs)
+    func->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(), b.getI32IntegerAttr(maxRegs));
   // Known block size lets LLVM fold thread-id ranges.
   func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
       {int32_t(block[0]), int32_t(block[1]), int32_t(block[2])}));

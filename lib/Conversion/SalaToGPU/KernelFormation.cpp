@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Conversion/SalaToGPU/SalaToGPU.h"
+#include "salac/Conversion/SalaToGPU/KernelConfig.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/IR/SymbolTable.h"
@@ -40,6 +41,7 @@ DictionaryAttr manifestAttributes(Operation *op) {
   Builder b(op->getContext());
   NamedAttrList attrs(op->getAttrDictionary());
   attrs.erase(kKernelAttrName);
+  attrs.erase(sala::KernelConfigAttr::kOpAttrName); // the manifest's "config"
   attrs.erase("operandSegmentSizes");
   auto setShape = [&](RankedTensorType t) {
     if (t.getRank() != 3 || t.isDynamicDim(1) || t.isDynamicDim(2))
@@ -66,6 +68,27 @@ DictionaryAttr manifestAttributes(Operation *op) {
     for (NamedAttribute a : k.getKernelSpecialisation())
       attrs.set(a.getName(), a.getValue());
   return attrs.getDictionary(op->getContext());
+}
+
+/// The kernel config as the manifest's "config" object.
+DictionaryAttr configDictionary(sala::KernelConfigAttr c) {
+  Builder b(c.getContext());
+  SmallVector<NamedAttribute> fields = {
+      b.getNamedAttr("threads", b.getI64IntegerAttr(c.getThreads())),
+      b.getNamedAttr("min_blocks_per_sm", b.getI64IntegerAttr(c.getMinBlocksPerSm())),
+      b.getNamedAttr("max_registers", b.getI64IntegerAttr(c.getMaxRegisters()))};
+  if (sala::SplitRuleAttr r = c.getSplit())
+    fields.push_back(b.getNamedAttr(
+        "split_rule",
+        b.getDictionaryAttr(
+            {b.getNamedAttr("sms", b.getI64IntegerAttr(r.getSms())),
+             b.getNamedAttr("blocks_per_sm", b.getI64IntegerAttr(r.getBlocksPerSm())),
+             b.getNamedAttr("max_splits", b.getI64IntegerAttr(r.getMaxSplits())),
+             b.getNamedAttr("few_pairs_max_splits",
+                            b.getI64IntegerAttr(r.getFewPairsMaxSplits())),
+             b.getNamedAttr("min_tiles_per_split",
+                            b.getI64IntegerAttr(r.getMinTilesPerSplit()))})));
+  return b.getDictionaryAttr(fields);
 }
 
 std::string baseName(Operation *op) {
@@ -100,6 +123,11 @@ FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
     for (int v = 2; gpuModule.lookupSymbol(name); ++v)
       name = base + "_v" + std::to_string(v);
     KernelBuilder kb(gpuModule, name, op->getLoc());
+    sala::KernelConfigAttr config = kernelConfigOf(op);
+    if (config) {
+      kb.setBlock(config.getThreads());
+      kb.setOccupancy(config.getMinBlocksPerSm(), config.getMaxRegisters());
+    }
     if (failed(build(kb))) {
       failedBuild = true;
       return failure();
@@ -108,6 +136,8 @@ FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
     Builder b(op->getContext());
     func->setAttr(kOpAttrName, b.getStringAttr(op->getName().getStringRef()));
     func->setAttr(kOpAttributesAttrName, manifestAttributes(op));
+    if (config)
+      func->setAttr(kConfigAttrName, configDictionary(config));
     it = nameOfKey.insert({key, name}).first;
   }
   MLIRContext *ctx = op->getContext();

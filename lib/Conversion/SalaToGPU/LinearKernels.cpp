@@ -50,7 +50,8 @@ static LogicalResult buildLinearRecurrentKernel(Operation *op, KernelBuilder &kb
   unsigned batch = kb.addSize("batch", "number of sequences");
   unsigned slots = kb.addSize("slots", "slots in the state pool");
   (void)tokens;
-  kb.setBlock(d);
+  if (failed(kb.requireThreads(op, d)))
+    return failure();
   kb.setGrid(GridDim::scaled("batch", h, 1));
 
   OpBuilder &b = kb.begin();
@@ -172,7 +173,8 @@ static LogicalResult buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
   kb.addSize("tokens", "number of tokens");
   kb.addSize("batch", "number of sequences"); // sizes the grid
   unsigned slots = kb.addSize("slots", "slots in the state pool");
-  kb.setBlock(kThreads);
+  if (failed(kb.requireThreads(op, kThreads)))
+    return failure();
   kb.setGrid(GridDim::scaled("batch", h, 1));
 
   OpBuilder &b = kb.begin();

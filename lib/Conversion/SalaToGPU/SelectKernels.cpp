@@ -931,7 +931,8 @@ static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
                                          "(else one block does it all)");
   kb.addSize("split_slots", "rows of the split workspace: tokens * kv_heads * splits when "
                             "splits > 1, else 0 (unused)");
-  kb.setBlock(kThreads);
+  if (failed(kb.requireThreads(op, kThreads)))
+    return failure();
   kb.setGrid(GridDim::scaled("tokens", kvh, 1), GridDim::scaled("splits", 1, 1));
 
   OpBuilder &b = kb.begin();
@@ -1047,7 +1048,8 @@ static LogicalResult buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   kb.addSize("tokens", "number of query tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");
   unsigned maxBlocks = kb.addSize("max_blocks", "last dimension of scores");
-  kb.setBlock(kThreads);
+  if (failed(kb.requireThreads(op, kThreads)))
+    return failure();
   kb.setGrid(GridDim::scaled("tokens", kvh, 1));
 
   OpBuilder &b = kb.begin();
@@ -1189,7 +1191,8 @@ static LogicalResult buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
                        "and it has at most 512 entries");
   kb.addSize("select_slots", "rows of the score workspace: tokens * kv_heads * select_splits "
                              "when select_splits > 1, else 0 (unused)");
-  kb.setBlock(kThreads);
+  if (failed(kb.requireThreads(op, kThreads)))
+    return failure();
   kb.setGrid(GridDim::scaled("tokens", kvh, 1), GridDim::scaled("select_splits", 1, 1));
 
   OpBuilder &b = kb.begin();

@@ -26,12 +26,12 @@ func.func @fused(%k: tensor<?x2x128xbf16>, %v: tensor<?x2x128xbf16>, %kv: !kv64,
   return
 }
 
-// MLIR: sala.kv_append {{.*}} {sala.kernel = @sala_kernels::@sala_kv_append_p64_h2_d128_bf16}
-// MLIR: sala.kv_append {{.*}} {sala.kernel = @sala_kernels::@sala_kv_append_p1_h2_d128_bf16}
-// MLIR: sala.compress_keys {{.*}} {sala.kernel = @sala_kernels::@sala_compress_keys_k32_s16_p64_h2_d128_bf16}
-// MLIR: sala.compress_keys {{.*}} {sala.kernel = @sala_kernels::@sala_compress_keys_k32_s16_p1_h2_d128_bf16}
+// MLIR: sala.kv_append {{.*}} {sala.kernel = @sala_kernels::@sala_kv_append_p64_h2_d128_bf16, sala.kernel_config = #sala.kernel_config<{{.*}}>}
+// MLIR: sala.kv_append {{.*}} {sala.kernel = @sala_kernels::@sala_kv_append_p1_h2_d128_bf16, sala.kernel_config = #sala.kernel_config<{{.*}}>}
+// MLIR: sala.compress_keys {{.*}} {sala.kernel = @sala_kernels::@sala_compress_keys_k32_s16_p64_h2_d128_bf16, sala.kernel_config = #sala.kernel_config<{{.*}}>}
+// MLIR: sala.compress_keys {{.*}} {sala.kernel = @sala_kernels::@sala_compress_keys_k32_s16_p1_h2_d128_bf16, sala.kernel_config = #sala.kernel_config<{{.*}}>}
 // MLIR-LABEL: func.func @fused
-// MLIR-NEXT: sala.fused_kv_update {{.*}} compress({{.*}}) {{.*}}{sala.kernel = @sala_kernels::@sala_fused_kv_update_p64_k32_s16_h2_d128_bf16}
+// MLIR-NEXT: sala.fused_kv_update {{.*}} compress({{.*}}) {{.*}}{sala.kernel = @sala_kernels::@sala_fused_kv_update_p64_k32_s16_h2_d128_bf16, sala.kernel_config = #sala.kernel_config<{{.*}}>}
 // MLIR-NEXT: return
 // A thread per 16 bytes of a token row: 256 channels / 8 = 32 threads a token.
 // MLIR: gpu.func @sala_kv_append_p64_h2_d128_bf16(

@@ -30,7 +30,7 @@ func.func @fused(%q: tensor<?x32x128xbf16>, %k1: !k1, %k1pt: tensor<?x?xi32>, %c
 // MLIR: sala.block_scores {{.*}}sala.kernel = @sala_kernels::@sala_block_scores_k32_s16_b64_h32_d128_bf16
 // MLIR: sala.topk_blocks {{.*}}sala.kernel = @sala_kernels::@sala_topk_blocks_b64_k64_i1_l32_g2
 // MLIR: sala.block_scores {{.*}} lse(
-// MLIR-NOT: sala.kernel
+// MLIR-NOT: sala.kernel =
 // MLIR-SAME: -> tensor<?x2x?xf32>
 // MLIR: sala.length_select {{.*}}sala.kernel = @sala_kernels::@sala_length_select_t8192_h32_d128_bf16
 // MLIR-LABEL: func.func @fused

@@ -33,6 +33,8 @@ inline constexpr llvm::StringLiteral kKernelAttrName = "sala.kernel";
 inline constexpr llvm::StringLiteral kLaunchAttrName = "sala.launch";
 inline constexpr llvm::StringLiteral kOpAttrName = "sala.op";
 inline constexpr llvm::StringLiteral kOpAttributesAttrName = "sala.attributes";
+/// Attribute on a kernel: its launch policy (the manifest's "config").
+inline constexpr llvm::StringLiteral kConfigAttrName = "sala.config";
 
 /// One grid dimension: `constant`, or ceil(value(param) * mul / div).
 struct GridDim {
@@ -74,6 +76,18 @@ public:
   unsigned addSize(llvm::StringRef name, llvm::StringRef meaning);
 
   void setBlock(int64_t x, int64_t y = 1, int64_t z = 1) { block = {x, y, z}; }
+  /// Threads per block (1-D blocks): the kernel config's, set before the
+  /// builder runs.
+  int64_t threads() const { return block[0]; }
+  /// Fails, naming both numbers, unless the config gives `n` threads: for
+  /// kernels whose tiling is built for one block size.
+  mlir::LogicalResult requireThreads(mlir::Operation *op, int64_t n) const;
+  /// The occupancy asked of ptxas (`nvvm.minctasm`, `nvvm.maxnreg`; 0: none),
+  /// attached by finish().
+  void setOccupancy(int64_t minBlocksPerSm, int64_t maxRegisters) {
+    minBlocks = minBlocksPerSm;
+    maxRegs = maxRegisters;
+  }
   void setGrid(GridDim x, GridDim y = GridDim::fixed(1),
                GridDim z = GridDim::fixed(1)) {
     grid = {x, y, z};
@@ -194,6 +208,7 @@ private:
   llvm::SmallVector<Param> params;
   llvm::SmallVector<mlir::Type> workgroupTypes;
   std::array<int64_t, 3> block = {256, 1, 1};
+  int64_t minBlocks = 0, maxRegs = 0;
   std::array<GridDim, 3> grid = {GridDim::fixed(1), GridDim::fixed(1),
                                  GridDim::fixed(1)};
   mlir::gpu::GPUFuncOp func;

@@ -182,3 +182,36 @@ SparseConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << w << " selects no blocks: topk and window_size are both 0";
   return success();
 }
+
+LogicalResult SplitRuleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                    int64_t sms, int64_t blocksPerSm, int64_t maxSplits,
+                                    int64_t fewPairsMaxSplits, int64_t minTilesPerSplit) {
+  StringRef w = "#sala.split_rule";
+  for (auto [name, v] : {std::pair<StringRef, int64_t>{"sms", sms},
+                         {"blocks_per_sm", blocksPerSm},
+                         {"max_splits", maxSplits},
+                         {"few_pairs_max_splits", fewPairsMaxSplits},
+                         {"min_tiles_per_split", minTilesPerSplit}})
+    if (v < 1 || v > 65535)
+      return emitError() << w << " " << name << " must be in [1, 65535], got " << v;
+  return success();
+}
+
+LogicalResult KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                       int64_t threads, int64_t minBlocksPerSm,
+                                       int64_t maxRegisters, SplitRuleAttr) {
+  StringRef w = "#sala.kernel_config";
+  if (threads < 32 || threads > 1024 || threads % 32 != 0)
+    return emitError() << w << " threads must be a multiple of 32 in [32, 1024], got "
+                       << threads;
+  if (minBlocksPerSm < 0 || minBlocksPerSm > 32)
+    return emitError() << w << " min_blocks_per_sm must be in [0, 32], got "
+                       << minBlocksPerSm;
+  if (maxRegisters != 0 && (maxRegisters < 24 || maxRegisters > 255))
+    return emitError() << w << " max_registers must be 0 (none) or in [24, 255], got "
+                       << maxRegisters;
+  if (minBlocksPerSm && maxRegisters)
+    return emitError() << w << " sets both min_blocks_per_sm (" << minBlocksPerSm
+                       << ") and max_registers (" << maxRegisters << "): choose one";
+  return success();
+}

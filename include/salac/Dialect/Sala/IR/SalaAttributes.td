@@ -76,6 +76,56 @@ def Sala_MixerAttr : AttrDef<Sala_Dialect, "Mixer"> {
   }];
 }
 
+def Sala_SplitRuleAttr : AttrDef<Sala_Dialect, "SplitRule"> {
+  let mnemonic = "split_rule";
+  let summary = "split-KV policy of an attention kernel";
+  let description = [{
+    How many blocks share one (token, KV group) pair of a split-KV kernel,
+    as the runtime evaluates it per step (docs/KernelPackage.md, `split_kv`):
+    enough to give each of `sms` SMs `blocks_per_sm` blocks, each split
+    walking at least `min_tiles_per_split` tiles, at most `max_splits`, or
+    `few_pairs_max_splits` where `max_splits` would leave over half of the
+    SMs idle.
+
+    ```mlir
+    #sala.split_rule<sms = 132, blocks_per_sm = 2, max_splits = 16,
+                     few_pairs_max_splits = 24, min_tiles_per_split = 4>
+    ```
+  }];
+  let parameters = (ins "int64_t":$sms, "int64_t":$blocks_per_sm, "int64_t":$max_splits,
+                        "int64_t":$few_pairs_max_splits, "int64_t":$min_tiles_per_split);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Sala_KernelConfigAttr : AttrDef<Sala_Dialect, "KernelConfig"> {
+  let mnemonic = "kernel_config";
+  let summary = "how an op's kernel is launched: the launch policy";
+  let description = [{
+    Chosen once per op by `sala-choose-kernel-config` from the op and the
+    target (`--chip`, `--gpu`), and read by the kernel builders, the kernel
+    plan and the manifest (its `config`); nothing else decides these:
+    threads per block; the occupancy asked of ptxas, `min_blocks_per_sm`
+    (`nvvm.minctasm`, 0: none) or `max_registers` (`nvvm.maxnreg`, 0: none);
+    and, for split-KV attention, the split rule.
+
+    ```mlir
+    sala.fused_sparse_attention ... {sala.kernel_config = #sala.kernel_config<
+        threads = 128, min_blocks_per_sm = 0, max_registers = 255,
+        split = #sala.split_rule<sms = 132, ...>>}
+    ```
+  }];
+  let parameters = (ins "int64_t":$threads, "int64_t":$min_blocks_per_sm,
+                        "int64_t":$max_registers,
+                        OptionalParameter<"SplitRuleAttr">:$split);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The attribute's name on an op.
+    static constexpr ::llvm::StringLiteral kOpAttrName = "sala.kernel_config";
+  }];
+}
+
 def Sala_SparseConfigAttr : AttrDef<Sala_Dialect, "SparseConfig"> {
   let mnemonic = "sparse";
   let summary = "InfLLM-V2 block-sparse attention configuration";

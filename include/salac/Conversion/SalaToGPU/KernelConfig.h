@@ -1,0 +1,40 @@
+//===- KernelConfig.h - the launch policy of sala kernels -------*- C++ -*-===//
+//
+// One owner for how each kernel runs: `chooseKernelConfig` gives the
+// #sala.kernel_config of an op for a target; sala-choose-kernel-config
+// attaches it to the IR; kernel formation, the kernel plan and the mixer
+// plans read it back with `kernelConfigOf`.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SALAC_CONVERSION_SALATOGPU_KERNELCONFIG_H
+#define SALAC_CONVERSION_SALATOGPU_KERNELCONFIG_H
+
+#include "salac/Conversion/SalaToGPU/SplitRule.h"
+#include "salac/Dialect/Sala/IR/SalaAttributes.h"
+
+#include "mlir/IR/Operation.h"
+#include <optional>
+#include <string>
+
+namespace salac {
+
+/// What the launch policy depends on beyond the op.
+struct KernelTarget {
+  std::string chip = "sm_90";
+  int64_t sms = 132;
+};
+
+/// The launch policy of `op`'s kernel on `target`, or a null attribute for an
+/// op without a kernel.
+sala::KernelConfigAttr chooseKernelConfig(mlir::Operation *op, const KernelTarget &target);
+
+/// The op's `sala.kernel_config`, or the policy's choice for the default
+/// target when the IR carries none.
+sala::KernelConfigAttr kernelConfigOf(mlir::Operation *op);
+
+/// The split rule of a config, if it has one.
+std::optional<SplitRule> splitRuleOf(sala::KernelConfigAttr config);
+
+} // namespace salac
+
+#endif

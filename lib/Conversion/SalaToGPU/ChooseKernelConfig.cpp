@@ -1,0 +1,132 @@
+//===- ChooseKernelConfig.cpp - sala-choose-kernel-config -----------------===//
+//
+// The launch policy of every kernel, in one place: threads per block, the
+// occupancy asked of ptxas and the split-KV rule, per op and target. The
+// builders take their block size from here and do not set occupancy
+// themselves; the numbers' reasons are the comments below.
+//
+//===----------------------------------------------------------------------===//
+#include "salac/Conversion/Passes.h"
+#include "salac/Conversion/SalaToGPU/KernelConfig.h"
+#include "salac/Dialect/Sala/IR/SalaOps.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace salac {
+#define GEN_PASS_DEF_SALACHOOSEKERNELCONFIG
+#include "salac/Conversion/Passes.h.inc"
+} // namespace salac
+
+using namespace mlir;
+using namespace salac;
+
+namespace {
+
+/// The split rule of the split-KV attention kernels (SplitRule.h gives the
+/// measurements behind the numbers); only the SM count depends on the GPU.
+sala::SplitRuleAttr splitRule(MLIRContext *ctx, const KernelTarget &t) {
+  SplitRule r;
+  return sala::SplitRuleAttr::get(ctx, t.sms, r.blocksPerSm, r.maxSplits,
+                                  r.fewPairsMaxSplits, r.minTilesPerSplit);
+}
+
+sala::KernelConfigAttr config(MLIRContext *ctx, int64_t threads, int64_t minBlocks = 0,
+                              int64_t maxRegisters = 0,
+                              sala::SplitRuleAttr split = nullptr) {
+  return sala::KernelConfigAttr::get(ctx, threads, minBlocks, maxRegisters, split);
+}
+
+/// Stage 2 and dense attention: 4 warps (16 keys of a 64-key tile each).
+sala::KernelConfigAttr attentionConfig(Operation *op, sala::KVCacheType cache,
+                                       const KernelTarget &t) {
+  MLIRContext *ctx = op->getContext();
+  if (isa<sala::DenseAttentionOp>(op) && cache.getKvHeads() <= 2)
+    // Left alone, ptxas gives the dense kernel ~180 registers (2 blocks a
+    // SM); with up to 2 KV heads it fits 168 (3 blocks a SM) without
+    // spilling (ptxas-attention.mlir). With 4 KV heads and 1-token pages it
+    // spills 8 bytes at 168 (attention-shapes.mlir), so there it keeps 2.
+    return config(ctx, 128, 3, 0, splitRule(ctx, t));
+  // Stage 2 needs ~180: left to its own heuristics ptxas aims for 3 blocks a
+  // SM at 168 registers and spills (the fused kernel, and the plain one with
+  // 16-token pages); allowed every register it wants, it takes ~180 and 2
+  // blocks a SM, as the split rule plans (no time lost: bench/RESULTS.md).
+  return config(ctx, 128, 0, 255, splitRule(ctx, t));
+}
+
+/// The fused KV update: one thread per column of a cache row (at least 256,
+/// at most 1024), so that each thread forms the window's addresses once
+/// (with two columns a thread, 4 KV heads of 128, they spilled).
+int64_t fusedKVUpdateThreads(sala::KVCacheType cache) {
+  int64_t row = cache.getKvHeads() * cache.getHeadDim();
+  return std::min<int64_t>(1024, std::max<int64_t>(256, row));
+}
+
+} // namespace
+
+sala::KernelConfigAttr salac::chooseKernelConfig(Operation *op, const KernelTarget &t) {
+  MLIRContext *ctx = op->getContext();
+  return llvm::TypeSwitch<Operation *, sala::KernelConfigAttr>(op)
+      .Case<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::LengthSelectOp,
+            sala::KVAppendOp, sala::CompressKeysOp>(
+          [&](Operation *) { return config(ctx, 256); })
+      .Case([&](sala::FusedKVUpdateOp o) {
+        return config(ctx, fusedKVUpdateThreads(o.getCache().getType()));
+      })
+      // The selection kernels: 16 warps, one block a SM (radix select and the
+      // stage-1 tiles are built for 512 threads).
+      .Case<sala::BlockScoresOp, sala::TopkBlocksOp, sala::FusedSparseSelectOp>(
+          [&](Operation *) { return config(ctx, 512); })
+      .Case([&](sala::SparseAttentionOp o) {
+        return attentionConfig(o, o.getCache().getType(), t);
+      })
+      .Case([&](sala::FusedSparseAttentionOp o) {
+        return attentionConfig(o, o.getCache().getType(), t);
+      })
+      .Case([&](sala::DenseAttentionOp o) {
+        return attentionConfig(o, o.getCache().getType(), t);
+      })
+      .Case([&](sala::LinearAttentionOp o) {
+        // Recurrent: one thread per state column; chunked: 8 warps.
+        int64_t d = cast<RankedTensorType>(o.getQuery().getType()).getDimSize(2);
+        return config(ctx, o.getForm() == sala::LinearForm::Recurrent ? d : 256);
+      })
+      // Decode is bound by the state traffic: keep 6 blocks (24 warps) a SM in
+      // flight, i.e. at most 80 registers a thread (ptxas-linear.mlir checks
+      // that this does not spill).
+      .Case([&](sala::FusedLinearAttentionOp) { return config(ctx, 128, 6); })
+      .Default([](Operation *) { return sala::KernelConfigAttr(); });
+}
+
+sala::KernelConfigAttr salac::kernelConfigOf(Operation *op) {
+  if (auto c = op->getAttrOfType<sala::KernelConfigAttr>(sala::KernelConfigAttr::kOpAttrName))
+    return c;
+  return chooseKernelConfig(op, KernelTarget());
+}
+
+std::optional<SplitRule> salac::splitRuleOf(sala::KernelConfigAttr config) {
+  if (!config || !config.getSplit())
+    return std::nullopt;
+  sala::SplitRuleAttr a = config.getSplit();
+  return SplitRule{a.getSms(), a.getBlocksPerSm(), a.getMaxSplits(), a.getFewPairsMaxSplits(),
+                   a.getMinTilesPerSplit()};
+}
+
+namespace {
+struct SalaChooseKernelConfig
+    : salac::impl::SalaChooseKernelConfigBase<SalaChooseKernelConfig> {
+  using Base::Base;
+  void runOnOperation() override {
+    int64_t smCount = sms;
+    if (smCount < 1 || smCount > 65535) {
+      getOperation().emitError() << "sala-choose-kernel-config: sms must be in [1, 65535], got "
+                                 << smCount;
+      return signalPassFailure();
+    }
+    KernelTarget target{chip, smCount};
+    getOperation().walk([&](sala::KernelOpInterface op) {
+      if (sala::KernelConfigAttr c = chooseKernelConfig(op, target))
+        op->setAttr(sala::KernelConfigAttr::kOpAttrName, c);
+    });
+  }
+};
+} // namespace

@@ -1,0 +1,40 @@
+// RUN: salac-opt %s --split-input-file --verify-diagnostics --convert-sala-to-gpu
+
+// A kernel config is checked where it is parsed, and a kernel built for one
+// block size refuses another.
+
+!q = tensor<?x32x128xbf16>
+func.func @threads(%q: !q, %z: !q) -> !q {
+  // expected-error @+1 {{#sala.kernel_config threads must be a multiple of 32 in [32, 1024], got 100}}
+  %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 100, min_blocks_per_sm = 0, max_registers = 0>} : !q
+  return %g : !q
+}
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+func.func @both(%q: !q, %z: !q) -> !q {
+  // expected-error @+1 {{#sala.kernel_config sets both min_blocks_per_sm (2) and max_registers (128): choose one}}
+  %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 2, max_registers = 128>} : !q
+  return %g : !q
+}
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+func.func @split(%q: !q, %z: !q) -> !q {
+  // expected-error @+2 {{#sala.split_rule max_splits must be in [1, 65535], got 0}}
+  // expected-error @+1 {{failed to parse Sala_KernelConfigAttr parameter 'split'}}
+  %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, split = <sms = 132, blocks_per_sm = 2, max_splits = 0, few_pairs_max_splits = 24, min_tiles_per_split = 4>>} : !q
+  return %g : !q
+}
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @attention(%q: !q, %kv: !kv, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> !q {
+  // expected-error @+1 {{kernel_config threads = 256: this kernel is built for 128 threads a block}}
+  %d = sala.dense_attention %q, %kv[%pt] lens(%cu, %lens) {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0>} : !q, !kv -> !q
+  return %d : !q
+}

@@ -1,0 +1,42 @@
+// RUN: salac-opt %s --sala-choose-kernel-config --verify-each | FileCheck %s
+// RUN: salac-opt %s --sala-choose-kernel-config="sms=170" --verify-each | FileCheck %s --check-prefix=SMS
+// RUN: salac-opt %s --sala-choose-kernel-config --convert-sala-to-gpu --verify-each | FileCheck %s --check-prefix=GPU
+// RUN: not salac-opt %s --sala-choose-kernel-config="sms=0" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADSMS
+
+// sala-choose-kernel-config: the launch policy of every op that has a kernel,
+// as a typed attribute the builders, the kernel plan and the manifest read.
+
+!q = tensor<?x32x128xbf16>
+!q8 = tensor<?x8x128xbf16>
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+!kv4 = !sala.kv_cache<page_size = 1, kv_heads = 4, head_dim = 128, element_type = bf16>
+func.func @f(%q: !q, %z: !q, %q8: !q8, %kv: !kv, %kv4: !kv4, %pt: tensor<?x?xi32>,
+             %sel: tensor<?x2x96xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>)
+    -> (!q, !q, !q8, !q) {
+  %g = sala.sigmoid_gate %q, %z : !q
+  %s = sala.fused_sparse_attention %q, %kv[%pt], %sel gate(%z : !q) lens(%cu, %lens) {block_size = 64, dense_len = 8192} : !q, !kv, tensor<?x2x96xi32> -> !q
+  %d4 = sala.dense_attention %q8, %kv4[%pt] lens(%cu, %lens) : !q8, !kv4 -> !q8
+  %d = sala.dense_attention %q, %kv[%pt] lens(%cu, %lens) : !q, !kv -> !q
+  return %g, %s, %d4, %d : !q, !q, !q8, !q
+}
+
+// Elementwise: 256 threads, no occupancy asked.
+// CHECK: sala.sigmoid_gate {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0>
+// Stage 2: every register ptxas wants (2 blocks a SM), and the split rule.
+// CHECK: sala.fused_sparse_attention {{.*}}sala.kernel_config = #sala.kernel_config<threads = 128, min_blocks_per_sm = 0, max_registers = 255, split = <sms = 132, blocks_per_sm = 2, max_splits = 16, few_pairs_max_splits = 24, min_tiles_per_split = 4>>
+// Dense with 4 KV heads: as stage 2; with 2: 3 blocks a SM.
+// CHECK: sala.dense_attention {{.*}}#sala.kernel_config<threads = 128, min_blocks_per_sm = 0, max_registers = 255,
+// CHECK: sala.dense_attention {{.*}}#sala.kernel_config<threads = 128, min_blocks_per_sm = 3, max_registers = 0,
+// The GPU's SM count is the split rule's.
+// SMS: sala.fused_sparse_attention {{.*}}split = <sms = 170,
+
+// The kernels take the config: block size, and the occupancy as NVVM
+// attributes of the gpu.func.
+// GPU-LABEL: gpu.func @sala_fused_sparse_attention_b64_k96_p64_dense8192_g_h32_d128_bf16
+// GPU-SAME: known_block_size = array<i32: 128, 1, 1>
+// GPU-SAME: nvvm.maxnreg = 255 : i32
+// GPU-SAME: sala.config = {max_registers = 255 : i64, min_blocks_per_sm = 0 : i64, split_rule = {blocks_per_sm = 2 : i64, few_pairs_max_splits = 24 : i64, max_splits = 16 : i64, min_tiles_per_split = 4 : i64, sms = 132 : i64}, threads = 128 : i64}
+// GPU-LABEL: gpu.func @sala_dense_attention_p64_h32_d128_bf16
+// GPU-SAME: nvvm.minctasm = 3 : i32
+
+// BADSMS: sala-choose-kernel-config: sms must be in [1, 65535], got 0
