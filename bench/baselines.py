@@ -279,8 +279,11 @@ def sparse_case(torch, pkg, B, n, dev, gen, bw, rows, label="", blocks_per_sm=2,
     blocks = torch.empty(B, KVH, TOPK_TOTAL, dtype=torch.int32, device=dev)
     out = torch.empty(B, H, D, dtype=bf, device=dev)
     if splits is None:
-        from salac.opcases.paged import split_count
-        splits = split_count(B, KVH, TOPK_TOTAL, blocks_per_sm=blocks_per_sm)
+        # The package's split rule (the kernel's config), with this run's
+        # blocks per SM where an experiment asks for another.
+        import dataclasses
+        rule = dataclasses.replace(ka.spec.split_rule, blocks_per_sm=blocks_per_sm)
+        splits = rule.splits(B * KVH, TOPK_TOTAL)
     slots = B * KVH * splits if splits > 1 else 0
     launches, s1 = selection_launches(torch, pkg, B, dev, q, K1pool, ktab, cu, lens, kp, nb,
                                       m1, blocks)
@@ -366,9 +369,8 @@ def main():
     ap.add_argument("--only", default="", help="linear or sparse")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--stage2-blocks-per-sm", type=int, default=2,
-                    help="stage-2 split-KV policy: splits so that the batch gives each of "
-                         "132 SMs this many blocks (at most 16 or 24 splits; 2 is the package's "
-                         "policy, salac.opcases.paged.split_count)")
+                    help="stage-2 split-KV policy: the package's split rule (its kernel "
+                         "config) with this many blocks per SM (2 is the package's own)")
     ap.add_argument("--stage2-splits", type=int, default=None,
                     help="stage-2 split-KV blocks per (token, KV group), overriding "
                          "--stage2-blocks-per-sm")

@@ -109,6 +109,46 @@ class GridRule:
         return -(-scalars[self.param] * self.mul // self.div)
 
 
+@dataclass(frozen=True)
+class SplitRule:
+    """The compiler's split-KV rule (#sala.split_rule, SplitRule.h): blocks per
+    (token, KV group) pair, enough to give each of `sms` SMs `blocks_per_sm`
+    blocks, each split walking at least `min_tiles_per_split` tiles, at most
+    `max_splits` (`few_pairs_max_splits` where that would leave over half of
+    the SMs idle), 1 once the pairs fill the GPU. It is read from a package
+    (a kernel's "config", a mixer's `split_kv`), never restated."""
+    sms: int
+    blocks_per_sm: int
+    max_splits: int
+    few_pairs_max_splits: int
+    min_tiles_per_split: int
+
+    FIELDS = ("sms", "blocks_per_sm", "max_splits", "few_pairs_max_splits",
+              "min_tiles_per_split")  # unannotated: not a field
+
+    @classmethod
+    def parse(cls, d, bad):
+        """From a manifest object; `bad(msg)` makes the error to raise."""
+        if not isinstance(d, dict):
+            raise bad(f"a split rule must be an object, got {d!r}")
+        vals = []
+        for k in cls.FIELDS:
+            v = d.get(k)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
+                raise bad(f"split rule '{k}' must be an integer in [1, 65535], got {v!r}")
+            vals.append(v)
+        return cls(*vals)
+
+    def splits(self, pairs, tiles, sms=None):
+        """Blocks per pair for `pairs` (token, KV group) pairs over `tiles`
+        tiles; `sms` overrides the compiled SM count (the device's own)."""
+        sms = sms or self.sms
+        pairs = max(1, pairs)
+        want = -(-self.blocks_per_sm * sms // pairs)
+        cap = self.few_pairs_max_splits if pairs * self.max_splits * 2 < sms else self.max_splits
+        return max(1, min(want, tiles // self.min_tiles_per_split, cap))
+
+
 @dataclass
 class KernelSpec:
     name: str
@@ -118,6 +158,7 @@ class KernelSpec:
     block: tuple
     grid: tuple
     shared_bytes: int
+    config: dict = field(default_factory=dict)
     _by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -128,6 +169,11 @@ class KernelSpec:
 
     def param(self, name):
         return self._by_name[name]
+
+    @property
+    def split_rule(self):
+        """The kernel's split-KV rule (its config's), or None."""
+        return self.config.get("split_rule")
 
     @property
     def param_names(self):
@@ -271,10 +317,16 @@ class Manifest:
             else:
                 raise bad(f"grid entry {g!r} is neither an integer nor a rule "
                           "on a scalar parameter")
+        config = k.get("config", {})
+        if not isinstance(config, dict):
+            raise bad(f"'config' must be an object, got {config!r}")
+        config = dict(config)
+        if "split_rule" in config:
+            config["split_rule"] = SplitRule.parse(config["split_rule"], bad)
         return KernelSpec(name=name, op=k.get("op", ""),
                           attributes=dict(k.get("attributes", {})),
                           params=params, block=tuple(block), grid=tuple(rules),
-                          shared_bytes=int(k.get("shared_bytes", 0)))
+                          shared_bytes=int(k.get("shared_bytes", 0)), config=config)
 
     @property
     def kernel_names(self):

@@ -11,7 +11,7 @@ Pure Python: nothing here needs torch, a GPU or libsalart.
 from dataclasses import dataclass, field
 
 from .errors import ManifestError
-from .manifest import DTYPES, parse_dim
+from .manifest import DTYPES, SplitRule, parse_dim
 
 BINDING_KINDS = ("buffer", "intermediate", "workspace", "size")
 ARGUMENT_TYPES = ("tensor", "kv_cache", "compressed_keys", "state_pool")
@@ -63,33 +63,23 @@ class Argument:
 
 @dataclass(frozen=True)
 class SplitKV:
-    """The compiler's split-KV rule for a `splits` size (SplitRule.h): enough
-    blocks per (token, KV group) pair to give each of `sms` SMs
-    `blocks_per_sm` blocks, each split walking at least `min_tiles_per_split`
-    tiles, at most `max_splits` (`few_pairs_max_splits` where that would leave
-    over half of the SMs idle), 1 once the pairs fill the GPU."""
+    """How the runtime chooses `splits`: the compiler's split rule over
+    `pairs_size` x `pairs_mul` (token, KV group) pairs and the tiles the
+    kernel walks, ceil(value(tiles_bound) ...) at most `tiles` (0: no cap)."""
     pairs_size: str
     pairs_mul: int
-    tiles: int                 # the selected blocks; 0 = no cap but the bound
-    tiles_bound: tuple         # (size, mul, div): ceil(size * mul / div) tiles at most
-    sms: int
-    blocks_per_sm: int
-    max_splits: int
-    few_pairs_max_splits: int
-    min_tiles_per_split: int
+    tiles: int
+    tiles_bound: tuple         # (size, mul, div)
+    rule: SplitRule
 
     def evaluate(self, sizes, sms=None):
         """The split count at `sizes`; `sms` overrides the compiled SM count
         (the device's own, where the caller knows it)."""
-        sms = sms or self.sms
-        pairs = max(1, sizes[self.pairs_size] * self.pairs_mul)
         size, mul, div = self.tiles_bound
         tiles = -(-sizes[size] * mul // div)
         if self.tiles:
             tiles = min(tiles, self.tiles)
-        want = -(-self.blocks_per_sm * sms // pairs)
-        cap = self.few_pairs_max_splits if pairs * self.max_splits * 2 < sms else self.max_splits
-        return max(1, min(want, tiles // self.min_tiles_per_split, cap))
+        return self.rule.splits(sizes[self.pairs_size] * self.pairs_mul, tiles, sms)
 
 
 @dataclass(frozen=True)
@@ -365,10 +355,10 @@ class _Parser:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise self.err(where, f"size '{name}': split_kv '{k}' must be an integer "
                                f">= 1, got {v!r}")
+        rule = SplitRule.parse({k: d.get(k) for k in SplitRule.FIELDS},
+                               lambda msg: self.err(where, f"size '{name}': split_kv {msg}"))
         return SplitKV(pairs["size"], pairs.get("mul", 1), pos("tiles", 0),
-                       (bound["size"], bound.get("mul", 1), bound.get("div", 1)),
-                       pos("sms"), pos("blocks_per_sm"), pos("max_splits"),
-                       pos("few_pairs_max_splits"), pos("min_tiles_per_split"))
+                       (bound["size"], bound.get("mul", 1), bound.get("div", 1)), rule)
 
     def launch(self, where, j, lj, buffers, temps, size_names):
         if not isinstance(lj, dict) or not _str(lj.get("kernel")):
@@ -452,8 +442,8 @@ def describe(plan):
         elif s.product is not None:
             how = "= " + " * ".join(list(s.product) + ([str(s.mul)] if s.mul != 1 else []))
         elif s.split_kv is not None:
-            r = s.split_kv
-            how = (f"by the split-KV rule over {s.split_kv.pairs_size} * {r.pairs_mul} pairs "
+            r = s.split_kv.rule
+            how = (f"by the split-KV rule over {s.split_kv.pairs_size} * {s.split_kv.pairs_mul} pairs "
                    f"({r.blocks_per_sm} blocks a SM on {r.sms} SMs, at most {r.max_splits} "
                    f"or {r.few_pairs_max_splits}, >= {r.min_tiles_per_split} tiles a split), "
                    "chosen per step")

@@ -205,17 +205,21 @@ def test_classify_selection():
     assert total["rows"] == 6 and total["mismatch"] == 2 and len(total["examples"]) == 2
 
 
-def test_split_count_policy():
+def test_split_rule():
     """Split-KV: two blocks per SM where the batch leaves room, at most 16
     splits (24 where 16 leave over half the SMs idle) of at least 4 tiles, no
-    split once the tokens fill the GPU."""
-    from salac.opcases.paged import split_count
-    assert split_count(1, 2, 96) == 24        # B=1: 16 x 2 = 32 blocks < 66
-    assert split_count(2, 2, 96) == 24        # B=2: 64 blocks < 66
-    assert split_count(4, 2, 96) == 16        # B=4: 128 blocks
-    assert split_count(8, 2, 96) == 16        # ceil(264 / 16) = 17 -> 16
-    assert split_count(64, 2, 96) == 3        # ceil(264 / 128)
-    assert split_count(256, 2, 96) == 1       # the tokens fill the GPU
-    assert split_count(1, 2, 7) == 1          # 7 tiles: one split of >= 4
-    assert split_count(1, 2, 48) == 12        # 48 tiles: 12 splits of 4
-    assert split_count(0, 2, 96) == 24        # no tokens: treated as one pair
+    split once the tokens fill the GPU (the rule the compiler puts in a
+    kernel's config, with the H100's values)."""
+    from salac.manifest import SplitRule
+    rule = SplitRule(sms=132, blocks_per_sm=2, max_splits=16, few_pairs_max_splits=24,
+                     min_tiles_per_split=4)
+    assert rule.splits(1 * 2, 96) == 24       # B=1: 16 x 2 = 32 blocks < 66
+    assert rule.splits(2 * 2, 96) == 24       # B=2: 64 blocks < 66
+    assert rule.splits(4 * 2, 96) == 16       # B=4: 128 blocks
+    assert rule.splits(8 * 2, 96) == 16       # ceil(264 / 16) = 17 -> 16
+    assert rule.splits(64 * 2, 96) == 3       # ceil(264 / 128)
+    assert rule.splits(256 * 2, 96) == 1      # the tokens fill the GPU
+    assert rule.splits(1 * 2, 7) == 1         # 7 tiles: one split of >= 4
+    assert rule.splits(1 * 2, 48) == 12       # 48 tiles: 12 splits of 4
+    assert rule.splits(0, 96) == 24           # no tokens: treated as one pair
+    assert rule.splits(8 * 2, 96, sms=66) == 9  # the device's SM count wins

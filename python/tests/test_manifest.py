@@ -83,6 +83,13 @@ def test_ptx_file_missing(tmp_path):
     (lambda k: k.update(grid=[1, 1]), "'grid'"),
     (lambda k: k.update(grid=[{"param": "input"}, 1, 1]), "grid entry"),
     (lambda k: k.update(grid=[{"param": "tokens", "div": 0}, 1, 1]), "div > 0"),
+    (lambda k: k.update(config=[]), "'config' must be an object"),
+    (lambda k: k.update(config={"split_rule": {"sms": 0, "blocks_per_sm": 2,
+                                               "max_splits": 16, "few_pairs_max_splits": 24,
+                                               "min_tiles_per_split": 4}}),
+     "split rule 'sms' must be an integer in \\[1, 65535\\], got 0"),
+    (lambda k: k.update(config={"split_rule": {"sms": 132}}),
+     "split rule 'blocks_per_sm' must be an integer"),
 ])
 def test_malformed_kernel_entries(tmp_path, mutate, message):
     k = rms_kernel()

@@ -205,13 +205,13 @@ def test_real_package_splits_by_the_compilers_rule(package_dir):
             {"tokens": tokens, "max_pages": max_pages})
         assert [at(t) for t in (1, 2, 4, 8, 16, 32, 66, 67, 132)] == \
             [24, 24, 16, 16, 9, 5, 2, 2, 1]
-        # The kernel-level grid's scenarios (opcases) still state the same
-        # policy for kernels called alone: they must agree.
-        from salac.opcases.paged import split_count
-        for t in (1, 2, 3, 5, 8, 13, 32, 64, 67, 100, 132, 200):
-            assert at(t) == split_count(t, 2, 96), t
+        # The kernel's own config carries the same rule (kernels called alone
+        # split by it).
+        stage2 = [k for k in m.kernels if k.split_rule is not None]
+        assert stage2 and all(k.split_rule == rule.rule for k in stage2)
         assert at(1, max_pages=16) == 4           # 16 tiles of 64 tokens: 4 a split
         assert rule.evaluate({"tokens": 1, "max_pages": 2048}, sms=170) == 24
+        assert rule.rule.sms == 132
         assert rule.evaluate({"tokens": 8, "max_pages": 2048}, sms=66) == 9
 
 

@@ -359,28 +359,17 @@ def split_workspace(spec, a, splits, kv_heads, partials, device,
     return a
 
 
-def split_count(tokens, kv_heads, tiles, sms=132, blocks_per_sm=2):
-    """Split-KV policy for the attention kernels: enough blocks per (token, KV
-    group) to give every SM `blocks_per_sm` (two), at most 16 splits, or 24
-    where 16 would leave more than half of the SMs idle (a batch of one or two
-    decode tokens), each split walking at least 4 tiles; 1 (no workspace
-    traffic) once the tokens alone fill the GPU. With the split merge pipelined
-    (two splits a step), measured on an H100, sparse stage 2 (96 blocks),
-    2026-11-27: B=1 n=512K 13.2-13.3 us at 16 splits, 12.6-12.9 at 24; B=1
-    n=32K 13.3-13.5 / 12.5-12.7; B=2 n=128K 13.5-13.6 / 12.9-13.0; B=8 n=128K
-    26.9 / 27.1-27.5 / 32.9 at 12 / 16 / 24. (Before the pipelined merge, on an
-    H200: B=8 28.5 / 25.5 / 24.2 / 24.8 / 32.4 us at 8 / 12 / 16 / 24 / 32;
-    B=4 n=128K 17.7 at 16, 18.8 at 24.)"""
-    pairs = max(1, tokens * kv_heads)
-    want = -(-blocks_per_sm * sms // pairs)
-    cap = 24 if pairs * 16 * 2 < sms else 16
-    return max(1, min(want, tiles // 4, cap))
+def split_count(spec, tokens, kv_heads, tiles):
+    """Blocks per (token, KV group) by the kernel's own split rule (its
+    manifest "config", chosen by the compiler): 1 for a kernel without one."""
+    rule = spec.split_rule
+    return rule.splits(tokens * kv_heads, tiles) if rule else 1
 
 
 class DenseAttentionCase(OpCase):
     """Causal GQA attention over the paged cache: decode batches with contexts
     below dense_len (8192), and one 4096-token prefill. Decode batches run
-    split-KV (split_count), or with the scenario's `splits`."""
+    split-KV by the kernel's split rule (split_count), or the scenario's `splits`."""
     op = "sala.dense_attention"
     required = ("query", "k_cache", "v_cache", "page_table", "cu_seqlens_q", "seq_lens")
     scalars = ("tokens", "batch", "max_pages", "pages", "splits", "split_slots")
@@ -392,7 +381,7 @@ class DenseAttentionCase(OpCase):
         if "splits" not in spec.param_names:
             return a
         kvh = spec.param("k_cache").shape[2]
-        n = int(sc.get("splits", split_count(a["tokens"], kvh, self.tiles(spec, a))))
+        n = int(sc.get("splits", split_count(spec, a["tokens"], kvh, self.tiles(spec, a))))
         return split_workspace(spec, a, n, kvh, ("partial_o", "partial_ml"), device)
 
     def scenarios(self, spec, tokens=DEFAULT_TOKENS):
