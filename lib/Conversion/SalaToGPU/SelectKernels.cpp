@@ -1149,281 +1149,364 @@ void waitForCount(KernelBuilder &kb, Emitter &e, Value counters, Value index, Va
 
 } // namespace
 
-static LogicalResult buildFusedSparseSelectKernel(Operation *op, KernelBuilder &kb) {
-  auto fs = cast<sala::FusedSparseSelectOp>(op);
-  auto qt = cast<RankedTensorType>(fs.getQuery().getType());
-  sala::CompressedKeysType keys = fs.getKeys().getType();
-  int64_t h = qt.getDimSize(1), d = qt.getDimSize(2), kvh = keys.getKvHeads();
-  int64_t g = fs.getGroupSize();
-  int64_t block = fs.getBlockSize(), ps = fs.getPoolStride(), pk = fs.getPoolKernel(),
-          pad = fs.getPoolPadding();
-  int64_t kSel = fs.getTopk() + fs.getLocalBlocks();
-  int64_t kc = std::min<int64_t>(kSel, kThreads); // candidates a chunk keeps
-  int64_t chunkEntries = ps * kThreads + pk;
-  Type f32 = Float32Type::get(op->getContext());
-  Type i32 = IntegerType::get(op->getContext(), 32);
+namespace {
 
-  Stage1Params prm(kb, qt, keys);
-  unsigned out = kb.addBuffer("blocks", i32, {"tokens", kvh, kSel},
-                              "[tokens, kv_heads, selected] selected blocks, ascending, "
-                              "-1 padded");
-  unsigned partS = kb.addBuffer("partial_scores", f32, {"select_slots", g, kSelectPartEntries},
-                                "[select_slots, group, 512] workspace: each split's raw "
-                                "scores");
-  unsigned partML = kb.addBuffer("partial_stats", f32, {"tokens", kvh, "select_splits", g, 2},
-                                 "[tokens, kv_heads, select_splits, group, 2] workspace: each "
-                                 "split's per-head max and sum of exp");
-  unsigned cand = kb.addBuffer("candidates", i32, {"tokens", kvh, "max_blocks", 2},
-                               "[tokens, kv_heads, max_blocks, 2] workspace: each chunk of "
-                               "512 blocks' best blocks (key, index)");
-  unsigned counters = kb.addBuffer("counters", i32, {"tokens", kvh, 2},
-                                   "[tokens, kv_heads, 2] workspace: zero before the first "
-                                   "launch; every launch leaves it zero");
-  unsigned tickets = kb.addBuffer("tickets", i32, {3},
-                                  "[3] workspace: zero before the first launch; every "
-                                  "launch leaves it zero");
+/// The fused selection's parameters beyond stage 1's: the output and the
+/// workspaces its two phases meet in, and its sizes.
+struct FusedSelectParams {
+  unsigned out, partS, partML, cand, counters, tickets, maxBlocks, splits;
+};
+
+FusedSelectParams declareFusedSelectParams(KernelBuilder &kb, Stage1Params &prm, int64_t kvh,
+                                           int64_t g, int64_t kSel, Type i32, Type f32) {
+  FusedSelectParams p;
+  p.out = kb.addBuffer("blocks", i32, {"tokens", kvh, kSel},
+                       "[tokens, kv_heads, selected] selected blocks, ascending, "
+                       "-1 padded");
+  p.partS = kb.addBuffer("partial_scores", f32, {"select_slots", g, kSelectPartEntries},
+                         "[select_slots, group, 512] workspace: each split's raw "
+                         "scores");
+  p.partML = kb.addBuffer("partial_stats", f32, {"tokens", kvh, "select_splits", g, 2},
+                          "[tokens, kv_heads, select_splits, group, 2] workspace: each "
+                          "split's per-head max and sum of exp");
+  p.cand = kb.addBuffer("candidates", i32, {"tokens", kvh, "max_blocks", 2},
+                        "[tokens, kv_heads, max_blocks, 2] workspace: each chunk of "
+                        "512 blocks' best blocks (key, index)");
+  p.counters = kb.addBuffer("counters", i32, {"tokens", kvh, 2},
+                            "[tokens, kv_heads, 2] workspace: zero before the first "
+                            "launch; every launch leaves it zero");
+  p.tickets = kb.addBuffer("tickets", i32, {3},
+                           "[3] workspace: zero before the first launch; every "
+                           "launch leaves it zero");
   prm.addSizes(kb);
-  unsigned maxBlocks = kb.addSize("max_blocks", "blocks of the longest sequence (at least)");
-  unsigned splits = kb.addSize(
+  p.maxBlocks = kb.addSize("max_blocks", "blocks of the longest sequence (at least)");
+  p.splits = kb.addSize(
       "select_splits", "parts each (token, KV group)'s compressed keys are split into, at "
                        "least 1 (any value is correct; one part per 512 entries is fast); a "
                        "part's scores are kept, not computed twice, when select_splits > 1 "
                        "and it has at most 512 entries");
   kb.addSize("select_slots", "rows of the score workspace: tokens * kv_heads * select_splits "
                              "when select_splits > 1, else 0 (unused)");
-  if (failed(kb.requireThreads(op, kThreads)))
-    return failure();
-  kb.setGrid(GridDim::scaled("tokens", kvh, 1), GridDim::scaled("select_splits", 1, 1));
+  return p;
+}
 
-  OpBuilder &b = kb.begin();
-  Location loc = kb.getLoc();
-  Emitter e{kb, b, loc};
-  Stage1 st(kb, e, keys, h, d, g, fs.getEffectiveScale(), prm);
-  st.kArgStats = partML;
-  st.pieces = 2; // 4 spill at the 128 registers of 512 threads
-  Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
-  Value keysW = kb.addWorkgroupBuffer(i32, kThreads);
-  Value staged = kb.addWorkgroupBuffer(i32, kFinalStaged, 16);
-  Value stagedIndex = kb.addWorkgroupBuffer(i32, kFinalStaged, 16);
-  Value scratch = kb.addWorkgroupBuffer(i32, kSelectScratch, 16);
-  Value claim = kb.addWorkgroupBuffer(i32, 1);
-  Value flag = kb.addWorkgroupBuffer(i32, 1);
-  Value tid = st.tid;
+/// The body of the fused selection, part by part: phase A units (a pair's
+/// split: its scores and per-head statistics), phase B units (a pair's chunk
+/// of 512 blocks: pooled, forced and its best kept as candidates, or the
+/// selection itself for a one-chunk pair), the final selection among a pair's
+/// candidates by its last chunk, and the tickets' reset.
+class FusedSelectEmitter {
+public:
+  FusedSelectEmitter(sala::FusedSparseSelectOp fs, KernelBuilder &kb, const Stage1Params &prm,
+                     const FusedSelectParams &p)
+      : fs(fs), kb(kb), b(kb.builder()), loc(kb.getLoc()), prm(prm), p(p),
+        qt(cast<RankedTensorType>(fs.getQuery().getType())), keys(fs.getKeys().getType()),
+        kvh(keys.getKvHeads()), g(fs.getGroupSize()), block(fs.getBlockSize()),
+        ps(fs.getPoolStride()), pk(fs.getPoolKernel()), pad(fs.getPoolPadding()),
+        kSel(fs.getTopk() + fs.getLocalBlocks()), kc(std::min<int64_t>(kSel, kThreads)),
+        chunkEntries(ps * kThreads + pk), f32(Float32Type::get(fs.getContext())),
+        i32(IntegerType::get(fs.getContext(), 32)), e{kb, kb.builder(), kb.getLoc()},
+        st(kb, e, keys, qt.getDimSize(1), qt.getDimSize(2), g, fs.getEffectiveScale(), prm) {}
 
-  Value nSplits = kb.arg(splits);
-  Value pairs = kb.mul(kb.arg(prm.tokens), kb.idx(kvh));
-  Value maxChunks = kb.div(kb.add(kb.arg(maxBlocks), kb.idx(kThreads - 1)), kb.idx(kThreads));
+  void emit();
 
-  // Sequences shorter than this take the dense path of the stage 2 that
-  // reads the selection (FusedSparseSelectOp::getUnusedBelowSeqLen): their pairs are skipped, rows
-  // left unwritten, counters untouched.
-  int64_t skipBelow = cast<sala::FusedSparseSelectOp>(op).getUnusedBelowSeqLen();
-
-  // What a unit of either phase knows of its pair.
+private:
+  /// What a unit of either phase knows of its pair.
   struct Pair {
     Value index, visible, per, perSafe, stored, live;
   };
-  auto openPair = [&](Value pair) {
-    st.setPair(kb.div(pair, kb.idx(kvh)), kb.rem(pair, kb.idx(kvh)));
-    Pair p;
-    p.index = pair;
-    p.live = skipBelow ? kb.cmp(CmpIPredicate::uge, kb.loadIndex(kb.arg(prm.lens), st.seq),
-                                kb.idx(skipBelow))
-                       : arith::ConstantOp::create(b, loc, b.getBoolAttr(true)).getResult();
-    p.visible = st.visible();
-    p.per = kb.div(kb.add(p.visible, kb.sub(nSplits, kb.idx(1))), nSplits);
-    p.perSafe = kb.select(kb.cmp(CmpIPredicate::eq, p.per, kb.idx(0)), kb.idx(1), p.per);
-    p.stored = e.land(kb.cmp(CmpIPredicate::ugt, nSplits, kb.idx(1)),
-                      kb.cmp(CmpIPredicate::ule, p.per, kb.idx(kSelectPartEntries)));
-    return p;
-  };
-  // Workspace index of entry i's raw score for a head: [slot][head][i - lo].
-  auto wsAt = [&](const Pair &p, Value i, int64_t hh) {
-    Value head = kb.idx(hh);
-    Value sp = kb.div(i, p.perSafe);
-    Value row = kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), head);
-    return kb.add(kb.mul(row, kb.idx(kSelectPartEntries)), kb.sub(i, kb.mul(sp, p.perSafe)));
-  };
-  auto statAt = [&](const Pair &p, Value sp, Value head) {
-    return kb.mul(kb.add(kb.mul(kb.add(kb.mul(p.index, nSplits), sp), kb.idx(g)), head),
-                  kb.idx(2));
-  };
+  Pair openPair(Value pair);
+  Value wsAt(const Pair &pr, Value i, int64_t hh);
+  Value statAt(const Pair &pr, Value sp, Value head);
+  void scoreUnit(Value u);
+  void chunkUnit(Value u);
+  void keepChunkBest(const Pair &pr, Value c, Value j0, Value nChunks);
+  void finalSelection(const Pair &pr, Value nChunks);
+  void resetTickets();
 
-  // Phase A, unit (pair, split): the split's scores and per-head statistics.
-  // Units are claimed from a ticket, so every claimed unit belongs to a
-  // running block and finishes without waiting on anything.
+  sala::FusedSparseSelectOp fs;
+  KernelBuilder &kb;
+  OpBuilder &b;
+  Location loc;
+  const Stage1Params &prm;
+  const FusedSelectParams &p;
+  RankedTensorType qt;
+  sala::CompressedKeysType keys;
+  const int64_t kvh, g, block, ps, pk, pad;
+  const int64_t kSel;         // blocks selected
+  const int64_t kc;           // candidates a chunk keeps
+  const int64_t chunkEntries; // pooled entries of a chunk
+  Type f32, i32;
+  Emitter e;
+  Stage1 st;
+  // Shared memory: the chunk's probabilities, its blocks' keys, the staged
+  // candidates (keys, indices), the radix select's scratch, the claimed unit
+  // and the last-arrival flag.
+  Value pc, keysW, staged, stagedIndex, scratch, claim, flag, tid;
+  Value nSplits, pairs, maxChunks;
+  // Sequences shorter than this take the dense path of the stage 2 that reads
+  // the selection (FusedSparseSelectOp::getUnusedBelowSeqLen): their pairs
+  // are skipped, rows left unwritten, counters untouched.
+  int64_t skipBelow = 0;
+  // Of the current chunk unit: its pair's candidate row and base, output row.
+  Value candRow, candBase, rowOut;
+};
+
+FusedSelectEmitter::Pair FusedSelectEmitter::openPair(Value pair) {
+  st.setPair(kb.div(pair, kb.idx(kvh)), kb.rem(pair, kb.idx(kvh)));
+  Pair pr;
+  pr.index = pair;
+  pr.live = skipBelow ? kb.cmp(CmpIPredicate::uge, kb.loadIndex(kb.arg(prm.lens), st.seq),
+                               kb.idx(skipBelow))
+                      : arith::ConstantOp::create(b, loc, b.getBoolAttr(true)).getResult();
+  pr.visible = st.visible();
+  pr.per = kb.div(kb.add(pr.visible, kb.sub(nSplits, kb.idx(1))), nSplits);
+  pr.perSafe = kb.select(kb.cmp(CmpIPredicate::eq, pr.per, kb.idx(0)), kb.idx(1), pr.per);
+  pr.stored = e.land(kb.cmp(CmpIPredicate::ugt, nSplits, kb.idx(1)),
+                     kb.cmp(CmpIPredicate::ule, pr.per, kb.idx(kSelectPartEntries)));
+  return pr;
+}
+
+/// Workspace index of entry i's raw score for a head: [slot][head][i - lo].
+Value FusedSelectEmitter::wsAt(const Pair &pr, Value i, int64_t hh) {
+  Value head = kb.idx(hh);
+  Value sp = kb.div(i, pr.perSafe);
+  Value row = kb.add(kb.mul(kb.add(kb.mul(pr.index, nSplits), sp), kb.idx(g)), head);
+  return kb.add(kb.mul(row, kb.idx(kSelectPartEntries)), kb.sub(i, kb.mul(sp, pr.perSafe)));
+}
+
+Value FusedSelectEmitter::statAt(const Pair &pr, Value sp, Value head) {
+  return kb.mul(kb.add(kb.mul(kb.add(kb.mul(pr.index, nSplits), sp), kb.idx(g)), head),
+                kb.idx(2));
+}
+
+void FusedSelectEmitter::emit() {
+  st.kArgStats = p.partML;
+  st.pieces = 2; // 4 spill at the 128 registers of 512 threads
+  pc = kb.addWorkgroupBuffer(f32, chunkEntries);
+  keysW = kb.addWorkgroupBuffer(i32, kThreads);
+  staged = kb.addWorkgroupBuffer(i32, kFinalStaged, 16);
+  stagedIndex = kb.addWorkgroupBuffer(i32, kFinalStaged, 16);
+  scratch = kb.addWorkgroupBuffer(i32, kSelectScratch, 16);
+  claim = kb.addWorkgroupBuffer(i32, 1);
+  flag = kb.addWorkgroupBuffer(i32, 1);
+  tid = st.tid;
+  nSplits = kb.arg(p.splits);
+  pairs = kb.mul(kb.arg(prm.tokens), kb.idx(kvh));
+  maxChunks = kb.div(kb.add(kb.arg(p.maxBlocks), kb.idx(kThreads - 1)), kb.idx(kThreads));
+  skipBelow = fs.getUnusedBelowSeqLen();
+
+  // Phase A, unit (pair, split). Units are claimed from a ticket, so every
+  // claimed unit belongs to a running block and finishes without waiting on
+  // anything.
   Value totalA = kb.mul(pairs, nSplits);
-  claimLoop(kb, e, kb.arg(tickets), kb.idx(0), totalA, claim, false, [&](Value u) {
-    Pair p = openPair(kb.div(u, nSplits));
-    Value split = kb.rem(u, nSplits);
-    // (A skipped pair's units do nothing; the condition is the block's.)
-    kb.ifThen(p.live, [&] {
-      if (!st.mmaScoring()) // the tensor-core scoring reads q into registers itself
-        st.loadQuery();
-      Value lo = e.minIdx(kb.mul(split, p.per), p.visible);
-      Value hi = e.minIdx(kb.add(lo, p.per), p.visible);
-      // The unit's scores go to its own workspace rows, [slot][head][i - lo]
-      // (what wsAt gives, without its division by the split length per score).
-      Value slotBase = kb.mul(kb.add(kb.mul(p.index, nSplits), split), kb.idx(g));
-      auto unitAt = [&](Value i, Value head) {
-        return kb.add(kb.mul(kb.add(slotBase, head), kb.idx(kSelectPartEntries)), kb.sub(i, lo));
-      };
-      if (st.mmaScoring()) {
-        st.statsMma(lo, hi, [&](Value i, Value head, Value sv) {
-          kb.ifThen(e.land(p.stored, kb.cmp(CmpIPredicate::ult, i, hi)),
-                    [&] { kb.store(sv, kb.arg(partS), unitAt(i, head)); });
-        });
-      } else {
-        st.stats(lo, hi, [&](Value i, ArrayRef<Value> s) {
-          kb.ifThen(p.stored, [&] {
-            for (int64_t hh = 0; hh < g; ++hh)
-              kb.store(s[hh], kb.arg(partS), unitAt(i, kb.idx(hh)));
-          });
-        });
-      }
-      kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-        Value at = statAt(p, split, tid);
-        kb.store(kb.load(st.mAll, tid), kb.arg(partML), at);
-        kb.store(kb.load(st.lAll, tid), kb.arg(partML), kb.add(at, kb.idx(1)));
-      });
-      e.barrier(); // every thread's stores, then thread 0 releases them all
-      kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
-        kb.fenceGpu();
-        kb.atomicAdd(kb.arg(counters), kb.mul(p.index, kb.idx(2)), e.i32(1));
-      });
-    });
-  });
-
+  claimLoop(kb, e, kb.arg(p.tickets), kb.idx(0), totalA, claim, false,
+            [&](Value u) { scoreUnit(u); });
   // Phase B, unit (pair, chunk of 512 blocks): once the pair's phase A is
-  // done (every phase A unit is claimed by now, so the wait ends), pool the
-  // chunk's blocks and keep its best kc as candidates; the last chunk of a
-  // pair to finish selects among all of them.
-  claimLoop(kb, e, kb.arg(tickets), totalA, kb.add(totalA, kb.mul(pairs, maxChunks)), claim, true,
-            [&](Value u) {
-    Pair p = openPair(kb.div(u, maxChunks));
-    Value c = kb.rem(u, maxChunks);
-    Value own = kb.div(st.pos, kb.idx(block));
-    Value nCand = e.minIdx(kb.add(own, kb.idx(1)), kb.arg(maxBlocks));
-    Value nChunks = kb.select(p.live,
-                              kb.div(kb.add(nCand, kb.idx(kThreads - 1)), kb.idx(kThreads)),
-                              kb.idx(0));
-    kb.ifThen(kb.cmp(CmpIPredicate::ult, c, nChunks), [&] {
-      waitForCount(kb, e, kb.arg(counters), kb.mul(p.index, kb.idx(2)), nSplits);
-      st.mergeSplits(nSplits, [&](Value sp, Value head) { return statAt(p, sp, head); });
-      e.barrier(); // publishes mAll/lAll
-      kb.ifThen(e.lnot(p.stored), [&] { st.loadQuery(); }); // for recomputed scores
-      Value j0 = kb.mul(c, kb.idx(kThreads));
-      Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
-      // Three entries (48 loads) in flight: the registers of 16 warps allow no more.
-      st.chunkProbs(e0, p.visible, pc, chunkEntries, p.stored, 3,
-                    [&](Value i, int64_t hh) { return kb.load(kb.arg(partS), wsAt(p, i, hh)); });
-      e.barrier();
-      Value j = kb.add(j0, tid);
-      Value key = blockKey(e, st.pooled(pc, ps, pk), j, own, fs.getInitBlocks(),
-                           fs.getLocalBlocks());
-      kb.store(kb.select(kb.cmp(CmpIPredicate::ult, j, nCand), key, e.i32(0)), keysW, tid);
-      e.barrier();
-      Value candRow = kb.mul(p.index, kb.mul(kb.arg(maxBlocks), kb.idx(2)));
-      Value candBase = kb.add(candRow, kb.mul(c, kb.idx(2 * kc)));
-      Value rowOut = kb.mul(p.index, kb.idx(kSel));
-      // A pair of one chunk (up to 512 blocks: 32K tokens) has its answer
-      // here: the chunk's best are the selection, written out directly, with
-      // no candidates, arrival or final selection (~5 us).
-      Value single = kc == kSel ? kb.cmp(CmpIPredicate::eq, nChunks, kb.idx(1))
-                                : arith::ConstantOp::create(b, loc, b.getBoolAttr(false)).getResult();
-      Value taken = selectBest(
-          e, kb.idx(kThreads), kc, 1, /*cacheKeys=*/false,
-          [&](Value pos) { return kb.load(keysW, pos); },
-          [&](Value pos, Value rank) {
-            Value block = arith::IndexCastOp::create(b, loc, i32, kb.add(j0, pos));
-            kb.ifThen(single, [&] { kb.store(block, kb.arg(out), kb.add(rowOut, rank)); });
-            kb.ifThen(e.lnot(single), [&] {
-              Value at = kb.add(candBase, kb.mul(rank, kb.idx(2)));
-              kb.store(kb.load(keysW, pos), kb.arg(cand), at);
-              kb.store(block, kb.arg(cand), kb.add(at, kb.idx(1)));
-            });
-          },
-          scratch, tid, st.warp, st.lane);
-      e.loop(kb.add(taken, tid), kb.idx(kc), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
-        kb.ifThen(single, [&] { kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r)); });
-        kb.ifThen(e.lnot(single), [&] {
-          Value at = kb.add(candBase, kb.mul(r, kb.idx(2)));
-          kb.store(e.i32(0), kb.arg(cand), at);
-          kb.store(e.i32(-1), kb.arg(cand), kb.add(at, kb.idx(1)));
-        });
-        return SmallVector<Value>{};
+  // done (every phase A unit is claimed by now, so the wait ends).
+  claimLoop(kb, e, kb.arg(p.tickets), totalA, kb.add(totalA, kb.mul(pairs, maxChunks)), claim,
+            true, [&](Value u) { chunkUnit(u); });
+  resetTickets();
+}
+
+/// Phase A, unit (pair, split): the split's scores (kept in the workspace
+/// where they fit) and per-head statistics, then the split counts itself done.
+void FusedSelectEmitter::scoreUnit(Value u) {
+  Pair pr = openPair(kb.div(u, nSplits));
+  Value split = kb.rem(u, nSplits);
+  // (A skipped pair's units do nothing; the condition is the block's.)
+  kb.ifThen(pr.live, [&] {
+    if (!st.mmaScoring()) // the tensor-core scoring reads q into registers itself
+      st.loadQuery();
+    Value lo = e.minIdx(kb.mul(split, pr.per), pr.visible);
+    Value hi = e.minIdx(kb.add(lo, pr.per), pr.visible);
+    // The unit's scores go to its own workspace rows, [slot][head][i - lo]
+    // (what wsAt gives, without its division by the split length per score).
+    Value slotBase = kb.mul(kb.add(kb.mul(pr.index, nSplits), split), kb.idx(g));
+    auto unitAt = [&](Value i, Value head) {
+      return kb.add(kb.mul(kb.add(slotBase, head), kb.idx(kSelectPartEntries)), kb.sub(i, lo));
+    };
+    if (st.mmaScoring()) {
+      st.statsMma(lo, hi, [&](Value i, Value head, Value sv) {
+        kb.ifThen(e.land(pr.stored, kb.cmp(CmpIPredicate::ult, i, hi)),
+                  [&] { kb.store(sv, kb.arg(p.partS), unitAt(i, head)); });
       });
-      kb.ifThen(e.land(single, kb.cmp(CmpIPredicate::eq, tid, kb.idx(0))), [&] {
-        kb.store(e.i32(0), kb.arg(counters), kb.mul(p.index, kb.idx(2)));
-      });
-      // The pair's last chunk: the final selection among every chunk's
-      // candidates (in ascending block order, chunk after chunk).
-      kb.ifThen(e.lnot(single), [&] {
-        kb.ifLastArrival(kb.arg(counters), kb.add(kb.mul(p.index, kb.idx(2)), kb.idx(1)), nChunks,
-                         flag, [&] {
-          kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
-            kb.store(e.i32(0), kb.arg(counters), kb.mul(p.index, kb.idx(2)));
-          });
-          Value all = kb.mul(nChunks, kb.idx(kc));
-          // The candidates (key, index) into shared memory (as many as fit; 32
-          // chunks, 1M tokens at 64-token blocks): the selection holds up to 4
-          // keys a thread in registers (more are read again at each pass), and
-          // the winners' indices come without another round trip to global
-          // memory (3.9-4.5 -> 3.5 us for the final selection).
-          e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(kThreads), {},
-                 [&](Value pos, ValueRange) {
-            Value pair = kb.loadVector(kb.arg(cand), kb.add(candRow, kb.mul(pos, kb.idx(2))), 2, 8);
-            kb.store(vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{0}), staged, pos);
-            kb.store(vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{1}), stagedIndex, pos);
-            return SmallVector<Value>{};
-          });
-          e.barrier();
-          // Field `field` (0 key, 1 index) of candidate pos: from shared
-          // memory where staged, else from the workspace.
-          auto candidate = [&](Value staging, Value pos, int64_t field) {
-            auto r = scf::IfOp::create(b, loc, TypeRange{i32},
-                                       kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPointToStart(&r.getThenRegion().front());
-            scf::YieldOp::create(b, loc, ValueRange{kb.load(staging, pos)});
-            b.setInsertionPointToStart(&r.getElseRegion().front());
-            Value at = kb.add(candRow, kb.mul(pos, kb.idx(2)));
-            if (field)
-              at = kb.add(at, kb.idx(field));
-            scf::YieldOp::create(b, loc, ValueRange{kb.load(kb.arg(cand), at)});
-            return r.getResult(0);
-          };
-          Value n = selectBest(
-              e, all, kSel, 4, /*cacheKeys=*/true,
-              [&](Value pos) { return candidate(staged, pos, 0); },
-              [&](Value pos, Value rank) {
-                kb.store(candidate(stagedIndex, pos, 1), kb.arg(out), kb.add(rowOut, rank));
-              },
-              scratch, tid, st.warp, st.lane);
-          e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
-            kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r));
-            return SmallVector<Value>{};
-          });
-          e.barrier();
+    } else {
+      st.stats(lo, hi, [&](Value i, ArrayRef<Value> sc) {
+        kb.ifThen(pr.stored, [&] {
+          for (int64_t hh = 0; hh < g; ++hh)
+            kb.store(sc[hh], kb.arg(p.partS), unitAt(i, kb.idx(hh)));
         });
       });
+    }
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
+      Value at = statAt(pr, split, tid);
+      kb.store(kb.load(st.mAll, tid), kb.arg(p.partML), at);
+      kb.store(kb.load(st.lAll, tid), kb.arg(p.partML), kb.add(at, kb.idx(1)));
+    });
+    e.barrier(); // every thread's stores, then thread 0 releases them all
+    kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+      kb.fenceGpu();
+      kb.atomicAdd(kb.arg(p.counters), kb.mul(pr.index, kb.idx(2)), e.i32(1));
     });
   });
+}
 
-  // The last block out resets the tickets for the next launch.
+/// Phase B, unit (pair, chunk of 512 blocks): merge the splits' statistics,
+/// pool the chunk's blocks (scores kept or recomputed), force the initial and
+/// local blocks, and keep the chunk's best; the last chunk of a pair to
+/// finish selects among all of them.
+void FusedSelectEmitter::chunkUnit(Value u) {
+  Pair pr = openPair(kb.div(u, maxChunks));
+  Value c = kb.rem(u, maxChunks);
+  Value own = kb.div(st.pos, kb.idx(block));
+  Value nCand = e.minIdx(kb.add(own, kb.idx(1)), kb.arg(p.maxBlocks));
+  Value nChunks = kb.select(pr.live,
+                            kb.div(kb.add(nCand, kb.idx(kThreads - 1)), kb.idx(kThreads)),
+                            kb.idx(0));
+  kb.ifThen(kb.cmp(CmpIPredicate::ult, c, nChunks), [&] {
+    waitForCount(kb, e, kb.arg(p.counters), kb.mul(pr.index, kb.idx(2)), nSplits);
+    st.mergeSplits(nSplits, [&](Value sp, Value head) { return statAt(pr, sp, head); });
+    e.barrier(); // publishes mAll/lAll
+    kb.ifThen(e.lnot(pr.stored), [&] { st.loadQuery(); }); // for recomputed scores
+    Value j0 = kb.mul(c, kb.idx(kThreads));
+    Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
+    // Three entries (48 loads) in flight: the registers of 16 warps allow no more.
+    st.chunkProbs(e0, pr.visible, pc, chunkEntries, pr.stored, 3,
+                  [&](Value i, int64_t hh) { return kb.load(kb.arg(p.partS), wsAt(pr, i, hh)); });
+    e.barrier();
+    Value j = kb.add(j0, tid);
+    Value key = blockKey(e, st.pooled(pc, ps, pk), j, own, fs.getInitBlocks(),
+                         fs.getLocalBlocks());
+    kb.store(kb.select(kb.cmp(CmpIPredicate::ult, j, nCand), key, e.i32(0)), keysW, tid);
+    e.barrier();
+    keepChunkBest(pr, c, j0, nChunks);
+  });
+}
+
+/// The chunk's best kc blocks: the selection itself for a pair of one chunk
+/// (up to 512 blocks, 32K tokens: written out directly, with no candidates,
+/// arrival or final selection, ~5 us), else the chunk's candidates.
+void FusedSelectEmitter::keepChunkBest(const Pair &pr, Value c, Value j0, Value nChunks) {
+  candRow = kb.mul(pr.index, kb.mul(kb.arg(p.maxBlocks), kb.idx(2)));
+  candBase = kb.add(candRow, kb.mul(c, kb.idx(2 * kc)));
+  rowOut = kb.mul(pr.index, kb.idx(kSel));
+  Value single = kc == kSel ? kb.cmp(CmpIPredicate::eq, nChunks, kb.idx(1))
+                            : arith::ConstantOp::create(b, loc, b.getBoolAttr(false)).getResult();
+  Value taken = selectBest(
+      e, kb.idx(kThreads), kc, 1, /*cacheKeys=*/false,
+      [&](Value pos) { return kb.load(keysW, pos); },
+      [&](Value pos, Value rank) {
+        Value blk = arith::IndexCastOp::create(b, loc, i32, kb.add(j0, pos));
+        kb.ifThen(single, [&] { kb.store(blk, kb.arg(p.out), kb.add(rowOut, rank)); });
+        kb.ifThen(e.lnot(single), [&] {
+          Value at = kb.add(candBase, kb.mul(rank, kb.idx(2)));
+          kb.store(kb.load(keysW, pos), kb.arg(p.cand), at);
+          kb.store(blk, kb.arg(p.cand), kb.add(at, kb.idx(1)));
+        });
+      },
+      scratch, tid, st.warp, st.lane);
+  e.loop(kb.add(taken, tid), kb.idx(kc), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
+    kb.ifThen(single, [&] { kb.store(e.i32(-1), kb.arg(p.out), kb.add(rowOut, r)); });
+    kb.ifThen(e.lnot(single), [&] {
+      Value at = kb.add(candBase, kb.mul(r, kb.idx(2)));
+      kb.store(e.i32(0), kb.arg(p.cand), at);
+      kb.store(e.i32(-1), kb.arg(p.cand), kb.add(at, kb.idx(1)));
+    });
+    return SmallVector<Value>{};
+  });
+  kb.ifThen(e.land(single, kb.cmp(CmpIPredicate::eq, tid, kb.idx(0))), [&] {
+    kb.store(e.i32(0), kb.arg(p.counters), kb.mul(pr.index, kb.idx(2)));
+  });
+  // The pair's last chunk: the final selection among every chunk's
+  // candidates (in ascending block order, chunk after chunk).
+  kb.ifThen(e.lnot(single), [&] {
+    kb.ifLastArrival(kb.arg(p.counters), kb.add(kb.mul(pr.index, kb.idx(2)), kb.idx(1)),
+                     nChunks, flag, [&] { finalSelection(pr, nChunks); });
+  });
+}
+
+/// The final selection among a pair's candidates, by its last chunk.
+void FusedSelectEmitter::finalSelection(const Pair &pr, Value nChunks) {
+  kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
+    kb.store(e.i32(0), kb.arg(p.counters), kb.mul(pr.index, kb.idx(2)));
+  });
+  Value all = kb.mul(nChunks, kb.idx(kc));
+  // The candidates (key, index) into shared memory (as many as fit; 32
+  // chunks, 1M tokens at 64-token blocks): the selection holds up to 4 keys a
+  // thread in registers (more are read again at each pass), and the winners'
+  // indices come without another round trip to global memory (3.9-4.5 -> 3.5
+  // us for the final selection).
+  e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(kThreads), {},
+         [&](Value pos, ValueRange) {
+    Value two = kb.loadVector(kb.arg(p.cand), kb.add(candRow, kb.mul(pos, kb.idx(2))), 2, 8);
+    kb.store(vector::ExtractOp::create(b, loc, two, ArrayRef<int64_t>{0}), staged, pos);
+    kb.store(vector::ExtractOp::create(b, loc, two, ArrayRef<int64_t>{1}), stagedIndex, pos);
+    return SmallVector<Value>{};
+  });
+  e.barrier();
+  // Field `field` (0 key, 1 index) of candidate pos: from shared memory where
+  // staged, else from the workspace.
+  auto candidate = [&](Value staging, Value pos, int64_t field) {
+    auto r = scf::IfOp::create(b, loc, TypeRange{i32},
+                               kb.cmp(CmpIPredicate::ult, pos, kb.idx(kFinalStaged)), true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&r.getThenRegion().front());
+    scf::YieldOp::create(b, loc, ValueRange{kb.load(staging, pos)});
+    b.setInsertionPointToStart(&r.getElseRegion().front());
+    Value at = kb.add(candRow, kb.mul(pos, kb.idx(2)));
+    if (field)
+      at = kb.add(at, kb.idx(field));
+    scf::YieldOp::create(b, loc, ValueRange{kb.load(kb.arg(p.cand), at)});
+    return r.getResult(0);
+  };
+  Value n = selectBest(
+      e, all, kSel, 4, /*cacheKeys=*/true,
+      [&](Value pos) { return candidate(staged, pos, 0); },
+      [&](Value pos, Value rank) {
+        kb.store(candidate(stagedIndex, pos, 1), kb.arg(p.out), kb.add(rowOut, rank));
+      },
+      scratch, tid, st.warp, st.lane);
+  e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
+    kb.store(e.i32(-1), kb.arg(p.out), kb.add(rowOut, r));
+    return SmallVector<Value>{};
+  });
+  e.barrier();
+}
+
+/// The last block out resets the tickets for the next launch.
+void FusedSelectEmitter::resetTickets() {
   kb.fenceGpu();
   e.barrier();
   kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, kb.idx(0)), [&] {
     Value blocks = kb.mul(gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
                           gpu::GridDimOp::create(b, loc, gpu::Dimension::y));
     Value before = arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                              kb.atomicAdd(kb.arg(tickets), kb.idx(2), e.i32(1)));
+                                              kb.atomicAdd(kb.arg(p.tickets), kb.idx(2), e.i32(1)));
     kb.ifThen(kb.cmp(CmpIPredicate::eq, before, kb.sub(blocks, kb.idx(1))), [&] {
       kb.fenceGpu();
       for (int64_t t = 0; t < 3; ++t)
-        kb.store(e.i32(0), kb.arg(tickets), kb.idx(t));
+        kb.store(e.i32(0), kb.arg(p.tickets), kb.idx(t));
     });
   });
+}
+
+} // namespace
+
+static LogicalResult buildFusedSparseSelectKernel(Operation *op, KernelBuilder &kb) {
+  auto fs = cast<sala::FusedSparseSelectOp>(op);
+  auto qt = cast<RankedTensorType>(fs.getQuery().getType());
+  sala::CompressedKeysType keys = fs.getKeys().getType();
+  Stage1Params prm(kb, qt, keys);
+  FusedSelectParams params = declareFusedSelectParams(
+      kb, prm, keys.getKvHeads(), fs.getGroupSize(), fs.getTopk() + fs.getLocalBlocks(),
+      IntegerType::get(op->getContext(), 32), Float32Type::get(op->getContext()));
+  if (failed(kb.requireThreads(op, kThreads)))
+    return failure();
+  kb.setGrid(GridDim::scaled("tokens", keys.getKvHeads(), 1),
+             GridDim::scaled("select_splits", 1, 1));
+  kb.begin();
+  FusedSelectEmitter(fs, kb, prm, params).emit();
   return success();
 }
 
