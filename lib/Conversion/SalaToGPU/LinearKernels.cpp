@@ -144,250 +144,341 @@ static bool linearChunkedKernelSupports(Operation *op) {
          qt.getElementType().isBF16();
 }
 
-static LogicalResult buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) {
-  auto la = cast<sala::LinearAttentionOp>(op);
+namespace {
+
+/// The chunked kernel's parameters.
+struct ChunkedParams {
+  unsigned q, k, v, state, slotIds, cu, lens, out, slots;
+};
+
+ChunkedParams declareChunkedParams(KernelBuilder &kb, sala::LinearAttentionOp la) {
   auto qt = cast<RankedTensorType>(la.getQuery().getType());
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2);
-  MLIRContext *ctx = op->getContext();
-  Type bf16 = qt.getElementType(), f32 = Float32Type::get(ctx), i32 = IntegerType::get(ctx, 32);
-  Type stateElem = la.getState().getType().getElementType();
-  if (!linearChunkedKernelSupports(op))
-    return op->emitOpError() << "no chunked GPU kernel for this shape yet (needs "
-                                "head_dim 128, chunk 64, bf16)";
-  SmallVector<double> log2Gammas;
-  for (double s : la.getSlopes())
-    log2Gammas.push_back(-s * M_LOG2E);
-
+  Type bf16 = qt.getElementType(), i32 = IntegerType::get(la.getContext(), 32);
   SmallVector<Extent> rows = {"tokens", h, d};
-  unsigned q = kb.addBuffer("query", bf16, rows, "[tokens, heads, head_dim] q");
-  unsigned k = kb.addBuffer("key", bf16, rows, "[tokens, heads, head_dim] k");
-  unsigned v = kb.addBuffer("value", bf16, rows, "[tokens, heads, head_dim] v");
-  unsigned st = kb.addBuffer("state", stateElem, {"slots", h, d, d},
-                             "[slots, heads, head_dim, head_dim] state pool, "
-                             "S[dk][dv]; updated in place");
-  unsigned sl = kb.addBuffer("slot_ids", i32, {"batch"}, "[batch] state slot of each sequence");
-  unsigned cu = kb.addCuSeqlens();
+  ChunkedParams p;
+  p.q = kb.addBuffer("query", bf16, rows, "[tokens, heads, head_dim] q");
+  p.k = kb.addBuffer("key", bf16, rows, "[tokens, heads, head_dim] k");
+  p.v = kb.addBuffer("value", bf16, rows, "[tokens, heads, head_dim] v");
+  p.state = kb.addBuffer("state", la.getState().getType().getElementType(), {"slots", h, d, d},
+                         "[slots, heads, head_dim, head_dim] state pool, "
+                         "S[dk][dv]; updated in place");
+  p.slotIds = kb.addBuffer("slot_ids", i32, {"batch"}, "[batch] state slot of each sequence");
+  p.cu = kb.addCuSeqlens();
   // A sequence with no history (seq_lens == q_len) starts from a zero state.
-  unsigned lens = kb.addSeqLens();
-  unsigned out = kb.addBuffer("output", bf16, rows, "[tokens, heads, head_dim] o");
+  p.lens = kb.addSeqLens();
+  p.out = kb.addBuffer("output", bf16, rows, "[tokens, heads, head_dim] o");
   kb.addSize("tokens", "number of tokens");
   kb.addSize("batch", "number of sequences"); // sizes the grid
-  unsigned slots = kb.addSize("slots", "slots in the state pool");
-  if (failed(kb.requireThreads(op, kThreads)))
-    return failure();
-  kb.setGrid(GridDim::scaled("batch", h, 1));
+  p.slots = kb.addSize("slots", "slots in the state pool");
+  return p;
+}
 
-  OpBuilder &b = kb.begin();
-  Location loc = kb.getLoc();
-  MmaEmitter m{kb, b, loc, bf16, f32, i32};
-  constexpr int64_t tile = kChunk * kDim, chunks = kDim / 8;
-  Value qs = kb.addWorkgroupBuffer(bf16, tile, 16);
-  Value ks = kb.addWorkgroupBuffer(bf16, tile, 16);
-  Value vs = kb.addWorkgroupBuffer(bf16, tile, 16);
-  auto idx = [&](int64_t x) { return kb.idx(x); };
-  auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
-  auto toF = [&](Value i) {
+/// The chunked kernel's body, part by part, per chunk of the sequence: Q, K
+/// and V in by cp.async; O = diag(scale gamma^(i+1)) Q S; A = Q K^T decayed
+/// and masked; O += A V and stored; S = gamma^L S + (K^T diag(w)) V.
+class ChunkedEmitter {
+public:
+  ChunkedEmitter(sala::LinearAttentionOp la, KernelBuilder &kb, const ChunkedParams &p)
+      : la(la), kb(kb), b(kb.builder()), loc(kb.getLoc()), p(p),
+        h(cast<RankedTensorType>(la.getQuery().getType()).getDimSize(1)), d(kDim),
+        bf16(cast<RankedTensorType>(la.getQuery().getType()).getElementType()),
+        f32(Float32Type::get(la.getContext())), i32(IntegerType::get(la.getContext(), 32)),
+        stateElem(la.getState().getType().getElementType()),
+        m{kb, kb.builder(), kb.getLoc(), bf16, f32, i32} {}
+
+  void emit();
+
+private:
+  static constexpr int64_t kTileElems = kChunk * kDim, kRowChunks = kDim / 8;
+  static constexpr int64_t kOTiles = 8, kSTiles = kDim / 8;
+  Value idx(int64_t x) { return kb.idx(x); }
+  void barrier() { gpu::BarrierOp::create(b, loc); }
+  Value toF(Value i) {
     return arith::SIToFPOp::create(b, loc, f32,
                                    arith::IndexCastOp::create(b, loc, b.getI64Type(), i))
         .getResult();
-  };
+  }
+  Value gammaPow(Value n) { return m.ex2(m.fmul(n, log2g)); } // n: f32
+  /// Swizzled shared index of 16-byte chunk `ch` of tile row `r`.
+  Value sharedAt(Value r, Value ch) {
+    return kb.add(kb.mul(r, idx(kDim)), kb.mul(m.xori(ch, kb.rem(r, idx(8))), idx(8)));
+  }
+  Value stateAt(Value dk, Value dv) { return kb.add(base, kb.add(kb.mul(dk, idx(d)), dv)); }
+  Value rowOf(Value t) { return kb.mul(kb.add(kb.mul(t, idx(h)), head), idx(d)); }
+  SmallVector<Value, 4> qFrag(int64_t kk);
+  void locate(ArrayRef<double> log2Gammas);
+  void chunk(Value i0);
+  void loadChunk(Value i0);
+  SmallVector<Value> stateProduct();
+  SmallVector<Value> intraChunkScores();
+  void accumulateAV(SmallVector<Value> &o, ArrayRef<Value> acc);
+  void storeO(Value i0, ArrayRef<Value> o);
+  void updateState();
 
-  Value tid = kb.threadId();
-  Value lane = kb.rem(tid, idx(32)), warp = kb.div(tid, idx(32));
-  Value quad = kb.div(lane, idx(4)), inQuad = kb.rem(lane, idx(4));
-  Value mi = kb.div(lane, idx(8)), r8 = kb.rem(lane, idx(8));
-  Value seq = kb.div(kb.blockId(), idx(h)), head = kb.rem(kb.blockId(), idx(h));
-  Value log2g = kb.f32(log2Gammas[0]);
+  sala::LinearAttentionOp la;
+  KernelBuilder &kb;
+  OpBuilder &b;
+  Location loc;
+  const ChunkedParams &p;
+  const int64_t h, d;
+  Type bf16, f32, i32, stateElem;
+  MmaEmitter m;
+  Value qs, ks, vs;
+  Value tid, lane, warp, quad, inQuad, mi, r8, seq, head, log2g, scale, start, qLen, fresh,
+      slot;
+  Type tokenTy;
+  // Warp w's O rows 16 (w % 4) .. +15 and columns 64 (w / 4) .. +63; its S
+  // key rows 16 w .. +15.
+  Value rowBlock, colHalf, rowA0, colO0, keyRow0;
+  // Of the slot and the current chunk.
+  Value base, len, lenF, hasState, keyV;
+};
+
+void ChunkedEmitter::locate(ArrayRef<double> log2Gammas) {
+  qs = kb.addWorkgroupBuffer(bf16, kTileElems, 16);
+  ks = kb.addWorkgroupBuffer(bf16, kTileElems, 16);
+  vs = kb.addWorkgroupBuffer(bf16, kTileElems, 16);
+  tid = kb.threadId();
+  lane = kb.rem(tid, idx(32));
+  warp = kb.div(tid, idx(32));
+  quad = kb.div(lane, idx(4));
+  inQuad = kb.rem(lane, idx(4));
+  mi = kb.div(lane, idx(8));
+  r8 = kb.rem(lane, idx(8));
+  seq = kb.div(kb.blockId(), idx(h));
+  head = kb.rem(kb.blockId(), idx(h));
+  log2g = kb.f32(log2Gammas[0]);
   for (int64_t i = 1; i < h; ++i)
     log2g = kb.select(kb.cmp(CmpIPredicate::eq, head, idx(i)), kb.f32(log2Gammas[i]), log2g);
-  auto gammaPow = [&](Value n) { return m.ex2(m.fmul(n, log2g)); }; // n: f32
-  Value scale = kb.f32(la.getEffectiveScale());
-  Value start = kb.loadIndex(kb.arg(cu), seq);
-  Value qLen = kb.sub(kb.loadIndex(kb.arg(cu), kb.add(seq, idx(1))), start);
-  Value fresh = kb.cmp(CmpIPredicate::eq, kb.loadIndex(kb.arg(lens), seq), qLen);
-  Value slot = kb.loadIndex(kb.arg(sl), seq);
+  scale = kb.f32(la.getEffectiveScale());
+  start = kb.loadIndex(kb.arg(p.cu), seq);
+  qLen = kb.sub(kb.loadIndex(kb.arg(p.cu), kb.add(seq, idx(1))), start);
+  fresh = kb.cmp(CmpIPredicate::eq, kb.loadIndex(kb.arg(p.lens), seq), qLen);
+  slot = kb.loadIndex(kb.arg(p.slotIds), seq);
+  tokenTy = nvgpu::DeviceAsyncTokenType::get(la.getContext());
+  rowBlock = kb.rem(warp, idx(4));
+  colHalf = kb.div(warp, idx(4));
+  rowA0 = kb.mul(rowBlock, idx(16)); // first O row of this warp
+  colO0 = kb.mul(colHalf, idx(64));  // first O column of this warp
+  keyRow0 = kb.mul(warp, idx(16));   // first S row (key dim) of this warp
+}
 
-  // Swizzled shared index of 16-byte chunk `ch` of tile row `r`.
-  auto sharedAt = [&](Value r, Value ch) {
-    return kb.add(kb.mul(r, idx(kDim)), kb.mul(m.xori(ch, kb.rem(r, idx(8))), idx(8)));
-  };
-  auto tokenTy = nvgpu::DeviceAsyncTokenType::get(ctx);
-  Value rowBlock = kb.rem(warp, idx(4)), colHalf = kb.div(warp, idx(4));
-  Value rowA0 = kb.mul(rowBlock, idx(16)); // first O row of this warp
-  Value colO0 = kb.mul(colHalf, idx(64));  // first O column of this warp
-  Value keyRow0 = kb.mul(warp, idx(16));   // first S row (key dim) of this warp
-
-  kb.ifThen(kb.cmp(CmpIPredicate::ult, slot, kb.arg(slots)), [&] {
-    Value base = kb.mul(kb.add(kb.mul(slot, idx(h)), head), idx(d * d));
-    auto stateAt = [&](Value dk, Value dv) {
-      return kb.add(base, kb.add(kb.mul(dk, idx(d)), dv));
-    };
-    auto rowOf = [&](Value t) { return kb.mul(kb.add(kb.mul(t, idx(h)), head), idx(d)); };
+void ChunkedEmitter::emit() {
+  SmallVector<double> log2Gammas;
+  for (double sl : la.getSlopes())
+    log2Gammas.push_back(-sl * M_LOG2E);
+  locate(log2Gammas);
+  kb.ifThen(kb.cmp(CmpIPredicate::ult, slot, kb.arg(p.slots)), [&] {
+    base = kb.mul(kb.add(kb.mul(slot, idx(h)), head), idx(d * d));
     kb.forLoop(idx(0), qLen, idx(kChunk), {}, [&](Value i0, ValueRange) {
-      Value rem = kb.sub(qLen, i0);
-      Value len = kb.select(kb.cmp(CmpIPredicate::ult, rem, idx(kChunk)), rem, idx(kChunk));
-      Value lenF = toF(len);
-      Value hasState = arith::OrIOp::create(
-          b, loc, arith::XOrIOp::create(b, loc, fresh,
-                                        arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
-          kb.cmp(CmpIPredicate::ugt, i0, idx(0)));
-      barrier(); // the previous chunk is done with the tiles and the slot
-      // Q, K, V of the chunk: thread copies rows tid / 16 + 16 j, chunk tid % 16.
-      SmallVector<Value> copies;
-      Value cr = kb.div(tid, idx(chunks)), cc = kb.rem(tid, idx(chunks));
-      for (int64_t j = 0; j < kChunk * chunks / kThreads; ++j) {
-        Value r = kb.add(cr, idx(j * kThreads / chunks));
-        Value in = kb.cmp(CmpIPredicate::ult, r, len);
-        Value src = kb.add(rowOf(kb.add(start, kb.add(i0, kb.select(in, r, idx(0))))),
-                           kb.mul(cc, idx(8)));
-        Value n = kb.select(in, idx(8), idx(0));
-        for (auto [buf, arg] : {std::pair{qs, q}, std::pair{ks, k}, std::pair{vs, v}})
-          copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-              b, loc, tokenTy, buf, ValueRange{sharedAt(r, cc)}, kb.arg(arg), ValueRange{src},
-              b.getIndexAttr(8), n, b.getUnitAttr()));
-      }
-      Value group = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies);
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
-      barrier();
-
-      // Q fragments (A operand, rows 16 (w % 4) ..) for k-step kk.
-      auto qFrag = [&](int64_t kk) {
-        Value r = kb.add(rowA0, kb.rem(lane, idx(16)));
-        return m.ldmatrix(qs, sharedAt(r, kb.add(kb.div(lane, idx(16)), idx(2 * kk))), false);
-      };
-      // O = diag(scale gamma^(i+1)) Q S, B fragments of S straight from the slot:
-      // b0 = S[16 kk + 2 t + {0,1}][col], b1 = the same 8 rows further down.
-      constexpr int64_t oTiles = 8;
-      SmallVector<Type> oTypes(4 * oTiles, f32);
-      ValueRange qsProd = m.ifElse(hasState, oTypes, [&]() -> SmallVector<Value> {
-        SmallVector<Value> o(4 * oTiles, kb.f32(0.0));
-        for (int64_t kk = 0; kk < kDim / 16; ++kk) {
-          auto a = qFrag(kk);
-          Value dk = kb.add(idx(16 * kk), kb.mul(inQuad, idx(2)));
-          for (int64_t j = 0; j < oTiles; ++j) {
-            Value dv = kb.add(colO0, kb.add(idx(8 * j), quad));
-            Value sv[4];
-            for (int64_t e = 0; e < 4; ++e)
-              sv[e] = kb.toF32(kb.load(kb.arg(st), stateAt(kb.add(dk, idx(e % 2 + 8 * (e / 2))), dv)));
-            auto [b0hi, b0lo] = m.packSplit(sv[0], sv[1]);
-            auto [b1hi, b1lo] = m.packSplit(sv[2], sv[3]);
-            auto dj = m.mma(a, {b0hi, b1hi}, ArrayRef<Value>(o).slice(4 * j, 4));
-            dj = m.mma(a, {b0lo, b1lo}, dj);
-            std::copy(dj.begin(), dj.end(), o.begin() + 4 * j);
-          }
-        }
-        // Row i = 16 (w % 4) + quad (+ 8): scale gamma^(i+1).
-        Value f[2];
-        for (int64_t hh = 0; hh < 2; ++hh)
-          f[hh] = m.fmul(scale, gammaPow(toF(kb.add(rowA0, kb.add(quad, idx(8 * hh + 1))))));
-        for (int64_t x = 0; x < 4 * oTiles; ++x)
-          o[x] = m.fmul(o[x], f[(x % 4) / 2]);
-        return o;
-      }, [&]() -> SmallVector<Value> { return SmallVector<Value>(4 * oTiles, kb.f32(0.0)); });
-      SmallVector<Value> o(qsProd);
-
-      // A = Q K^T over the chunk's 64 keys (8 n-tiles), decayed and masked.
-      SmallVector<Value> acc(4 * 8, kb.f32(0.0));
-      Value keyK = kb.add(kb.mul(kb.div(mi, idx(2)), idx(8)), r8);
-      for (int64_t kk = 0; kk < kDim / 16; ++kk) {
-        auto a = qFrag(kk);
-        for (int64_t np = 0; np < 4; ++np) {
-          auto kf = m.ldmatrix(ks, sharedAt(kb.add(keyK, idx(16 * np)),
-                                            kb.add(kb.rem(mi, idx(2)), idx(2 * kk))), false);
-          for (int64_t t = 0; t < 2; ++t) {
-            int64_t n = 2 * np + t;
-            auto dn = m.mma(a, {kf[2 * t], kf[2 * t + 1]}, ArrayRef<Value>(acc).slice(4 * n, 4));
-            std::copy(dn.begin(), dn.end(), acc.begin() + 4 * n);
-          }
-        }
-      }
-      for (int64_t n = 0; n < 8; ++n)
-        for (int64_t e = 0; e < 4; ++e) {
-          Value i = kb.add(rowA0, kb.add(quad, idx(8 * (e / 2))));
-          Value j = kb.add(kb.mul(inQuad, idx(2)), idx(8 * n + e % 2));
-          Value causal = kb.cmp(CmpIPredicate::ule, j, i);
-          Value decay = gammaPow(toF(kb.select(causal, kb.sub(i, j), idx(0))));
-          acc[4 * n + e] = kb.select(causal, m.fmul(m.fmul(acc[4 * n + e], decay), scale),
-                                     kb.f32(0.0));
-        }
-      // O += A V: A re-packed from the accumulators (register r: row half r % 2,
-      // key half r / 2), V by ldmatrix.trans.
-      Value keyV = kb.add(kb.mul(kb.rem(mi, idx(2)), idx(8)), r8);
-      for (int64_t kk = 0; kk < kChunk / 16; ++kk) {
-        SmallVector<Value> aHi(4), aLo(4);
-        for (int64_t r = 0; r < 4; ++r) {
-          int64_t n = 2 * kk + r / 2, e = 2 * (r % 2);
-          std::tie(aHi[r], aLo[r]) = m.packSplit(acc[4 * n + e], acc[4 * n + e + 1]);
-        }
-        for (int64_t jj = 0; jj < oTiles / 2; ++jj) {
-          Value ch = kb.add(kb.add(kb.mul(colHalf, idx(8)), idx(2 * jj)), kb.div(mi, idx(2)));
-          auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
-          m.mmaSplitX4(aHi, aLo, vf, o, 2 * jj);
-        }
-      }
-      // Store O rows inside the chunk: two bf16 per lane and row.
-      for (int64_t hh = 0; hh < 2; ++hh) {
-        Value i = kb.add(rowA0, kb.add(quad, idx(8 * hh)));
-        kb.ifThen(kb.cmp(CmpIPredicate::ult, i, len), [&] {
-          Value row = rowOf(kb.add(start, kb.add(i0, i)));
-          for (int64_t j = 0; j < oTiles; ++j) {
-            Value col = kb.add(colO0, kb.add(idx(8 * j), kb.mul(inQuad, idx(2))));
-            Value pair = vector::FromElementsOp::create(
-                b, loc, VectorType::get({2}, bf16),
-                ValueRange{kb.fromF32(o[4 * j + 2 * hh], bf16), kb.fromF32(o[4 * j + 2 * hh + 1], bf16)});
-            kb.storeVector(pair, kb.arg(out), kb.add(row, col), 4);
-          }
-        });
-      }
-      barrier(); // every warp is done reading the slot
-
-      // S = gamma^L S + (K^T diag(gamma^(L-1-j))) V for key rows 16 w .. +15.
-      constexpr int64_t sTiles = kDim / 8;
-      Value carry = gammaPow(lenF);
-      SmallVector<Value> s(4 * sTiles);
-      for (int64_t n = 0; n < sTiles; ++n)
-        for (int64_t e = 0; e < 4; ++e) {
-          Value dk = kb.add(keyRow0, kb.add(quad, idx(8 * (e / 2))));
-          Value dv = kb.add(idx(8 * n + e % 2), kb.mul(inQuad, idx(2)));
-          Value old = kb.select(hasState, kb.toF32(kb.load(kb.arg(st), stateAt(dk, dv))),
-                                kb.f32(0.0));
-          s[4 * n + e] = m.fmul(carry, old);
-        }
-      // K^T fragments: matrix mi holds tokens 16 kk + 8 (mi / 2) .., key
-      // columns 16 w + 8 (mi % 2) ..; register r covers tokens 2 t + 8 (r / 2).
-      Value tokK = kb.add(kb.mul(kb.div(mi, idx(2)), idx(8)), r8);
-      Value chK = kb.add(kb.mul(warp, idx(2)), kb.rem(mi, idx(2)));
-      auto v2 = VectorType::get({2}, bf16);
-      for (int64_t kk = 0; kk < kChunk / 16; ++kk) {
-        auto kt = m.ldmatrix(ks, sharedAt(kb.add(tokK, idx(16 * kk)), chK), true);
-        SmallVector<Value> kHi(4), kLo(4);
-        for (int64_t r = 0; r < 4; ++r) {
-          Value pair = vector::BitCastOp::create(b, loc, v2,
-              vector::FromElementsOp::create(b, loc, VectorType::get({1}, i32), ValueRange{kt[r]}));
-          Value x[2];
-          for (int64_t e = 0; e < 2; ++e) {
-            Value tok = kb.add(kb.mul(inQuad, idx(2)), idx(16 * kk + 8 * (r / 2) + e));
-            Value expo = m.fsub(m.fsub(lenF, kb.f32(1.0)), toF(tok));
-            Value w = gammaPow(arith::MaximumFOp::create(b, loc, expo, kb.f32(0.0)));
-            x[e] = m.fmul(kb.toF32(vector::ExtractOp::create(b, loc, pair, ArrayRef<int64_t>{e})), w);
-          }
-          std::tie(kHi[r], kLo[r]) = m.packSplit(x[0], x[1]);
-        }
-        for (int64_t jj = 0; jj < sTiles / 2; ++jj) {
-          Value ch = kb.add(idx(2 * jj), kb.div(mi, idx(2)));
-          auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
-          m.mmaSplitX4(kHi, kLo, vf, s, 2 * jj);
-        }
-      }
-      for (int64_t n = 0; n < sTiles; ++n)
-        for (int64_t e = 0; e < 4; ++e) {
-          Value dk = kb.add(keyRow0, kb.add(quad, idx(8 * (e / 2))));
-          Value dv = kb.add(idx(8 * n + e % 2), kb.mul(inQuad, idx(2)));
-          kb.store(kb.fromF32(s[4 * n + e], stateElem), kb.arg(st), stateAt(dk, dv));
-        }
+      chunk(i0);
       return SmallVector<Value>{};
     });
   });
+}
+
+/// Q, K, V of the chunk (zero rows past its length): thread copies rows
+/// tid / 16 + 16 j, chunk tid % 16.
+void ChunkedEmitter::loadChunk(Value i0) {
+  SmallVector<Value> copies;
+  Value cr = kb.div(tid, idx(kRowChunks)), cc = kb.rem(tid, idx(kRowChunks));
+  for (int64_t j = 0; j < kChunk * kRowChunks / kThreads; ++j) {
+    Value r = kb.add(cr, idx(j * kThreads / kRowChunks));
+    Value in = kb.cmp(CmpIPredicate::ult, r, len);
+    Value src = kb.add(rowOf(kb.add(start, kb.add(i0, kb.select(in, r, idx(0))))),
+                       kb.mul(cc, idx(8)));
+    Value n = kb.select(in, idx(8), idx(0));
+    for (auto [buf, arg] : {std::pair{qs, p.q}, std::pair{ks, p.k}, std::pair{vs, p.v}})
+      copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, tokenTy, buf, ValueRange{sharedAt(r, cc)}, kb.arg(arg), ValueRange{src},
+          b.getIndexAttr(8), n, b.getUnitAttr()));
+  }
+  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies);
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+  barrier();
+}
+
+/// Q fragments (A operand, rows 16 (w % 4) ..) for k-step kk.
+SmallVector<Value, 4> ChunkedEmitter::qFrag(int64_t kk) {
+  Value r = kb.add(rowA0, kb.rem(lane, idx(16)));
+  return m.ldmatrix(qs, sharedAt(r, kb.add(kb.div(lane, idx(16)), idx(2 * kk))), false);
+}
+
+/// O = diag(scale gamma^(i+1)) Q S, B fragments of S straight from the slot:
+/// b0 = S[16 kk + 2 t + {0,1}][col], b1 = the same 8 rows further down.
+SmallVector<Value> ChunkedEmitter::stateProduct() {
+  SmallVector<Value> o(4 * kOTiles, kb.f32(0.0));
+  for (int64_t kk = 0; kk < kDim / 16; ++kk) {
+    auto a = qFrag(kk);
+    Value dk = kb.add(idx(16 * kk), kb.mul(inQuad, idx(2)));
+    for (int64_t j = 0; j < kOTiles; ++j) {
+      Value dv = kb.add(colO0, kb.add(idx(8 * j), quad));
+      Value sv[4];
+      for (int64_t e = 0; e < 4; ++e)
+        sv[e] = kb.toF32(kb.load(kb.arg(p.state), stateAt(kb.add(dk, idx(e % 2 + 8 * (e / 2))), dv)));
+      auto [b0hi, b0lo] = m.packSplit(sv[0], sv[1]);
+      auto [b1hi, b1lo] = m.packSplit(sv[2], sv[3]);
+      auto dj = m.mma(a, {b0hi, b1hi}, ArrayRef<Value>(o).slice(4 * j, 4));
+      dj = m.mma(a, {b0lo, b1lo}, dj);
+      std::copy(dj.begin(), dj.end(), o.begin() + 4 * j);
+    }
+  }
+  // Row i = 16 (w % 4) + quad (+ 8): scale gamma^(i+1).
+  Value f[2];
+  for (int64_t hh = 0; hh < 2; ++hh)
+    f[hh] = m.fmul(scale, gammaPow(toF(kb.add(rowA0, kb.add(quad, idx(8 * hh + 1))))));
+  for (int64_t x = 0; x < 4 * kOTiles; ++x)
+    o[x] = m.fmul(o[x], f[(x % 4) / 2]);
+  return o;
+}
+
+/// A = Q K^T over the chunk's 64 keys (8 n-tiles), decayed and masked.
+SmallVector<Value> ChunkedEmitter::intraChunkScores() {
+  SmallVector<Value> acc(4 * 8, kb.f32(0.0));
+  Value keyK = kb.add(kb.mul(kb.div(mi, idx(2)), idx(8)), r8);
+  for (int64_t kk = 0; kk < kDim / 16; ++kk) {
+    auto a = qFrag(kk);
+    for (int64_t np = 0; np < 4; ++np) {
+      auto kf = m.ldmatrix(ks, sharedAt(kb.add(keyK, idx(16 * np)),
+                                        kb.add(kb.rem(mi, idx(2)), idx(2 * kk))), false);
+      for (int64_t t = 0; t < 2; ++t) {
+        int64_t n = 2 * np + t;
+        auto dn = m.mma(a, {kf[2 * t], kf[2 * t + 1]}, ArrayRef<Value>(acc).slice(4 * n, 4));
+        std::copy(dn.begin(), dn.end(), acc.begin() + 4 * n);
+      }
+    }
+  }
+  for (int64_t n = 0; n < 8; ++n)
+    for (int64_t e = 0; e < 4; ++e) {
+      Value i = kb.add(rowA0, kb.add(quad, idx(8 * (e / 2))));
+      Value j = kb.add(kb.mul(inQuad, idx(2)), idx(8 * n + e % 2));
+      Value causal = kb.cmp(CmpIPredicate::ule, j, i);
+      Value decay = gammaPow(toF(kb.select(causal, kb.sub(i, j), idx(0))));
+      acc[4 * n + e] = kb.select(causal, m.fmul(m.fmul(acc[4 * n + e], decay), scale),
+                                 kb.f32(0.0));
+    }
+  return acc;
+}
+
+/// O += A V: A re-packed from the accumulators (register r: row half r % 2,
+/// key half r / 2), V by ldmatrix.trans.
+void ChunkedEmitter::accumulateAV(SmallVector<Value> &o, ArrayRef<Value> acc) {
+  keyV = kb.add(kb.mul(kb.rem(mi, idx(2)), idx(8)), r8);
+  for (int64_t kk = 0; kk < kChunk / 16; ++kk) {
+    SmallVector<Value> aHi(4), aLo(4);
+    for (int64_t r = 0; r < 4; ++r) {
+      int64_t n = 2 * kk + r / 2, e = 2 * (r % 2);
+      std::tie(aHi[r], aLo[r]) = m.packSplit(acc[4 * n + e], acc[4 * n + e + 1]);
+    }
+    for (int64_t jj = 0; jj < kOTiles / 2; ++jj) {
+      Value ch = kb.add(kb.add(kb.mul(colHalf, idx(8)), idx(2 * jj)), kb.div(mi, idx(2)));
+      auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
+      m.mmaSplitX4(aHi, aLo, vf, o, 2 * jj);
+    }
+  }
+}
+
+/// Store O rows inside the chunk: two bf16 per lane and row.
+void ChunkedEmitter::storeO(Value i0, ArrayRef<Value> o) {
+  for (int64_t hh = 0; hh < 2; ++hh) {
+    Value i = kb.add(rowA0, kb.add(quad, idx(8 * hh)));
+    kb.ifThen(kb.cmp(CmpIPredicate::ult, i, len), [&] {
+      Value row = rowOf(kb.add(start, kb.add(i0, i)));
+      for (int64_t j = 0; j < kOTiles; ++j) {
+        Value col = kb.add(colO0, kb.add(idx(8 * j), kb.mul(inQuad, idx(2))));
+        Value two = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2}, bf16),
+            ValueRange{kb.fromF32(o[4 * j + 2 * hh], bf16), kb.fromF32(o[4 * j + 2 * hh + 1], bf16)});
+        kb.storeVector(two, kb.arg(p.out), kb.add(row, col), 4);
+      }
+    });
+  }
+}
+
+/// S = gamma^L S + (K^T diag(gamma^(L-1-j))) V for key rows 16 w .. +15.
+void ChunkedEmitter::updateState() {
+  Value carry = gammaPow(lenF);
+  SmallVector<Value> s(4 * kSTiles);
+  for (int64_t n = 0; n < kSTiles; ++n)
+    for (int64_t e = 0; e < 4; ++e) {
+      Value dk = kb.add(keyRow0, kb.add(quad, idx(8 * (e / 2))));
+      Value dv = kb.add(idx(8 * n + e % 2), kb.mul(inQuad, idx(2)));
+      Value old = kb.select(hasState, kb.toF32(kb.load(kb.arg(p.state), stateAt(dk, dv))),
+                            kb.f32(0.0));
+      s[4 * n + e] = m.fmul(carry, old);
+    }
+  // K^T fragments: matrix mi holds tokens 16 kk + 8 (mi / 2) .., key columns
+  // 16 w + 8 (mi % 2) ..; register r covers tokens 2 t + 8 (r / 2).
+  Value tokK = kb.add(kb.mul(kb.div(mi, idx(2)), idx(8)), r8);
+  Value chK = kb.add(kb.mul(warp, idx(2)), kb.rem(mi, idx(2)));
+  auto v2 = VectorType::get({2}, bf16);
+  for (int64_t kk = 0; kk < kChunk / 16; ++kk) {
+    auto kt = m.ldmatrix(ks, sharedAt(kb.add(tokK, idx(16 * kk)), chK), true);
+    SmallVector<Value> kHi(4), kLo(4);
+    for (int64_t r = 0; r < 4; ++r) {
+      Value two = vector::BitCastOp::create(b, loc, v2,
+          vector::FromElementsOp::create(b, loc, VectorType::get({1}, i32), ValueRange{kt[r]}));
+      Value x[2];
+      for (int64_t e = 0; e < 2; ++e) {
+        Value tok = kb.add(kb.mul(inQuad, idx(2)), idx(16 * kk + 8 * (r / 2) + e));
+        Value expo = m.fsub(m.fsub(lenF, kb.f32(1.0)), toF(tok));
+        Value w = gammaPow(arith::MaximumFOp::create(b, loc, expo, kb.f32(0.0)));
+        x[e] = m.fmul(kb.toF32(vector::ExtractOp::create(b, loc, two, ArrayRef<int64_t>{e})), w);
+      }
+      std::tie(kHi[r], kLo[r]) = m.packSplit(x[0], x[1]);
+    }
+    for (int64_t jj = 0; jj < kSTiles / 2; ++jj) {
+      Value ch = kb.add(idx(2 * jj), kb.div(mi, idx(2)));
+      auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
+      m.mmaSplitX4(kHi, kLo, vf, s, 2 * jj);
+    }
+  }
+  for (int64_t n = 0; n < kSTiles; ++n)
+    for (int64_t e = 0; e < 4; ++e) {
+      Value dk = kb.add(keyRow0, kb.add(quad, idx(8 * (e / 2))));
+      Value dv = kb.add(idx(8 * n + e % 2), kb.mul(inQuad, idx(2)));
+      kb.store(kb.fromF32(s[4 * n + e], stateElem), kb.arg(p.state), stateAt(dk, dv));
+    }
+}
+
+/// One chunk starting at token i0 of the sequence.
+void ChunkedEmitter::chunk(Value i0) {
+  Value rem = kb.sub(qLen, i0);
+  len = kb.select(kb.cmp(CmpIPredicate::ult, rem, idx(kChunk)), rem, idx(kChunk));
+  lenF = toF(len);
+  hasState = arith::OrIOp::create(
+      b, loc, arith::XOrIOp::create(b, loc, fresh,
+                                    arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
+      kb.cmp(CmpIPredicate::ugt, i0, idx(0)));
+  barrier(); // the previous chunk is done with the tiles and the slot
+  loadChunk(i0);
+  SmallVector<Type> oTypes(4 * kOTiles, f32);
+  ValueRange qsProd = m.ifElse(hasState, oTypes, [&]() { return stateProduct(); },
+                               [&]() -> SmallVector<Value> {
+    return SmallVector<Value>(4 * kOTiles, kb.f32(0.0));
+  });
+  SmallVector<Value> o(qsProd);
+  SmallVector<Value> acc = intraChunkScores();
+  accumulateAV(o, acc);
+  storeO(i0, o);
+  barrier(); // every warp is done reading the slot
+  updateState();
+}
+
+} // namespace
+
+static LogicalResult buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) {
+  auto la = cast<sala::LinearAttentionOp>(op);
+  if (!linearChunkedKernelSupports(op))
+    return op->emitOpError() << "no chunked GPU kernel for this shape yet (needs "
+                                "head_dim 128, chunk 64, bf16)";
+  ChunkedParams params = declareChunkedParams(kb, la);
+  if (failed(kb.requireThreads(op, kThreads)))
+    return failure();
+  kb.setGrid(GridDim::scaled("batch", cast<RankedTensorType>(la.getQuery().getType()).getDimSize(1), 1));
+  kb.begin();
+  ChunkedEmitter(la, kb, params).emit();
   return success();
 }
 
