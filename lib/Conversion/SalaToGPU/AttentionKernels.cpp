@@ -944,13 +944,17 @@ void AttentionEmitter::mergeSplits() {
 
 } // namespace
 
+/// What the kernel needs (attentionKernelSupports), for the conversion's
+/// report of ops it leaves without one.
+static constexpr llvm::StringLiteral kAttentionRequirement =
+    "needs head_dim 64 or 128, 64-token blocks, 1..16 query heads per KV head, bf16, "
+    "dense_len <= 65536";
+
 static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   AttnShape s = shapeOf(op);
   if (!attentionKernelSupports(op))
-    return op->emitOpError() << "no GPU kernel for this shape yet (needs head_dim 64 or "
-                                "128, 64-token blocks, 1..16 query heads per KV head, bf16, "
-                                "dense_len <= "
-                             << kMaxDenseTiles * kTile << ")";
+    return op->emitOpError() << "no GPU kernel for this shape yet (" << kAttentionRequirement
+                             << ")";
   float scale =
       llvm::TypeSwitch<Operation *, float>(op)
           .Case<sala::SparseAttentionOp, sala::DenseAttentionOp, sala::FusedSparseAttentionOp>(
@@ -967,7 +971,10 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
 }
 
 void salac::populateSalaAttentionToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
-  addFormKernelPattern<sala::SparseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports);
-  addFormKernelPattern<sala::DenseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports);
-  addFormKernelPattern<sala::FusedSparseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports);
+  addFormKernelPattern<sala::SparseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports,
+      kAttentionRequirement);
+  addFormKernelPattern<sala::DenseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports,
+      kAttentionRequirement);
+  addFormKernelPattern<sala::FusedSparseAttentionOp>(patterns, table, buildAttentionKernel, attentionKernelSupports,
+      kAttentionRequirement);
 }

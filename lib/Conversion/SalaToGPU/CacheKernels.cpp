@@ -355,5 +355,6 @@ static LogicalResult buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
 void salac::populateSalaCacheToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
   addFormKernelPattern<sala::KVAppendOp>(patterns, table, buildKVAppendKernel);
   addFormKernelPattern<sala::CompressKeysOp>(patterns, table, buildCompressKeysKernel);
-  addFormKernelPattern<sala::FusedKVUpdateOp>(patterns, table, buildFusedKVUpdateKernel, fusedKVUpdateKernelSupports);
+  addFormKernelPattern<sala::FusedKVUpdateOp>(patterns, table, buildFusedKVUpdateKernel, fusedKVUpdateKernelSupports,
+      "needs a compression window (kernel_size) of at most 64 keys");
 }

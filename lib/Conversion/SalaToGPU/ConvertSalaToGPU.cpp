@@ -38,6 +38,11 @@ struct ConvertSalaToGPU : salac::impl::ConvertSalaToGPUBase<ConvertSalaToGPU> {
     for (Operation &op : llvm::make_early_inc_range(module.getBody()->getOperations()))
       if (!isa<gpu::GPUModuleOp>(op))
         walkAndApplyPatterns(&op, frozen);
+    // One warning per op kind left without a kernel: what a kernel needs.
+    for (const auto &[name, u] : table.unsupported())
+      emitWarning(u.loc) << name << " has no GPU kernel for this shape ("
+                         << u.requirement << "); " << u.count
+                         << (u.count == 1 ? " op is" : " ops are") << " left without one";
     if (table.hadFailure())
       signalPassFailure();
   }

@@ -434,5 +434,7 @@ static LogicalResult buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
 }
 
 void salac::populateSalaFusedLinearToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
-  addFormKernelPattern<sala::FusedLinearAttentionOp>(patterns, table, buildFusedLinearKernel, fusedLinearKernelSupports);
+  addFormKernelPattern<sala::FusedLinearAttentionOp>(patterns, table, buildFusedLinearKernel, fusedLinearKernelSupports,
+      "needs head_dim a multiple of 32, at most 128, and an output-norm weight of "
+      "the activations' type");
 }

@@ -144,3 +144,11 @@ FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
   return SymbolRefAttr::get(StringAttr::get(ctx, kKernelModuleName),
                             {FlatSymbolRefAttr::get(StringAttr::get(ctx, it->second))});
 }
+
+void KernelTable::noteUnsupported(Operation *op, StringRef requirement) {
+  auto it = unsupportedOps.find(op->getName());
+  if (it == unsupportedOps.end())
+    it = unsupportedOps.insert({op->getName(), Unsupported{op->getLoc(), requirement.str()}})
+             .first;
+  ++it->second.count;
+}

@@ -497,5 +497,6 @@ static LogicalResult buildLinearKernel(Operation *op, KernelBuilder &kb) {
 
 void salac::populateSalaLinearToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
   addFormKernelPattern<sala::LinearAttentionOp>(patterns, table, buildLinearKernel,
-                                                linearKernelSupports);
+                                                linearKernelSupports,
+      "the chunked form needs head_dim 128, chunk_size 64, bf16");
 }

@@ -129,6 +129,11 @@ static bool stage1Supported(Value query, sala::CompressedKeysType keys, int64_t 
          qt.getDimSize(2) % 8 == 0 && group <= 16 && qt.getDimSize(2) <= 256;
 }
 
+/// What the stage-1 kernels need (selectKernelSupports).
+static constexpr llvm::StringLiteral kSelectRequirement =
+    "needs bf16 queries and keys, head_dim a multiple of 8 up to 256, at most 16 query "
+    "heads per KV head, and no K2 (lse) normaliser";
+
 static bool selectKernelSupports(Operation *op) {
   // The K2 log-sum-exp option has no GPU kernel yet.
   if (auto bs = dyn_cast<sala::BlockScoresOp>(op))
@@ -1511,7 +1516,9 @@ static LogicalResult buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
 }
 
 void salac::populateSalaSelectToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
-  addFormKernelPattern<sala::BlockScoresOp>(patterns, table, buildBlockScoresKernel, selectKernelSupports);
+  addFormKernelPattern<sala::BlockScoresOp>(patterns, table, buildBlockScoresKernel, selectKernelSupports,
+      kSelectRequirement);
   addFormKernelPattern<sala::TopkBlocksOp>(patterns, table, buildTopkBlocksKernel);
-  addFormKernelPattern<sala::FusedSparseSelectOp>(patterns, table, buildFusedSparseSelectKernel, selectKernelSupports);
+  addFormKernelPattern<sala::FusedSparseSelectOp>(patterns, table, buildFusedSparseSelectKernel, selectKernelSupports,
+      kSelectRequirement);
 }

@@ -1,4 +1,5 @@
 // RUN: salac-opt %s --convert-sala-to-gpu --verify-each | FileCheck %s
+// RUN: salac-opt %s --convert-sala-to-gpu -o /dev/null 2>&1 | FileCheck %s --check-prefix=WHY
 
 // convert-sala-to-gpu builds one gpu.func per distinct (op, attributes, types),
 // names it after them, records it on the op, and leaves ops without a GPU
@@ -58,3 +59,7 @@ func.func @block(%q: !q, %k: !q, %z: !q, %w: tensor<128xbf16>, %ow: tensor<4096x
 // CHECK: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;", "=f,f"
 // CHECK: arith.divf
 // CHECK-NOT: gpu.func
+
+// An op left without a kernel is reported once per op kind, with what a
+// kernel needs.
+// WHY: warning: sala.dense_attention has no GPU kernel for this shape (needs head_dim 64 or 128, 64-token blocks, 1..16 query heads per KV head, bf16, dense_len <= 65536); 1 op is left without one

@@ -15,6 +15,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace salac {
@@ -31,6 +32,18 @@ public:
   mlir::FailureOr<mlir::SymbolRefAttr> getOrBuild(mlir::Operation *op, BuildFn build);
   /// Whether any build failed.
   bool hadFailure() const { return failedBuild; }
+  /// Records that `op` has no kernel for its shape, and what one needs.
+  void noteUnsupported(mlir::Operation *op, llvm::StringRef requirement);
+  /// Per op name, in order: the first unsupported op and what a kernel
+  /// needs, and how many such ops there are.
+  struct Unsupported {
+    mlir::Location loc;
+    std::string requirement;
+    int count = 0;
+  };
+  const llvm::MapVector<mlir::OperationName, Unsupported> &unsupported() const {
+    return unsupportedOps;
+  }
 
 private:
   mlir::gpu::GPUModuleOp getOrCreateKernelModule();
@@ -38,25 +51,29 @@ private:
   mlir::gpu::GPUModuleOp kernels;
   llvm::StringMap<std::string> nameOfKey;
   bool failedBuild = false;
+  llvm::MapVector<mlir::OperationName, Unsupported> unsupportedOps;
 };
 
 /// Forms the kernel of each `OpTy` whose shape `supports` accepts, with
-/// `build`; an op it does not support is left without a kernel (the driver
-/// reports those).
+/// `build`; an op it does not support is left without a kernel, and the
+/// table notes `requirement` (what a kernel needs) for the pass to report.
 template <typename OpTy>
 class FormKernelPattern : public mlir::OpRewritePattern<OpTy> {
 public:
   using Build = mlir::LogicalResult (*)(mlir::Operation *, KernelBuilder &);
   using Supports = bool (*)(mlir::Operation *);
   FormKernelPattern(mlir::MLIRContext *ctx, KernelTable &table, Build build,
-                    Supports supports)
-      : mlir::OpRewritePattern<OpTy>(ctx), table(table), build(build), supports(supports) {}
+                    Supports supports, llvm::StringRef requirement)
+      : mlir::OpRewritePattern<OpTy>(ctx), table(table), build(build), supports(supports),
+        requirement(requirement.str()) {}
 
   mlir::LogicalResult matchAndRewrite(OpTy op, mlir::PatternRewriter &rewriter) const override {
     if (op->hasAttr(kKernelAttrName))
       return mlir::failure();
-    if (supports && !supports(op))
+    if (supports && !supports(op)) {
+      table.noteUnsupported(op, requirement);
       return rewriter.notifyMatchFailure(op, "no kernel for this shape");
+    }
     mlir::FailureOr<mlir::SymbolRefAttr> kernel =
         table.getOrBuild(op, [&](KernelBuilder &kb) { return build(op, kb); });
     if (mlir::failed(kernel))
@@ -69,13 +86,16 @@ private:
   KernelTable &table;
   Build build;
   Supports supports;
+  std::string requirement;
 };
 
 template <typename OpTy>
 void addFormKernelPattern(mlir::RewritePatternSet &patterns, KernelTable &table,
                           typename FormKernelPattern<OpTy>::Build build,
-                          typename FormKernelPattern<OpTy>::Supports supports = nullptr) {
-  patterns.add<FormKernelPattern<OpTy>>(patterns.getContext(), table, build, supports);
+                          typename FormKernelPattern<OpTy>::Supports supports = nullptr,
+                          llvm::StringRef requirement = "") {
+  patterns.add<FormKernelPattern<OpTy>>(patterns.getContext(), table, build, supports,
+                                        requirement);
 }
 
 // Kernel patterns per op family, one source file each.
