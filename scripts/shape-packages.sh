@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the kernel packages of the shape grid (issue "The compiler owns its
+# kernels"): the embedded MiniCPM-SALA config at page sizes 64 and 1 and for
+# sm_80, a TP=2 shard of it (16 query heads over 1 KV head, pages 64 and 16),
+# a MiniCPM4-0.5B-shaped model (hidden 1024, 16 heads over 2 KV heads,
+# head_dim 64, all layers InfLLM-V2) and a GQA-2 model (8 heads over 4 KV
+# heads). Then, on the GPU machine:
+#
+#   bash scripts/shape-packages.sh pkgs-shapes     # here (needs build/bin/salac)
+#   bash bench/grid.sh pkgs-shapes/*               # there (carry pkgs-shapes)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=${1:?usage: shape-packages.sh OUTDIR}
+salac=${SALAC:-$root/build/bin/salac}
+mkdir -p "$out/configs"
+python3 - "$root/examples/minicpm-sala/config.json" "$out/configs" <<'PY'
+import copy, json, sys
+base = json.load(open(sys.argv[1]))
+def write(name, **over):
+    c = copy.deepcopy(base)
+    c.update(over)
+    json.dump(c, open(f"{sys.argv[2]}/{name}.json", "w"), indent=1)
+write("minicpm4-0.5b-shape", hidden_size=1024, num_attention_heads=16, num_key_value_heads=2,
+      head_dim=64, num_hidden_layers=24, mixer_types=["minicpm4"] * 24,
+      lightning_nh=16, lightning_nkv=16, lightning_head_dim=64)
+write("gqa2", hidden_size=1024, num_attention_heads=8, num_key_value_heads=4,
+      lightning_nh=8, lightning_nkv=8)
+PY
+"$salac" --strict --emit=package -o "$out/sala"
+"$salac" --strict --emit=package --page-size=1 -o "$out/sala-p1"
+"$salac" --strict --emit=package --chip=sm_80 -o "$out/sala-sm80"
+"$salac" --strict --emit=package --tp=2 --tp-rank=1 -o "$out/sala-tp2" 2>/dev/null
+"$salac" --strict --emit=package --tp=2 --tp-rank=1 --page-size=16 -o "$out/sala-tp2-p16" 2>/dev/null
+"$salac" --strict "$out/configs/minicpm4-0.5b-shape.json" --emit=package -o "$out/minicpm4-0.5b-shape"
+"$salac" --strict "$out/configs/gqa2.json" --emit=package -o "$out/gqa2"
+rm -r "$out/configs"
+echo "shape-packages: $(ls "$out" | wc -l) packages in $out"
