@@ -34,8 +34,8 @@ def _layers_arg(layers):
 
 
 def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
-            mode="both", page_size=64, *, lse_k2=False, strict=False,
-            binary=None, timeout=600):
+            mode="both", page_size=64, *, lse_k2=False, strict=False, tp=1, tp_rank=0,
+            gpu=None, binary=None, timeout=600):
     """Compiles a model config or a sala MLIR file.
 
     input: None (the embedded MiniCPM-SALA config), a path to a config.json or
@@ -43,7 +43,9 @@ def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
     text; "package" writes kernels.ptx, manifest.json and salac_kernels.h into
     out_dir (a new temporary directory when None) and returns a Package.
     Raises CompileError (with salac's stderr) when the compiler fails;
-    compiler warnings become CompileWarning."""
+    compiler warnings become CompileWarning. tp, tp_rank: the mixers of one
+    tensor-parallel shard (docs/TensorParallel.md); gpu: "h100" or "h200",
+    whose SM count the kernels' split rule fills (default h100)."""
     # A builtin-shadowing name on purpose: salac.compile is the public API.
     if emit not in EMITS:
         raise ValueError(f"emit must be one of {', '.join(EMITS)}, got {emit!r}")
@@ -51,6 +53,11 @@ def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size <= 0:
         raise ValueError(f"page_size must be a positive int, got {page_size!r}")
+    for name, v, lo in (("tp", tp, 1), ("tp_rank", tp_rank, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    if tp_rank >= tp:
+        raise ValueError(f"tp_rank {tp_rank} is out of range: ranks are 0..{tp - 1} for tp={tp}")
     if out_dir is not None and emit != "package":
         raise ValueError(f"out_dir is only used with emit='package' (emit={emit!r} "
                          "returns the text)")
@@ -64,6 +71,10 @@ def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
         cmd.append("--lse-k2")
     if strict:
         cmd.append("--strict")
+    if tp != 1 or tp_rank != 0:
+        cmd += [f"--tp={tp}", f"--tp-rank={tp_rank}"]
+    if gpu is not None:
+        cmd.append(f"--gpu={gpu}")
 
     tmp = None
     try:

@@ -75,6 +75,24 @@ def test_argument_errors(salac_bin, tmp_path):
         salac.compile(emit="ptx", out_dir=tmp_path)
     with pytest.raises(ValueError, match="layers"):
         salac.compile(layers=["x"])
+    with pytest.raises(ValueError, match="tp must be an int >= 1, got 0"):
+        salac.compile(tp=0)
+    with pytest.raises(ValueError, match="tp_rank 2 is out of range: ranks are 0..1 for tp=2"):
+        salac.compile(tp=2, tp_rank=2)
+
+
+def test_tensor_parallel_shard_and_gpu(salac_bin):
+    """A TP=2 shard's sparse mixer has 16 query heads over one KV head; --gpu
+    reaches the kernel config's split rule."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", salac.CompileWarning)
+        text = salac.compile(emit="sala", layers=[0], mode="decode", tp=2, tp_rank=1)
+        mlir = salac.compile(emit="mlir", layers=[0], mode="decode", gpu="h200")
+    assert "tensor<?x16x128xbf16>, %arg1: tensor<?x1x128xbf16>" in text
+    assert "sala.tp = {first_kv_head = 1" in text
+    assert "split = <sms = 132," in mlir
+    with pytest.raises(salac.CompileError, match="unknown --gpu 'a100'"):
+        salac.compile(emit="sala", gpu="a100")
 
 
 def test_warnings_become_compile_warnings(salac_bin, tmp_path):
