@@ -129,6 +129,8 @@ llvm::Expected<Block> loadBlock(MLIRContext &ctx, llvm::SourceMgr &sm,
     opts.prefill = prefill;
     opts.pageSize = o.pageSize.value_or(64);
     opts.lseK2 = o.lseK2;
+    opts.tp = o.tp;
+    opts.tpRank = o.tpRank;
     auto module = buildModelModule(&ctx, *config, opts);
     if (!module)
       return module.takeError();
@@ -138,9 +140,9 @@ llvm::Expected<Block> loadBlock(MLIRContext &ctx, llvm::SourceMgr &sm,
                                                  : llvm::StringRef(o.input),
                                  layer, prefill ? "prefill" : "decode");
   } else {
-    if (o.layer || o.denseLen || o.lseK2)
-      return fail("--layer, --dense-len and --lse-k2 apply to a model config, not to a "
-                  ".mlir input");
+    if (o.layer || o.denseLen || o.lseK2 || o.tp != 1 || o.tpRank != 0)
+      return fail("--layer, --dense-len, --lse-k2, --tp and --tp-rank apply to a model "
+                  "config, not to a .mlir input");
     sm.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
     block.module = parseSourceFile<ModuleOp>(sm, &ctx);
     if (!block.module)

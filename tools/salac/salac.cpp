@@ -200,6 +200,8 @@ int runMain() {
   o.pageSize = given(pageSize);
   o.denseLen = given(runDenseLen);
   o.lseK2 = lseK2;
+  o.tp = tpSize;
+  o.tpRank = tpRank;
   o.poolPages = given(runPoolPages);
   o.maxPages = given(runMaxPages);
   o.poolSlots = given(runPoolSlots);
@@ -378,7 +380,8 @@ int main(int argc, char **argv) {
     args.erase(args.begin() + 1);
     args[0] = "salac run";
     for (cl::Option *shared : {(cl::Option *)&mode, (cl::Option *)&pageSize,
-                               (cl::Option *)&lseK2, (cl::Option *)&inputPath})
+                               (cl::Option *)&lseK2, (cl::Option *)&tpSize,
+                               (cl::Option *)&tpRank, (cl::Option *)&inputPath})
       shared->Categories.assign(1, &runCat);
     mode.setDescription("decode or prefill (default: decode); a model config's mode, "
                         "and the default sizes");

@@ -39,6 +39,8 @@ struct RunOptions {
   std::optional<int64_t> pageSize;
   std::optional<int64_t> denseLen;
   bool lseK2 = false;
+  /// A model config's tensor-parallel shard (docs/TensorParallel.md).
+  int64_t tp = 1, tpRank = 0;
 
   /// The batch: per-sequence new tokens (`qLens`, or `batch` x `qLen`) and
   /// tokens cached before this step (`contexts`, or `context` for every
