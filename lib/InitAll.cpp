@@ -1,5 +1,6 @@
 //===- InitAll.cpp - register salac's dialects and passes -----------------===//
 #include "salac/InitAll.h"
+#include "salac/Compiler/KernelCost.h"
 #include "salac/Compiler/Pipeline.h"
 #include "salac/Conversion/Passes.h"
 #include "salac/Conversion/SalaToLoops/CPUPipeline.h"
@@ -54,6 +55,8 @@ void salac::registerAllDialects(mlir::DialectRegistry &registry) {
   mlir::registerConvertNVVMToLLVMInterface(registry);
   mlir::ub::registerConvertUBToLLVMInterface(registry);
   mlir::vector::registerConvertVectorToLLVMInterface(registry);
+  // The kernel plan's cost models of the sala ops.
+  registerKernelCostModels(registry);
   // gpu-module-to-binary needs the NVVM target and the LLVM IR translations.
   mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   mlir::registerBuiltinDialectTranslation(registry);

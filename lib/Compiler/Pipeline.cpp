@@ -58,8 +58,8 @@ void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse,
   // sala-fuse-kv-access, sala-fuse-sparse-select, sala-fuse-sparse-attention,
   // sala-fuse-linear. `fuse =
   // false` skips them all (salac --print-kernel-plan compares both graphs;
-  // salac-kernels-pipeline{fuse=false}). Each fused op needs a case in costOf
-  // (lib/Compiler/KernelPlan.cpp) for the plan to cost it.
+  // salac-kernels-pipeline{fuse=false}). Each fused op needs a cost model
+  // (lib/Compiler/KernelCost.cpp) for the plan to cost it.
   if (fuse) {
     pm.addPass(sala::createSalaFuseKVAccess());
     pm.addPass(sala::createSalaFuseSparseSelect());

@@ -1,4 +1,4 @@
-//===- KernelPlan.h - what each kernel launch costs -------------*- C++ -*-===//
+//===- KernelPlan.h - the kernel launches of a step -------------*- C++ -*-===//
 //
 // The kernel plan of a step: every kernel launch of the host graph after
 // convert-sala-to-gpu, in program order, with its grid and block evaluated for
@@ -6,19 +6,13 @@
 // and the roofline floor on a named GPU (DESIGN.md section 5). `salac
 // --print-kernel-plan` prints it; docs/KernelPlan.md describes the model.
 //
-// The cost model is one function, `costOf`, with a case per op kind. It counts
-// what the op needs, not what a particular kernel happens to do:
-//   - bytes: every byte the op must read or write, exactly once (no re-reads,
-//     no gathered copies): activations, cache and state traffic, indices and
-//     page-table entries, and the intermediate tensors one kernel writes for
-//     the next (what fusion removes);
-//   - flops: the floating-point math of the op (a multiply-add is 2, any other
-//     arithmetic op 1, comparisons and integer work 0), once (a two-pass kernel
-//     is not charged twice).
+// Each launch is costed by its op's cost model (KernelCost.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef SALAC_COMPILER_KERNELPLAN_H
 #define SALAC_COMPILER_KERNELPLAN_H
+
+#include "salac/Compiler/KernelCost.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Operation.h"
@@ -32,48 +26,6 @@
 #include <vector>
 
 namespace salac {
-
-/// The sizes of one step of a uniform batch: `batch` sequences, each with
-/// `context` tokens cached before the step and `queryTokens` new tokens (1 at
-/// decode). A new token at index i of its step sits at position context + i.
-struct StepSizes {
-  int64_t batch = 1;
-  int64_t context = 131072;
-  int64_t queryTokens = 1;
-  /// Rows of the token tensors: batch * queryTokens.
-  int64_t tokens() const { return batch * queryTokens; }
-  /// Length of each sequence after the step's tokens (`seq_lens`).
-  int64_t seqLen() const { return context + queryTokens; }
-};
-
-/// One stream of DRAM traffic of a launch.
-struct Traffic {
-  std::string what; ///< "query", "K1 entries", "state", "page_table", ...
-  int64_t bytes = 0;
-  bool write = false;
-  /// The operand or result read or written, where there is one: lets a plan
-  /// tell intermediate tensors (written by one kernel, read by another) from
-  /// inputs, outputs, caches and state.
-  mlir::Value value;
-};
-
-/// The cost of one launch of an op's kernel.
-struct KernelCost {
-  llvm::SmallVector<Traffic> traffic;
-  int64_t flops = 0;
-  int64_t bytesRead() const;
-  int64_t bytesWritten() const;
-  int64_t bytes() const { return bytesRead() + bytesWritten(); }
-  /// Bytes of the stream named `what` (reads and writes), 0 if none.
-  int64_t bytesOf(llvm::StringRef what) const;
-};
-
-/// The cost of the kernel that implements `op` (a primitive sala op, as
-/// sala-decompose and the fusion passes leave them) for one launch at `sizes`.
-/// Every op kind that has a kernel has a case here; any other op is an error
-/// naming it, so that a new (fused) op must add its cost model before plans,
-/// tests and manifests can use it.
-llvm::Expected<KernelCost> costOf(mlir::Operation *op, const StepSizes &sizes);
 
 /// A GPU for the roofline: sustained DRAM bandwidth and peak tensor throughput.
 struct GpuSpec {
