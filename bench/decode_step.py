@@ -230,9 +230,12 @@ def step_case(torch, pkg, plans, batch, a, device, gen, timed=True):
     problems = row["problems"]
     lo, hi = (int(x) for x in a.step_contexts.split(","))
     inp = StepInputs(torch, pkg, plans, batch, (lo, hi), device, gen)
-    sizes = {}  # splits: the manifest's split-KV rule, evaluated by DecodeStep
-    step = salac.DecodeStep(pkg, inp.layers, batch=batch, sizes=sizes)
-    row.update(mixers=len(plans), launches=step.num_launches, sizes=sizes,
+    # Every size the manifest leaves to the step (splits: its split-KV rule)
+    # is chosen by DecodeStep; the row records what it chose.
+    step = salac.DecodeStep(pkg, inp.layers, batch=batch)
+    chosen = {n: v for lay in step.layers for n, v in step.sizes(lay).items()
+              if n in ("splits", "select_splits")}
+    row.update(mixers=len(plans), launches=step.num_launches, sizes=chosen,
                contexts=[min(inp.history), max(inp.history)])
     written = step.written()
     outputs = step.outputs
