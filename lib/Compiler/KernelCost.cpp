@@ -473,6 +473,9 @@ int64_t salac::splitCount(Operation *op, const StepSizes &s) {
     return 1;
   int64_t page = cache.getPageSize();
   int64_t tiles = ceilDiv(ceilDiv(s.seqLen(), page) * page, 64);
+  // A selected block of b tokens is b / 64 tiles.
+  if (auto bs = op->getAttrOfType<IntegerAttr>("block_size"); bs && selected > 0)
+    selected *= std::max<int64_t>(1, bs.getInt() / 64);
   if (selected > 0)
     tiles = std::min(tiles, selected);
   return rule->splits(s.tokens() * cache.getKvHeads(), tiles);

@@ -433,10 +433,14 @@ llvm::Error Planner::bindLaunch(Operation *op, const sala::KernelRoles &roles) {
     blockSize = fs.getBlockSize();
   if (std::optional<SplitRule> rule = splitRuleOf(kernelConfigOf(op)))
     splitRule = rule;
+  // The tiles a split-KV sparse kernel visits: its selected blocks, each
+  // block_size / 64 tiles.
   if (auto sa = dyn_cast<sala::SparseAttentionOp>(op))
-    selectedBlocks = sa.getBlocks().getType().getDimSize(2);
+    selectedBlocks = sa.getBlocks().getType().getDimSize(2) *
+                     std::max<int64_t>(1, sa.getBlockSize() / 64);
   if (auto fa = dyn_cast<sala::FusedSparseAttentionOp>(op))
-    selectedBlocks = fa.getBlocks().getType().getDimSize(2);
+    selectedBlocks = fa.getBlocks().getType().getDimSize(2) *
+                     std::max<int64_t>(1, fa.getBlockSize() / 64);
   plan.launches.push_back(std::move(launch));
   return llvm::Error::success();
 }

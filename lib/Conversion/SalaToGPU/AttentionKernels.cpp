@@ -127,7 +127,9 @@ static bool attentionKernelSupports(Operation *op) {
   // of S and 16 n-tiles of O; a 64-token tile is 16 keys for each of 4 warps.
   // A fused dense fallback lists its blocks like a selection, in shared
   // memory: at most kMaxDenseTiles of them.
-  return supportedHeadDim(s.headDim) && s.blockSize == kTile && s.group >= 1 &&
+  // A sparse block is 1, 2 or 4 whole tiles (each tile one slot).
+  return supportedHeadDim(s.headDim) && s.blockSize % kTile == 0 &&
+         s.blockSize <= 4 * kTile && s.group >= 1 &&
          s.group <= kRows && s.elem.isBF16() && s.elemCache.isBF16() &&
          ceilDiv(s.denseLen, kTile) <= kMaxDenseTiles;
 }
@@ -233,6 +235,8 @@ private:
   void splitTiles();
   std::pair<Value, Value> physPage(Value logical);
   void fillSlot(Value i, Value raw);
+  int64_t tilesPerBlock() const { return s.sparse ? s.blockSize / kTile : 1; }
+  Value selectedTile(Value i);
   void fillSelected(Value l, Value h);
   void fillSlotTable();
   std::pair<Value, Value> tileOf(Value i);
@@ -351,7 +355,7 @@ std::pair<Value, Value> AttentionEmitter::splitRange(Value n) {
 /// `split` of `splits` takes slots [lo, hi).
 void AttentionEmitter::splitTiles() {
   allTiles = kb.add(kb.div(pos, idx(kTile)), idx(1));
-  Value numTiles = s.sparse ? idx(s.selected) : allTiles;
+  Value numTiles = s.sparse ? idx(s.selected * tilesPerBlock()) : allTiles;
   // The dense fallback of a sparse mixer: sequences that take the sparse path
   // (seq_len >= the length_select's threshold) are not attended (zeros).
   if (int64_t skipFrom = discardedFromSeqLen(op))
@@ -382,7 +386,7 @@ std::pair<Value, Value> AttentionEmitter::physPage(Value logical) {
   return {m.andi(inTable, ult(phys, kb.arg(p.pages))), phys};
 }
 
-/// Slot i of block `raw` (-1: none).
+/// Slot i of tile `raw` (-1: none).
 void AttentionEmitter::fillSlot(Value i, Value raw) {
   Value nonNeg = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw, kb.i32(0));
   Value first = kb.mul(toIndex(kb.select(nonNeg, raw, kb.i32(0))), idx(kTile));
@@ -395,9 +399,21 @@ void AttentionEmitter::fillSlot(Value i, Value raw) {
   }
 }
 
+/// The tile of selection slot i (-1: none): selected block i / m's tile
+/// i % m, with m tiles a block.
+Value AttentionEmitter::selectedTile(Value i) {
+  int64_t m = tilesPerBlock();
+  if (m == 1)
+    return kb.load(kb.arg(p.blocks), kb.add(selRow, i));
+  Value raw = kb.load(kb.arg(p.blocks), kb.add(selRow, kb.div(i, idx(m))));
+  Value tile = kb.add(kb.mul(toIndex(raw), idx(m)), kb.rem(i, idx(m)));
+  Value none = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, raw, kb.i32(0));
+  return kb.select(none, kb.i32(-1), toI32(tile));
+}
+
 void AttentionEmitter::fillSelected(Value l, Value h) {
   kb.forLoop(kb.add(l, tid), h, idx(kThreads), {}, [&](Value i, ValueRange) {
-    fillSlot(i, kb.load(kb.arg(p.blocks), kb.add(selRow, i)));
+    fillSlot(i, selectedTile(i));
     return SmallVector<Value>{};
   });
 }
@@ -408,7 +424,7 @@ void AttentionEmitter::fillSelected(Value l, Value h) {
 /// them up tile by tile put two dependent loads on the path of every tile's
 /// copy.)
 void AttentionEmitter::fillSlotTable() {
-  int64_t slots = std::max(s.selected, ceilDiv(s.denseLen, kTile));
+  int64_t slots = std::max(s.selected * tilesPerBlock(), ceilDiv(s.denseLen, kTile));
   slotFirst = kb.addWorkgroupBuffer(i32, slots, 16);
   slotPage = kb.addWorkgroupBuffer(i32, slots, 16);
   if (!isDense) {
@@ -418,10 +434,10 @@ void AttentionEmitter::fillSlotTable() {
     // when the selection fits the block) is loaded before the length is
     // known: waiting for it put a round trip on the path to the first tile.
     // A short sequence's blocks are 0, 1, ..., and its selection is not used.
-    bool oneEach = s.selected <= kThreads;
+    bool oneEach = s.selected * tilesPerBlock() <= kThreads;
     Value iSel = kb.add(loSel, tid), inSel = ult(iSel, hiSel), rawSel;
     if (oneEach)
-      rawSel = kb.load(kb.arg(p.blocks), kb.add(selRow, kb.select(inSel, iSel, idx(0))));
+      rawSel = selectedTile(kb.select(inSel, iSel, idx(0)));
     kb.ifThenElse(isDense, [&] {
       kb.forLoop(kb.add(lo, tid), hi, idx(kThreads), {}, [&](Value i, ValueRange) {
         fillSlot(i, toI32(i));
@@ -947,7 +963,8 @@ void AttentionEmitter::mergeSplits() {
 /// What the kernel needs (attentionKernelSupports), for the conversion's
 /// report of ops it leaves without one.
 static constexpr llvm::StringLiteral kAttentionRequirement =
-    "needs head_dim 64 or 128, 64-token blocks, 1..16 query heads per KV head, bf16, "
+    "needs head_dim 64 or 128, blocks of 64, 128 or 256 tokens, 1..16 query heads per "
+    "KV head, bf16, "
     "dense_len <= 65536";
 
 static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {

@@ -90,6 +90,15 @@ OpBuilder &KernelBuilder::begin() {
 
 Value KernelBuilder::arg(unsigned i) { return func.getArgument(i); }
 
+int64_t KernelBuilder::staticSharedBytes() {
+  int64_t bytes = 0;
+  for (BlockArgument a : func.getWorkgroupAttributions()) {
+    auto t = cast<MemRefType>(a.getType());
+    bytes += t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
+  }
+  return bytes;
+}
+
 LogicalResult KernelBuilder::requireThreads(Operation *op, int64_t n) const {
   if (threads() == n)
     return success();

@@ -10,6 +10,7 @@
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace salac;
@@ -118,6 +119,11 @@ FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
   gpu::GPUModuleOp gpuModule = getOrCreateKernelModule();
   std::string key = kernelKey(op);
   auto it = nameOfKey.find(key);
+  if (it != nameOfKey.end() && it->second.empty()) { // no kernel for this key
+    auto known = unsupportedOps.find(op->getName());
+    noteUnsupported(op, known != unsupportedOps.end() ? known->second.requirement : "");
+    return failure();
+  }
   if (it == nameOfKey.end()) {
     std::string base = baseName(op), name = base;
     for (int v = 2; gpuModule.lookupSymbol(name); ++v)
@@ -133,6 +139,17 @@ FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
       return failure();
     }
     gpu::GPUFuncOp func = kb.finish();
+    // A kernel whose static shared memory a block cannot have gets no kernel
+    // (ptxas would reject it): the op is reported like an unsupported shape.
+    if (int64_t shared = kb.staticSharedBytes(); shared > kMaxStaticSharedBytes) {
+      func.erase();
+      noteUnsupported(op, llvm::formatv("its kernel would need {0} bytes of static shared "
+                                        "memory, above the {1} a block may have",
+                                        shared, kMaxStaticSharedBytes)
+                              .str());
+      nameOfKey.insert({key, ""});
+      return failure();
+    }
     Builder b(op->getContext());
     func->setAttr(kOpAttrName, b.getStringAttr(op->getName().getStringRef()));
     func->setAttr(kOpAttributesAttrName, manifestAttributes(op));

@@ -34,3 +34,14 @@ func.func @f(%q64: !q64, %kv64: !kv64, %q16: !q16, %kv1: !kv1, %q4: !q4, %q8: !q
 // CHECK-DAG: check-ptx: ok sala_dense_attention_p1_h8_d128_bf16 registers={{[0-9]+}} spill_bytes=0
 // CHECK: check-ptx: 4 kernels assembled for sm_90, no spills
 // SM80: check-ptx: 4 kernels assembled for sm_80, no spills
+
+// Blocks of 128 tokens: each selected block is two 64-key tiles of the slot
+// table (48 selected: 96 slots; the table holds the larger of that and the
+// dense path's 128 tiles below dense_len).
+// RUN: salac %S/Inputs/attention-b128.mlir --emit=ptx -o %t.b128.ptx
+// RUN: %check-ptx %t.b128.ptx | FileCheck %s --check-prefix=B128
+// B128: check-ptx: ok sala_fused_sparse_attention_b128_k48_p64_dense8192_g_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
+// B128: check-ptx: 1 kernels assembled for sm_90, no spills
+// RUN: salac %S/Inputs/attention-b128.mlir --emit=mlir | FileCheck %s --check-prefix=B128IR
+// B128IR: gpu.func @sala_fused_sparse_attention_b128_k48_p64_dense8192_g_h32_d128_bf16
+// B128IR-SAME: memref<128xi32, #gpu.address_space<workgroup>>

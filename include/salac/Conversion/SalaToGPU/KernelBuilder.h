@@ -25,6 +25,9 @@
 
 namespace salac {
 
+/// Static shared memory a thread block may declare (above it, dynamic shared
+/// memory with an opt-in attribute would be needed).
+inline constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
 /// Name of the gpu.module that holds every kernel salac forms.
 inline constexpr llvm::StringLiteral kKernelModuleName = "sala_kernels";
 /// Attribute on a sala op naming the kernel that implements it.
@@ -108,6 +111,9 @@ public:
   mlir::Value arg(unsigned i);
   /// Terminate the body, attach `sala.launch`; returns the kernel.
   mlir::gpu::GPUFuncOp finish();
+  /// Bytes of the kernel's static workgroup buffers (alignment padding not
+  /// counted): a block may have at most kMaxStaticSharedBytes.
+  int64_t staticSharedBytes();
 
   mlir::OpBuilder &builder() { return b; }
   mlir::Location getLoc() const { return loc; }
