@@ -54,19 +54,19 @@ std::pair<int64_t, int64_t> KernelCosting::rows(Value v) {
 int64_t KernelCosting::tokenBytes(Value v) {
   auto [heads, dim] = rows(v);
   auto elem = cast<RankedTensorType>(v.getType()).getElementType();
-  return s.tokens() * heads * dim * ((elem.getIntOrFloatBitWidth() + 7) / 8);
+  return s.tokens() * heads * dim * elementBytes(elem);
 }
 
 void KernelCosting::readRagged(Value cu, Value lens) {
   if (llvm::any_of(cost.traffic, [](const auto &t) { return t.what == "cu_seqlens_q"; }))
     return;
-  read("cu_seqlens_q", (s.batch + 1) * 4, cu);
-  read("seq_lens", s.batch * 4, lens);
+  read("cu_seqlens_q", (s.batch + 1) * kIndexBytes, cu);
+  read("seq_lens", s.batch * kIndexBytes, lens);
 }
 
 void KernelCosting::readWhole(StringRef what, Value v) {
   auto t = cast<RankedTensorType>(v.getType());
-  read(what, t.getNumElements() * ((t.getElementType().getIntOrFloatBitWidth() + 7) / 8), v);
+  read(what, t.getNumElements() * elementBytes(t.getElementType()), v);
 }
 
 //===----------------------------------------------------------------------===//
@@ -77,7 +77,6 @@ namespace {
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-int64_t elementBytes(Type t) { return (t.getIntOrFloatBitWidth() + 7) / 8; }
 
 int64_t keyEntries(int64_t n, int64_t kernel, int64_t stride) {
   return compressedKeyEntries(n, kernel, stride);
@@ -89,7 +88,6 @@ int64_t pagesSpanned(int64_t begin, int64_t end, int64_t page) {
   return end <= begin ? 0 : (end - 1) / page - begin / page + 1;
 }
 
-constexpr int64_t kIndexBytes = 4; // i32 indices, lengths, page-table entries
 
 using Costing = KernelCosting;
 
@@ -454,29 +452,19 @@ void costFusedLinearAttention(sala::FusedLinearAttentionOp op, const StepSizes &
 
 } // namespace
 
-/// The tiles are the page table's capacity in 64-token tiles, at most the
-/// selected blocks, as the manifest's `split_kv` rule has it.
+/// The tiles are the page table's capacity in whole tiles, at most the
+/// selected ones (selectedTiles), as the manifest's `split_kv` rule has it.
 int64_t salac::splitCount(Operation *op, const StepSizes &s) {
   std::optional<SplitRule> rule = splitRuleOf(kernelConfigOf(op));
-  if (!rule)
-    return 1;
   sala::KVCacheType cache;
-  int64_t selected = 0;
-  for (Value v : op->getOperands()) {
-    if (auto kv = dyn_cast<sala::KVCacheType>(v.getType()))
+  for (Type t : op->getOperandTypes())
+    if (auto kv = dyn_cast<sala::KVCacheType>(t))
       cache = kv;
-    else if (auto t = dyn_cast<RankedTensorType>(v.getType());
-             t && t.getElementType().isSignlessInteger(32) && t.getRank() == 3)
-      selected = t.getDimSize(2); // the selected blocks
-  }
-  if (!cache)
+  if (!rule || !cache)
     return 1;
   int64_t page = cache.getPageSize();
-  int64_t tiles = ceilDiv(ceilDiv(s.seqLen(), page) * page, 64);
-  // A selected block of b tokens is b / 64 tiles.
-  if (auto bs = op->getAttrOfType<IntegerAttr>("block_size"); bs && selected > 0)
-    selected *= std::max<int64_t>(1, bs.getInt() / 64);
-  if (selected > 0)
+  int64_t tiles = ceilDiv(ceilDiv(s.seqLen(), page) * page, kSplitTileTokens);
+  if (int64_t selected = selectedTiles(op))
     tiles = std::min(tiles, selected);
   return rule->splits(s.tokens() * cache.getKvHeads(), tiles);
 }

@@ -55,7 +55,6 @@ double salac::floorSeconds(int64_t bytes, int64_t flops, const GpuSpec &gpu) {
 namespace {
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t elementBytes(Type t) { return (t.getIntOrFloatBitWidth() + 7) / 8; }
 
 /// "sparse" or "linear" from the function's `sala.mixer`; "other" without one.
 std::string mixerKind(func::FuncOp func) {

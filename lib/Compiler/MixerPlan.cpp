@@ -74,9 +74,9 @@ private:
   // The block size of the ops whose scores are max_blocks wide (for its bound).
   int64_t blockSize = 0;
   // The split-KV rule of the launch that takes `splits` (its kernel config),
-  // and the blocks a split-KV sparse kernel visits.
+  // and the tiles a split-KV sparse kernel visits (selectedTiles).
   std::optional<SplitRule> splitRule;
-  int64_t selectedBlocks = 0;
+  int64_t sparseTiles = 0;
 };
 
 llvm::Error Planner::collectOps() {
@@ -433,14 +433,8 @@ llvm::Error Planner::bindLaunch(Operation *op, const sala::KernelRoles &roles) {
     blockSize = fs.getBlockSize();
   if (std::optional<SplitRule> rule = splitRuleOf(kernelConfigOf(op)))
     splitRule = rule;
-  // The tiles a split-KV sparse kernel visits: its selected blocks, each
-  // block_size / 64 tiles.
-  if (auto sa = dyn_cast<sala::SparseAttentionOp>(op))
-    selectedBlocks = sa.getBlocks().getType().getDimSize(2) *
-                     std::max<int64_t>(1, sa.getBlockSize() / 64);
-  if (auto fa = dyn_cast<sala::FusedSparseAttentionOp>(op))
-    selectedBlocks = fa.getBlocks().getType().getDimSize(2) *
-                     std::max<int64_t>(1, fa.getBlockSize() / 64);
+  if (int64_t tiles = selectedTiles(op))
+    sparseTiles = tiles;
   plan.launches.push_back(std::move(launch));
   return llvm::Error::success();
 }
@@ -518,10 +512,10 @@ void Planner::planSizes() {
       if (splitRule && kv && has("tokens") && has("max_pages")) {
         s.splitRule = splitRule;
         s.splitKvHeads = *kv->parameters.getInteger("kv_heads");
-        s.splitTiles = selectedBlocks;
+        s.splitTiles = sparseTiles;
         s.boundSize = "max_pages";
         s.mul = *kv->parameters.getInteger("page_size");
-        s.div = 64;
+        s.div = kSplitTileTokens;
       }
     } else if (s.name == "split_slots" && kv && has("tokens") && has("splits")) {
       // Rows of the split workspace: one per (token, KV group, split).

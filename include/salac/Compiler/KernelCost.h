@@ -116,6 +116,11 @@ llvm::Expected<KernelCost> costOf(mlir::Operation *op, const StepSizes &sizes);
 /// have kernels; registerAllDialects calls it.
 void registerKernelCostModels(mlir::DialectRegistry &registry);
 
+/// Bytes of one element of `t` (bf16 2, f32 4, i32 4).
+inline int64_t elementBytes(mlir::Type t) { return (t.getIntOrFloatBitWidth() + 7) / 8; }
+/// Bytes of an i32 index, length or page-table entry.
+inline constexpr int64_t kIndexBytes = 4;
+
 /// Compressed-key entries of a sequence of `n` tokens: one per window of
 /// `kernel` tokens, every `stride` tokens (DESIGN.md 2.1).
 inline int64_t compressedKeyEntries(int64_t n, int64_t kernel, int64_t stride) {

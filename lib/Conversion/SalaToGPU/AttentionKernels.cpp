@@ -37,6 +37,7 @@
 // The MMA helpers are in MmaEmitter.h.
 //
 //===----------------------------------------------------------------------===//
+#include "salac/Conversion/SalaToGPU/KernelConfig.h"
 #include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "MmaEmitter.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
@@ -56,7 +57,7 @@ using namespace salac;
 using arith::CmpIPredicate;
 
 namespace {
-constexpr int64_t kTile = 64;            // keys per tile (= the sparse block)
+constexpr int64_t kTile = kSplitTileTokens; // keys per tile (a sparse block is 1, 2 or 4)
 constexpr int64_t kThreads = 128;        // 4 warps
 constexpr int64_t kRows = 16;            // MMA rows: the group's heads, padded
 constexpr int64_t kMaxDenseTiles = 1024; // a fused fallback's blocks (dense_len <= 64K)
@@ -198,7 +199,7 @@ public:
   AttentionEmitter(Operation *op, KernelBuilder &kb, const AttnShape &s,
                    const AttentionParams &p, float scale)
       : op(op), kb(kb), b(kb.builder()), loc(kb.getLoc()), s(s), p(p), scale(scale),
-        d(s.headDim), g(s.group), page(s.pageSize), kDim(d), kChunks(d / 8),
+        d(s.headDim), g(s.group), page(s.pageSize), kChunks(d / 8),
         kNTiles(d / 8), kSlot(kTile * d), kCopyRows(kThreads / kChunks),
         rowElems(s.kvHeads * d), i32(IntegerType::get(op->getContext(), 32)),
         f32(Float32Type::get(op->getContext())), bf16(s.elem),
@@ -272,7 +273,7 @@ private:
   float scale;
   // The tiling of a head_dim-wide row: 16-byte chunks (8 bf16) per row, n8
   // output tiles, a K or V tile's elements, rows one pass of cp.async covers.
-  const int64_t d, g, page, kDim, kChunks, kNTiles, kSlot, kCopyRows, rowElems;
+  const int64_t d, g, page, kChunks, kNTiles, kSlot, kCopyRows, rowElems;
   Type i32, f32, bf16;
   MmaEmitter m;
   const bool wholePages; // every tile lies in one page
@@ -311,7 +312,7 @@ void AttentionEmitter::allocateShared() {
   Value kvBytes = kb.addWorkgroupBuffer(b.getI8Type(), 2 * kSlot * 2, 16);
   kv = kb.viewWorkgroupBuffer(kvBytes, bf16, 2 * kSlot);
   kvF = kb.viewWorkgroupBuffer(kvBytes, f32, kSlot); // the same bytes as f32
-  qs = kb.addWorkgroupBuffer(bf16, kRows * kDim, 16);
+  qs = kb.addWorkgroupBuffer(bf16, kRows * d, 16);
   stats = kb.addWorkgroupBuffer(f32, 4 * kRows * 2); // [warp][row] (max, sum)
   mlStage = kb.addWorkgroupBuffer(f32, 4 * kRows * 2, 16); // the split merge's (m, L) rows, 2 x 2 splits
 }
@@ -339,7 +340,7 @@ void AttentionEmitter::stageQuery() {
     auto v8 = VectorType::get({8}, bf16);
     Value zero8 = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(v8, b.getZeroAttr(bf16)));
     Value x = kb.select(ok, kb.loadVector(kb.arg(p.query), at, 8, 16), zero8);
-    Value dst = kb.add(kb.mul(row, idx(kDim)), kb.mul(m.xori(ch, kb.rem(row, idx(8))), idx(8)));
+    Value dst = kb.add(kb.mul(row, idx(d)), kb.mul(m.xori(ch, kb.rem(row, idx(8))), idx(8)));
     kb.storeVector(x, qs, dst, 16);
   }
 }
@@ -486,7 +487,7 @@ void AttentionEmitter::setUpLoader() {
   tokenTy = nvgpu::DeviceAsyncTokenType::get(op->getContext());
   rowLo = kb.div(tid, idx(kChunks));
   chunk = kb.rem(tid, idx(kChunks));
-  dstBase = kb.add(kb.mul(rowLo, idx(kDim)),
+  dstBase = kb.add(kb.mul(rowLo, idx(d)),
                    kb.mul(m.xori(chunk, kb.rem(rowLo, idx(8))), idx(8)));
   colOff = kb.add(kb.mul(kvHead, idx(d)), kb.mul(chunk, idx(8)));
   // Per lane fragment addresses (bf16 elements in a slot). K, non-transposed:
@@ -543,7 +544,7 @@ Value AttentionEmitter::issueTile(unsigned cache, int64_t slotBase, Value i, Val
     }
     ok = m.andi(ok, kb.cmp(CmpIPredicate::ule, keyPos, pos));
     copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-        b, loc, tokenTy, kv, ValueRange{kb.add(dstBase, idx(slotBase + kCopyRows * j * kDim))},
+        b, loc, tokenTy, kv, ValueRange{kb.add(dstBase, idx(slotBase + kCopyRows * j * d))},
         kb.arg(cache), ValueRange{src}, b.getIndexAttr(8), kb.select(ok, idx(8), idx(0)),
         b.getUnitAttr()));
   }
@@ -557,13 +558,13 @@ void AttentionEmitter::waitGroups(int32_t pending) {
 }
 
 Value AttentionEmitter::fragIndex(int64_t slotBase, Value key, Value chunkIdx) {
-  return kb.add(idx(slotBase), kb.add(kb.mul(key, idx(kDim)),
+  return kb.add(idx(slotBase), kb.add(kb.mul(key, idx(d)),
                                       kb.mul(m.xori(chunkIdx, r8), idx(8))));
 }
 
 Value AttentionEmitter::qIndex(int64_t kk) {
   Value ch = kb.add(kb.div(lane, idx(16)), idx(2 * kk));
-  return kb.add(kb.mul(qRowL, idx(kDim)), kb.mul(m.xori(ch, r8), idx(8)));
+  return kb.add(kb.mul(qRowL, idx(d)), kb.mul(m.xori(ch, r8), idx(8)));
 }
 
 /// S = Q K^T of one tile on tensor cores, scaled to log2 units and masked
@@ -720,14 +721,14 @@ Value AttentionEmitter::finishOutput(Value o4, Value z4) {
 /// combine. Every split loads them, though only a single split uses them:
 /// loading them only then measured slower (bench/RESULTS.md).
 void AttentionEmitter::loadOutputGates() {
-  kWriteSteps = kRows * kDim / 4 / kThreads;
+  kWriteSteps = kRows * d / 4 / kThreads;
   wRow.resize(kWriteSteps);
   wCol.resize(kWriteSteps);
   wGate.resize(kWriteSteps);
   for (int64_t j = 0; j < kWriteSteps; ++j) {
     Value e = kb.add(tid, idx(kThreads * j));
-    wRow[j] = kb.div(e, idx(kDim / 4));
-    wCol[j] = kb.mul(kb.rem(e, idx(kDim / 4)), idx(4));
+    wRow[j] = kb.div(e, idx(d / 4));
+    wCol[j] = kb.mul(kb.rem(e, idx(d / 4)), idx(4));
     wGate[j] = loadGate(wRow[j], wCol[j]);
   }
 }
@@ -778,7 +779,7 @@ void AttentionEmitter::combineWarps(ValueRange res) {
     for (int64_t h = 0; h < 2; ++h) {
       Value row = kb.add(quad, idx(8 * h));
       Value col = m.xori(kb.add(idx(8 * j), kb.mul(inQuad, idx(2))), kb.mul(quad, idx(8)));
-      Value at = kb.mul(kb.add(kb.mul(kb.add(kb.mul(warp, idx(kRows)), row), idx(kDim)), col), idx(2));
+      Value at = kb.mul(kb.add(kb.mul(kb.add(kb.mul(warp, idx(kRows)), row), idx(d)), col), idx(2));
       Value two = vector::FromElementsOp::create(
           b, loc, v2f,
           ValueRange{m.fmul(res[4 * j + 2 * h], factor[h]), m.fmul(res[4 * j + 2 * h + 1], factor[h])});
@@ -801,7 +802,7 @@ void AttentionEmitter::writeOutputOrPartial() {
     auto body = [&] {
       Value sum;
       for (int64_t w = 0; w < 4; ++w) {
-        Value at = kb.mul(kb.add(kb.mul(kb.add(idx(w * kRows), row), idx(kDim)), physCol), idx(2));
+        Value at = kb.mul(kb.add(kb.mul(kb.add(idx(w * kRows), row), idx(d)), physCol), idx(2));
         Value part = vector::BitCastOp::create(b, loc, v4f, kb.loadVector(kv, at, 8, 16));
         sum = w ? m.fadd(sum, part) : part;
       }
@@ -825,7 +826,7 @@ void AttentionEmitter::writeOutputOrPartial() {
 /// Where split u of a merge step in buffer `buf` lands: its O in kvF, its
 /// (m, L) rows in mlStage.
 Value AttentionEmitter::mergeOSlot(Value buf, int64_t u) {
-  return kb.add(kb.mul(buf, idx(kMergeStage * kRows * kDim)), idx(u * kRows * kDim));
+  return kb.add(kb.mul(buf, idx(kMergeStage * kRows * d)), idx(u * kRows * d));
 }
 Value AttentionEmitter::mergeMLSlot(Value buf, int64_t u) {
   return kb.add(kb.mul(buf, idx(kMergeStage * kRows * 2)), idx(u * kRows * 2));
@@ -846,7 +847,7 @@ void AttentionEmitter::issueMergeStep(Value step) {
     Value srcN = kb.select(ok, idx(4), idx(0));
     Value oBase = kb.mul(kb.add(mergeBase, kb.mul(spc, idx(kRows))), idx(d));
     Value dstO = mergeOSlot(buf, u);
-    for (int64_t q = 0; q < kRows * kDim / 4 / kThreads; ++q) {
+    for (int64_t q = 0; q < kRows * d / 4 / kThreads; ++q) {
       Value c4 = kb.mul(kb.add(tid, idx(kThreads * q)), idx(4));
       copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
           b, loc, tokenTy, kvF, ValueRange{kb.add(dstO, c4)}, kb.arg(p.partialO),
@@ -885,7 +886,7 @@ SmallVector<Value> AttentionEmitter::mergeStep(Value step, ValueRange acc) {
       Value fOld = m.ex2(m.fsub(mOld, safe)); // 0 while nothing seen (mOld = -inf)
       Value w = m.fmul(ls, m.ex2(m.fsub(ms, safe)));
       Value o = kb.loadVector(
-          kvF, kb.add(mergeOSlot(buf, u), kb.add(kb.mul(mergeRows[j], idx(kDim)), mergeCol)), 4,
+          kvF, kb.add(mergeOSlot(buf, u), kb.add(kb.mul(mergeRows[j], idx(d)), mergeCol)), 4,
           16);
       auto bc = [&](Value x) { return vector::BroadcastOp::create(b, loc, v4f, x); };
       next[j] = m.fadd(m.fmul(next[j], bc(fOld)), m.fmul(o, bc(w)));
@@ -905,12 +906,12 @@ void AttentionEmitter::mergeLastArrival() {
   auto v4f = VectorType::get({4}, f32);
   mergeBase = kb.mul(kb.mul(pair, nSplits), idx(kRows));
   // Rows tid / (d / 4) + rowsPerPass j, columns 4 (tid % (d / 4)) + 0..3.
-  const int64_t rowsPerPass = kThreads / (kDim / 4), passes = kRows / rowsPerPass;
-  mergeCol = kb.mul(kb.rem(tid, idx(kDim / 4)), idx(4));
+  const int64_t rowsPerPass = kThreads / (d / 4), passes = kRows / rowsPerPass;
+  mergeCol = kb.mul(kb.rem(tid, idx(d / 4)), idx(4));
   SmallVector<Value> zOf(passes);
   mergeRows.resize(passes);
   for (int64_t j = 0; j < passes; ++j) {
-    mergeRows[j] = kb.add(kb.div(tid, idx(kDim / 4)), idx(rowsPerPass * j));
+    mergeRows[j] = kb.add(kb.div(tid, idx(d / 4)), idx(rowsPerPass * j));
     zOf[j] = loadGate(mergeRows[j], mergeCol); // lands during the merge
   }
   Value nSteps = kb.div(kb.add(nSplits, idx(kMergeStage - 1)), idx(kMergeStage));

@@ -103,6 +103,18 @@ sala::KernelConfigAttr salac::kernelConfigOf(Operation *op) {
   return chooseKernelConfig(op, KernelTarget());
 }
 
+int64_t salac::selectedTiles(Operation *op) {
+  auto tiles = [](auto stage2) {
+    return stage2.getBlocks().getType().getDimSize(2) *
+           std::max<int64_t>(1, stage2.getBlockSize() / kSplitTileTokens);
+  };
+  if (auto sa = dyn_cast<sala::SparseAttentionOp>(op))
+    return tiles(sa);
+  if (auto fa = dyn_cast<sala::FusedSparseAttentionOp>(op))
+    return tiles(fa);
+  return 0;
+}
+
 std::optional<SplitRule> salac::splitRuleOf(sala::KernelConfigAttr config) {
   if (!config || !config.getSplit())
     return std::nullopt;

@@ -35,6 +35,15 @@ sala::KernelConfigAttr kernelConfigOf(mlir::Operation *op);
 /// The split rule of a config, if it has one.
 std::optional<SplitRule> splitRuleOf(sala::KernelConfigAttr config);
 
+/// Keys a tile of the split-KV attention kernels holds: a split walks whole
+/// tiles.
+inline constexpr int64_t kSplitTileTokens = 64;
+
+/// The tiles a split-KV sparse kernel visits: its selected blocks, each
+/// block_size / kSplitTileTokens tiles; 0 for a kernel that walks every tile
+/// up to the query (dense attention) or has no split rule.
+int64_t selectedTiles(mlir::Operation *op);
+
 } // namespace salac
 
 #endif
