@@ -57,7 +57,7 @@ using namespace salac;
 using arith::CmpIPredicate;
 
 namespace {
-constexpr int64_t kTile = kSplitTileTokens; // keys per tile (a sparse block is 1, 2 or 4)
+constexpr int64_t kTile = kSplitTileTokens; // keys per tile (a sparse block is 1/2, 1, 2 or 4)
 constexpr int64_t kThreads = 128;        // 4 warps
 constexpr int64_t kRows = 16;            // MMA rows: the group's heads, padded
 constexpr int64_t kMaxDenseTiles = 1024; // a fused fallback's blocks (dense_len <= 64K)
@@ -128,9 +128,11 @@ static bool attentionKernelSupports(Operation *op) {
   // of S and 16 n-tiles of O; a 64-token tile is 16 keys for each of 4 warps.
   // A fused dense fallback lists its blocks like a selection, in shared
   // memory: at most kMaxDenseTiles of them.
-  // A sparse block is 1, 2 or 4 whole tiles (each tile one slot).
-  return supportedHeadDim(s.headDim) && s.blockSize % kTile == 0 &&
-         s.blockSize <= 4 * kTile && s.group >= 1 &&
+  // A sparse block is 1, 2 or 4 whole tiles (each tile one slot), or the
+  // first half of a tile (32 tokens: the rest of the slot is masked).
+  bool blockFits = s.blockSize == kTile / 2 ||
+                   (s.blockSize % kTile == 0 && s.blockSize <= 4 * kTile);
+  return supportedHeadDim(s.headDim) && blockFits && s.group >= 1 &&
          s.group <= kRows && s.elem.isBF16() && s.elemCache.isBF16() &&
          ceilDiv(s.denseLen, kTile) <= kMaxDenseTiles;
 }
@@ -235,8 +237,12 @@ private:
   std::pair<Value, Value> splitRange(Value n);
   void splitTiles();
   std::pair<Value, Value> physPage(Value logical);
-  void fillSlot(Value i, Value raw);
-  int64_t tilesPerBlock() const { return s.sparse ? s.blockSize / kTile : 1; }
+  void fillSlot(Value i, Value raw, int64_t unitTokens);
+  int64_t tilesPerBlock() const { return s.sparse ? std::max<int64_t>(1, s.blockSize / kTile) : 1; }
+  /// Selected blocks shorter than a tile: each slot holds one block and masks
+  /// the keys past it.
+  bool partialSlots() const { return s.sparse && s.blockSize < kTile; }
+  Value slotVisible(Value row);
   Value selectedTile(Value i);
   void fillSelected(Value l, Value h);
   void fillSlotTable();
@@ -387,10 +393,11 @@ std::pair<Value, Value> AttentionEmitter::physPage(Value logical) {
   return {m.andi(inTable, ult(phys, kb.arg(p.pages))), phys};
 }
 
-/// Slot i of tile `raw` (-1: none).
-void AttentionEmitter::fillSlot(Value i, Value raw) {
+/// Slot i of unit `raw` (-1: none), a unit being `unitTokens` keys: a tile,
+/// or a block shorter than one.
+void AttentionEmitter::fillSlot(Value i, Value raw, int64_t unitTokens) {
   Value nonNeg = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, raw, kb.i32(0));
-  Value first = kb.mul(toIndex(kb.select(nonNeg, raw, kb.i32(0))), idx(kTile));
+  Value first = kb.mul(toIndex(kb.select(nonNeg, raw, kb.i32(0))), idx(unitTokens));
   Value valid = m.andi(nonNeg, kb.cmp(CmpIPredicate::sle, first, pos));
   Value slot = kb.sub(i, lo);
   kb.store(kb.select(valid, toI32(first), kb.i32(-1)), slotFirst, slot);
@@ -414,7 +421,7 @@ Value AttentionEmitter::selectedTile(Value i) {
 
 void AttentionEmitter::fillSelected(Value l, Value h) {
   kb.forLoop(kb.add(l, tid), h, idx(kThreads), {}, [&](Value i, ValueRange) {
-    fillSlot(i, selectedTile(i));
+    fillSlot(i, selectedTile(i), std::min(s.blockSize, kTile));
     return SmallVector<Value>{};
   });
 }
@@ -441,12 +448,12 @@ void AttentionEmitter::fillSlotTable() {
       rawSel = selectedTile(kb.select(inSel, iSel, idx(0)));
     kb.ifThenElse(isDense, [&] {
       kb.forLoop(kb.add(lo, tid), hi, idx(kThreads), {}, [&](Value i, ValueRange) {
-        fillSlot(i, toI32(i));
+        fillSlot(i, toI32(i), kTile);
         return SmallVector<Value>{};
       });
     }, [&] {
       if (oneEach)
-        kb.ifThen(inSel, [&] { fillSlot(iSel, rawSel); });
+        kb.ifThen(inSel, [&] { fillSlot(iSel, rawSel, std::min(s.blockSize, kTile)); });
       else
         fillSelected(lo, hi);
     });
@@ -543,12 +550,22 @@ Value AttentionEmitter::issueTile(unsigned cache, int64_t slotBase, Value i, Val
       src = kb.select(ok, src, idx(0));
     }
     ok = m.andi(ok, kb.cmp(CmpIPredicate::ule, keyPos, pos));
+    if (partialSlots())
+      ok = m.andi(ok, slotVisible(r));
     copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
         b, loc, tokenTy, kv, ValueRange{kb.add(dstBase, idx(slotBase + kCopyRows * j * d))},
         kb.arg(cache), ValueRange{src}, b.getIndexAttr(8), kb.select(ok, idx(8), idx(0)),
         b.getUnitAttr()));
   }
   return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies).getResult();
+}
+
+/// Whether row `row` of a slot holds a key of its block: with blocks shorter
+/// than a tile only the first block_size rows do, except in a fused
+/// fallback's dense tiles.
+Value AttentionEmitter::slotVisible(Value row) {
+  Value inBlock = ult(row, idx(s.blockSize));
+  return isDense ? m.ori(inBlock, isDense) : inBlock;
 }
 
 /// Wait until at most `pending` groups of this thread are in flight. (The
@@ -587,9 +604,13 @@ SmallVector<Value> AttentionEmitter::scoreTile(Value first, ValueRange st) {
   Value x[2][4];
   for (int64_t n = 0; n < 2; ++n)
     for (int64_t e = 0; e < 4; ++e) {
-      Value keyPos = kb.add(first, kb.add(keyS, idx(8 * n + e % 2)));
-      x[n][e] = kb.select(kb.cmp(CmpIPredicate::ule, keyPos, pos), m.fmul(sc[n][e], scoreScale),
-                          kb.f32(negInf));
+      Value row = kb.add(keyS, idx(8 * n + e % 2));
+      Value keyPos = kb.add(first, row);
+      Value scaled = m.fmul(sc[n][e], scoreScale);
+      Value visible = kb.cmp(CmpIPredicate::ule, keyPos, pos);
+      if (partialSlots())
+        visible = m.andi(visible, slotVisible(row));
+      x[n][e] = kb.select(visible, scaled, kb.f32(negInf));
     }
   SmallVector<Value> res(8);
   Value mNew[2], lNew[2], alpha[2], pr[2][4];
@@ -964,7 +985,7 @@ void AttentionEmitter::mergeSplits() {
 /// What the kernel needs (attentionKernelSupports), for the conversion's
 /// report of ops it leaves without one.
 static constexpr llvm::StringLiteral kAttentionRequirement =
-    "needs head_dim 64 or 128, blocks of 64, 128 or 256 tokens, 1..16 query heads per "
+    "needs head_dim 64 or 128, blocks of 32, 64, 128 or 256 tokens, 1..16 query heads per "
     "KV head, bf16, "
     "dense_len <= 65536";
 

@@ -30,27 +30,34 @@ sala::SplitRuleAttr splitRule(MLIRContext *ctx, const KernelTarget &t) {
                                   r.fewPairsMaxSplits, r.minTilesPerSplit);
 }
 
-sala::KernelConfigAttr config(MLIRContext *ctx, int64_t threads, int64_t minBlocks = 0,
-                              int64_t maxRegisters = 0,
-                              sala::SplitRuleAttr split = nullptr) {
-  return sala::KernelConfigAttr::get(ctx, threads, minBlocks, maxRegisters, split);
-}
+/// The config of one kernel; every kernel may take the target's shared memory.
+struct ConfigMaker {
+  MLIRContext *ctx;
+  const KernelTarget &t;
+  sala::KernelConfigAttr operator()(int64_t threads, int64_t minBlocks = 0,
+                                    int64_t maxRegisters = 0,
+                                    sala::SplitRuleAttr split = nullptr) const {
+    return sala::KernelConfigAttr::get(ctx, threads, minBlocks, maxRegisters, split,
+                                       maxSharedBytesPerBlock(t.chip));
+  }
+};
 
 /// Stage 2 and dense attention: 4 warps (16 keys of a 64-key tile each).
 sala::KernelConfigAttr attentionConfig(Operation *op, sala::KVCacheType cache,
                                        const KernelTarget &t) {
   MLIRContext *ctx = op->getContext();
+  ConfigMaker config{ctx, t};
   if (isa<sala::DenseAttentionOp>(op) && cache.getKvHeads() <= 2)
     // Left alone, ptxas gives the dense kernel ~180 registers (2 blocks a
     // SM); with up to 2 KV heads it fits 168 (3 blocks a SM) without
     // spilling (ptxas-attention.mlir). With 4 KV heads and 1-token pages it
     // spills 8 bytes at 168 (attention-shapes.mlir), so there it keeps 2.
-    return config(ctx, 128, 3, 0, splitRule(ctx, t));
+    return config(128, 3, 0, splitRule(ctx, t));
   // Stage 2 needs ~180: left to its own heuristics ptxas aims for 3 blocks a
   // SM at 168 registers and spills (the fused kernel, and the plain one with
   // 16-token pages); allowed every register it wants, it takes ~180 and 2
   // blocks a SM, as the split rule plans (no time lost: bench/RESULTS.md).
-  return config(ctx, 128, 0, 255, splitRule(ctx, t));
+  return config(128, 0, 255, splitRule(ctx, t));
 }
 
 /// The fused KV update: one thread per column of a cache row (at least 256,
@@ -63,19 +70,27 @@ int64_t fusedKVUpdateThreads(sala::KVCacheType cache) {
 
 } // namespace
 
+int64_t salac::maxSharedBytesPerBlock(StringRef chip) {
+  if (chip == "sm_90" || chip == "sm_100")
+    return 227 * 1024;
+  if (chip == "sm_80")
+    return 163 * 1024;
+  return 99 * 1024; // sm_86, sm_89, sm_120: the smallest of the chips
+}
+
 sala::KernelConfigAttr salac::chooseKernelConfig(Operation *op, const KernelTarget &t) {
-  MLIRContext *ctx = op->getContext();
+  ConfigMaker config{op->getContext(), t};
   return llvm::TypeSwitch<Operation *, sala::KernelConfigAttr>(op)
       .Case<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::LengthSelectOp,
             sala::KVAppendOp, sala::CompressKeysOp>(
-          [&](Operation *) { return config(ctx, 256); })
+          [&](Operation *) { return config(256); })
       .Case([&](sala::FusedKVUpdateOp o) {
-        return config(ctx, fusedKVUpdateThreads(o.getCache().getType()));
+        return config(fusedKVUpdateThreads(o.getCache().getType()));
       })
       // The selection kernels: 16 warps, one block a SM (radix select and the
       // stage-1 tiles are built for 512 threads).
       .Case<sala::BlockScoresOp, sala::TopkBlocksOp, sala::FusedSparseSelectOp>(
-          [&](Operation *) { return config(ctx, 512); })
+          [&](Operation *) { return config(512); })
       .Case([&](sala::SparseAttentionOp o) {
         return attentionConfig(o, o.getCache().getType(), t);
       })
@@ -88,12 +103,12 @@ sala::KernelConfigAttr salac::chooseKernelConfig(Operation *op, const KernelTarg
       .Case([&](sala::LinearAttentionOp o) {
         // Recurrent: one thread per state column; chunked: 8 warps.
         int64_t d = cast<RankedTensorType>(o.getQuery().getType()).getDimSize(2);
-        return config(ctx, o.getForm() == sala::LinearForm::Recurrent ? d : 256);
+        return config(o.getForm() == sala::LinearForm::Recurrent ? d : 256);
       })
       // Decode is bound by the state traffic: keep 6 blocks (24 warps) a SM in
       // flight, i.e. at most 80 registers a thread (ptxas-linear.mlir checks
       // that this does not spill).
-      .Case([&](sala::FusedLinearAttentionOp) { return config(ctx, 128, 6); })
+      .Case([&](sala::FusedLinearAttentionOp) { return config(128, 6); })
       .Default([](Operation *) { return sala::KernelConfigAttr(); });
 }
 

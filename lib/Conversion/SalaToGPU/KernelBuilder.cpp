@@ -99,6 +99,48 @@ int64_t KernelBuilder::staticSharedBytes() {
   return bytes;
 }
 
+int64_t KernelBuilder::moveSharedToDynamic() {
+  MLIRContext *ctx = b.getContext();
+  OpBuilder::InsertionGuard guard(b);
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  auto space = gpu::AddressSpaceAttr::get(ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
+  // An external array of no length, as CUDA C++ declares dynamic shared
+  // memory (`extern __shared__`; gpu.dynamic_shared_memory lowers to an
+  // internal global, which the NVPTX backend gives one byte of static memory).
+  auto bytesType = MemRefType::get({0}, b.getI8Type(), MemRefLayoutAttrInterface(), space);
+  std::string symbol = (func.getName() + "_dynamic_shared").str();
+  {
+    OpBuilder::InsertionGuard atModule(b);
+    b.setInsertionPoint(func);
+    memref::GlobalOp::create(b, loc, symbol, b.getStringAttr("public"), bytesType,
+                             Attribute(), /*constant=*/false, b.getI64IntegerAttr(16));
+  }
+  Value dynamic = memref::GetGlobalOp::create(b, loc, bytesType, symbol);
+  int64_t offset = 0;
+  unsigned n = func.getNumWorkgroupAttributions();
+  for (unsigned i = 0; i < n; ++i) {
+    BlockArgument buffer = func.getWorkgroupAttributions()[i];
+    auto type = cast<MemRefType>(buffer.getType());
+    int64_t align = 16;
+    if (auto a = dyn_cast_or_null<IntegerAttr>(
+            func.getWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName())))
+      align = a.getInt();
+    offset = llvm::alignTo(offset, align);
+    buffer.replaceAllUsesWith(
+        memref::ViewOp::create(b, loc, type, dynamic, idx(offset), ValueRange{}).getResult());
+    offset += type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+  }
+  entry.eraseArguments(func.getFirstWorkgroupAttributionIndex(), n);
+  func->removeAttr(gpu::GPUFuncOp::getNumWorkgroupAttributionsAttrName());
+  func.removeWorkgroupAttribAttrsAttr();
+  auto launch = func->getAttrOfType<DictionaryAttr>(kLaunchAttrName);
+  NamedAttrList fields(launch);
+  fields.set("shared_bytes", b.getI64IntegerAttr(offset));
+  func->setAttr(kLaunchAttrName, fields.getDictionary(ctx));
+  return offset;
+}
+
 LogicalResult KernelBuilder::requireThreads(Operation *op, int64_t n) const {
   if (threads() == n)
     return success();

@@ -139,16 +139,21 @@ FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
       return failure();
     }
     gpu::GPUFuncOp func = kb.finish();
-    // A kernel whose static shared memory a block cannot have gets no kernel
-    // (ptxas would reject it): the op is reported like an unsupported shape.
+    // Past 48 KiB a kernel's buffers move to dynamic shared memory, up to
+    // what a block may have on the target; past that the op gets no kernel
+    // and is reported like an unsupported shape.
     if (int64_t shared = kb.staticSharedBytes(); shared > kMaxStaticSharedBytes) {
-      func.erase();
-      noteUnsupported(op, llvm::formatv("its kernel would need {0} bytes of static shared "
-                                        "memory, above the {1} a block may have",
-                                        shared, kMaxStaticSharedBytes)
-                              .str());
-      nameOfKey.insert({key, ""});
-      return failure();
+      int64_t limit = config ? config.getMaxSharedBytes() : kMaxStaticSharedBytes;
+      if (shared > limit) {
+        func.erase();
+        noteUnsupported(op, llvm::formatv("its kernel would need {0} bytes of shared "
+                                          "memory, above the {1} a block may have",
+                                          shared, limit)
+                                .str());
+        nameOfKey.insert({key, ""});
+        return failure();
+      }
+      kb.moveSharedToDynamic();
     }
     Builder b(op->getContext());
     func->setAttr(kOpAttrName, b.getStringAttr(op->getName().getStringRef()));

@@ -60,6 +60,7 @@ struct MmaEmitter {
   }
   Value xori(Value x, Value y) { return arith::XOrIOp::create(b, loc, x, y); }
   Value andi(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value ori(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
   Value ex2(Value x) { return kb.ptxUnaryF32("ex2.approx.ftz.f32", x); }
 
   /// A vector<2xbf16> as the 32-bit register the MMA takes.

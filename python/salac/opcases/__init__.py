@@ -16,14 +16,16 @@ from .base import (DEFAULT_TOKENS, TOLERANCE, OpCase, RmsNormCase, RopeCase,  # 
 __all__ = ["CASES", "DEFAULT_TOKENS", "TOLERANCE", "OpCase", "case_for", "compare", "poison",
            "torch_dtype"]
 from .paged import (BlockScoresCase, CompressKeysCase, DenseAttentionCase,  # noqa: F401
-                    FusedKvUpdateCase, FusedLinearCase, FusedSparseAttentionCase,
+                    FusedKvUpdateCase, FusedLinearCase, FusedLinearUnnormedCase,
+                    FusedSparseAttentionCase,
                     FusedSparseSelectCase, KvAppendCase, LengthSelectCase, LinearChunkedCase,
                     LinearRecurrentCase,
                     SparseAttentionCase, TopkBlocksCase)
 
 _ALL = (SigmoidGateCase(), RmsNormCase(), RopeCase(), KvAppendCase(), CompressKeysCase(),
         FusedKvUpdateCase(),
-        LinearRecurrentCase(), LinearChunkedCase(), FusedLinearCase(), DenseAttentionCase(),
+        LinearRecurrentCase(), LinearChunkedCase(), FusedLinearCase(), FusedLinearUnnormedCase(),
+        DenseAttentionCase(),
         SparseAttentionCase(), FusedSparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(),
         FusedSparseSelectCase(),
         LengthSelectCase())

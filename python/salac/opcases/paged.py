@@ -340,6 +340,14 @@ class FusedLinearCase(LinearRecurrentCase):
         return super().bytes_moved(spec, a) + extra
 
 
+class FusedLinearUnnormedCase(FusedLinearCase):
+    """The fused linear kernel without the output norm (a tensor-parallel
+    shard: the norm spans every head, so the engine applies it after the
+    all-gather). No cross-block sum, hence no counters."""
+    outputs = ("output", "state")
+    inout = ("state",)
+
+
 def split_workspace(spec, a, splits, kv_heads, partials, device,
                     names=("splits", "split_slots"), zeroed=("counters",)):
     """Set the split count and its slot count (`names`) in `a` and allocate a

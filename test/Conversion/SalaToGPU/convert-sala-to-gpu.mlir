@@ -62,4 +62,4 @@ func.func @block(%q: !q, %k: !q, %z: !q, %w: tensor<128xbf16>, %ow: tensor<4096x
 
 // An op left without a kernel is reported once per op kind, with what a
 // kernel needs.
-// WHY: warning: sala.dense_attention has no GPU kernel for this shape (needs head_dim 64 or 128, blocks of 64, 128 or 256 tokens, 1..16 query heads per KV head, bf16, dense_len <= 65536); 1 op is left without one
+// WHY: warning: sala.dense_attention has no GPU kernel for this shape (needs head_dim 64 or 128, blocks of 32, 64, 128 or 256 tokens, 1..16 query heads per KV head, bf16, dense_len <= 65536); 1 op is left without one

@@ -38,3 +38,12 @@ func.func @attention(%q: !q, %kv: !kv, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>,
   %d = sala.dense_attention %q, %kv[%pt] lens(%cu, %lens) {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0>} : !q, !kv -> !q
   return %d : !q
 }
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+func.func @shared_too_large(%q: !q, %z: !q) -> !q {
+  // expected-error @below {{#sala.kernel_config max_shared_bytes must be in [49152, 232448], got 300000}}
+  %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, max_shared_bytes = 300000>} : !q
+  return %g : !q
+}

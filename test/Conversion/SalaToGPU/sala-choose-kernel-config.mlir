@@ -1,6 +1,8 @@
 // RUN: salac-opt %s --sala-choose-kernel-config --verify-each | FileCheck %s
 // RUN: salac-opt %s --sala-choose-kernel-config="sms=170" --verify-each | FileCheck %s --check-prefix=SMS
 // RUN: salac-opt %s --sala-choose-kernel-config --convert-sala-to-gpu --verify-each | FileCheck %s --check-prefix=GPU
+// RUN: salac-opt %s --sala-choose-kernel-config="chip=sm_86" --verify-each | FileCheck %s --check-prefix=SM86
+// RUN: salac-opt %s --sala-choose-kernel-config="chip=sm_80" --verify-each | FileCheck %s --check-prefix=SM80
 // RUN: not salac-opt %s --sala-choose-kernel-config="sms=0" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADSMS
 
 // sala-choose-kernel-config: the launch policy of every op that has a kernel,
@@ -27,6 +29,9 @@ func.func @f(%q: !q, %z: !q, %q8: !q8, %kv: !kv, %kv4: !kv4, %pt: tensor<?x?xi32
 // Dense with 4 KV heads: as stage 2; with 2: 3 blocks a SM.
 // CHECK: sala.dense_attention {{.*}}#sala.kernel_config<threads = 128, min_blocks_per_sm = 0, max_registers = 255,
 // CHECK: sala.dense_attention {{.*}}#sala.kernel_config<threads = 128, min_blocks_per_sm = 3, max_registers = 0,
+// The chip's opt-in shared memory a block (omitted: sm_90's 232448).
+// SM86: sala.sigmoid_gate {{.*}}#sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, max_shared_bytes = 101376>
+// SM80: sala.sigmoid_gate {{.*}}#sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, max_shared_bytes = 166912>
 // The GPU's SM count is the split rule's.
 // SMS: sala.fused_sparse_attention {{.*}}split = <sms = 170,
 

@@ -25,8 +25,8 @@
 
 namespace salac {
 
-/// Static shared memory a thread block may declare (above it, dynamic shared
-/// memory with an opt-in attribute would be needed).
+/// Static shared memory a thread block may declare (above it, the kernel's
+/// buffers move to dynamic shared memory: KernelBuilder::moveSharedToDynamic).
 inline constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
 /// Name of the gpu.module that holds every kernel salac forms.
 inline constexpr llvm::StringLiteral kKernelModuleName = "sala_kernels";
@@ -114,6 +114,11 @@ public:
   /// Bytes of the kernel's static workgroup buffers (alignment padding not
   /// counted): a block may have at most kMaxStaticSharedBytes.
   int64_t staticSharedBytes();
+  /// After finish(): every workgroup buffer becomes a view of the kernel's
+  /// dynamic shared memory, at an offset aligned as the buffer asked, and
+  /// `sala.launch` records the bytes (the runtime opts the kernel in to
+  /// them). Returns those bytes.
+  int64_t moveSharedToDynamic();
 
   mlir::OpBuilder &builder() { return b; }
   mlir::Location getLoc() const { return loc; }

@@ -13,6 +13,7 @@
 #include "salac/Dialect/Sala/IR/SalaAttributes.h"
 
 #include "mlir/IR/Operation.h"
+#include "llvm/ADT/StringRef.h"
 #include <optional>
 #include <string>
 
@@ -23,6 +24,11 @@ struct KernelTarget {
   std::string chip = "sm_90";
   int64_t sms = 132;
 };
+
+/// Shared memory a block may opt in to on `chip` (CUDA's
+/// sharedMemPerBlockOptin): 227 KiB on sm_90 and sm_100, 163 KiB on sm_80,
+/// 99 KiB on sm_86, sm_89 and sm_120.
+int64_t maxSharedBytesPerBlock(llvm::StringRef chip);
 
 /// The launch policy of `op`'s kernel on `target`, or a null attribute for an
 /// op without a kernel.

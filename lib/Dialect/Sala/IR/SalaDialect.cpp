@@ -199,7 +199,8 @@ LogicalResult SplitRuleAttr::verify(function_ref<InFlightDiagnostic()> emitError
 
 LogicalResult KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                        int64_t threads, int64_t minBlocksPerSm,
-                                       int64_t maxRegisters, SplitRuleAttr) {
+                                       int64_t maxRegisters, SplitRuleAttr,
+                                       int64_t maxSharedBytes) {
   StringRef w = "#sala.kernel_config";
   if (threads < 32 || threads > 1024 || threads % 32 != 0)
     return emitError() << w << " threads must be a multiple of 32 in [32, 1024], got "
@@ -213,5 +214,8 @@ LogicalResult KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitEr
   if (minBlocksPerSm && maxRegisters)
     return emitError() << w << " sets both min_blocks_per_sm (" << minBlocksPerSm
                        << ") and max_registers (" << maxRegisters << "): choose one";
+  if (maxSharedBytes < 49152 || maxSharedBytes > 232448)
+    return emitError() << w << " max_shared_bytes must be in [49152, 232448], got "
+                       << maxSharedBytes;
   return success();
 }
