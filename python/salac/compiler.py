@@ -34,8 +34,8 @@ def _layers_arg(layers):
 
 
 def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
-            mode="both", page_size=64, *, lse_k2=False, strict=False, tp=1, tp_rank=0,
-            gpu=None, binary=None, timeout=600):
+            mode="both", page_size=64, *, lse_k2=False, strict=False, fuse=True, tp=1,
+            tp_rank=0, gpu=None, binary=None, timeout=600):
     """Compiles a model config or a sala MLIR file.
 
     input: None (the embedded MiniCPM-SALA config), a path to a config.json or
@@ -45,7 +45,8 @@ def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
     Raises CompileError (with salac's stderr) when the compiler fails;
     compiler warnings become CompileWarning. tp, tp_rank: the mixers of one
     tensor-parallel shard (docs/TensorParallel.md); gpu: "h100" or "h200",
-    whose SM count the kernels' split rule fills (default h100)."""
+    whose SM count the kernels' split rule fills (default h100); fuse=False:
+    salac --no-fuse (the primitive kernels, no fusion passes)."""
     # A builtin-shadowing name on purpose: salac.compile is the public API.
     if emit not in EMITS:
         raise ValueError(f"emit must be one of {', '.join(EMITS)}, got {emit!r}")
@@ -71,6 +72,8 @@ def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
         cmd.append("--lse-k2")
     if strict:
         cmd.append("--strict")
+    if not fuse:
+        cmd.append("--no-fuse")
     if tp != 1 or tp_rank != 0:
         cmd += [f"--tp={tp}", f"--tp-rank={tp_rank}"]
     if gpu is not None:

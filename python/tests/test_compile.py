@@ -101,3 +101,16 @@ def test_warnings_become_compile_warnings(salac_bin, tmp_path):
         pkg = salac.compile(out_dir=tmp_path)
     lines = [str(w.message) for w in caught if issubclass(w.category, salac.CompileWarning)]
     assert lines == [l for l in pkg.compile_log.splitlines() if "warning:" in l]
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_grids_fit_a_million_token_prefill(salac_bin, fuse):
+    """Grid y and z stay within CUDA's 65535 by construction, x within 2^31-1,
+    when one launch takes a 1M-token prompt (every scalar 1 otherwise; a
+    fused selection's parts at a 1M context: 65536 compressed keys / 512)."""
+    pkg = salac.compile(fuse=fuse)
+    big = {"tokens": 1 << 20, "max_q_len": 1 << 20, "select_splits": 128}
+    for k in pkg:
+        scalars = {p.name: big.get(p.name, 1) for p in k.spec.scalar_params}
+        x, y, z = k.spec.grid_for(scalars)
+        assert x <= 2**31 - 1 and y <= 65535 and z <= 65535, (k.name, (x, y, z))

@@ -157,12 +157,14 @@ static LogicalResult buildCompressKeysKernel(Operation *op, KernelBuilder &kb) {
   unsigned pages = kb.addSize("pages", "pages in the key pool");
   unsigned keyPages = kb.addSize("key_pages", "pages in the compressed-key pool");
   const int64_t threads = kb.threads(); // the kernel config's
-  kb.setGrid(GridDim::scaled("batch", 1, 1), GridDim::scaled("max_q_len", 1, stride));
+  // The entries on x (up to 2^31 - 1 blocks), the sequences on y: grid y
+  // stays within CUDA's 65535 at any prompt length.
+  kb.setGrid(GridDim::scaled("max_q_len", 1, stride), GridDim::scaled("batch", 1, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Value seq = kb.blockId();
-  Value j = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value j = kb.blockId();
+  Value seq = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   (void)maxQ;
   NewTokens nt = newTokens(kb, bp, seq);
   Value oldLen = nt.oldLen, newLen = kb.add(nt.oldLen, nt.qLen);
@@ -261,12 +263,14 @@ static LogicalResult buildFusedKVUpdateKernel(Operation *op, KernelBuilder &kb) 
   // The kernel config gives a thread per column of a cache row where it can
   // (sala-choose-kernel-config says why).
   const int64_t threads = kb.threads();
-  kb.setGrid(GridDim::scaled("batch", 1, 1), GridDim::scaled("max_q_len", 1, 1));
+  // The tokens on x (up to 2^31 - 1 blocks), the sequences on y: grid y
+  // stays within CUDA's 65535 at any prompt length.
+  kb.setGrid(GridDim::scaled("max_q_len", 1, 1), GridDim::scaled("batch", 1, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Value seq = kb.blockId();
-  Value j = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value j = kb.blockId();
+  Value seq = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value tid = kb.threadId();
   NewTokens nt = newTokens(kb, bp, seq);
   Value start = nt.start, qLen = nt.qLen, oldLen = nt.oldLen;

@@ -46,10 +46,10 @@ func.func @fused(%k: tensor<?x2x128xbf16>, %v: tensor<?x2x128xbf16>, %kv: !kv64,
 // MLIR: vector.store {{.*}} {alignment = 16 : i64} : memref<1099511627776xbf16>, vector<8xbf16>
 // A block per (sequence, new entry): at most ceil(max_q_len / stride) entries.
 // MLIR: gpu.func @sala_compress_keys_k32_s16_p64_h2_d128_bf16(
-// MLIR-SAME: grid = [{div = 1 : i64, mul = 1 : i64, param = "batch"}, {div = 16 : i64, mul = 1 : i64, param = "max_q_len"}, 1]
+// MLIR-SAME: grid = [{div = 16 : i64, mul = 1 : i64, param = "max_q_len"}, {div = 1 : i64, mul = 1 : i64, param = "batch"}, 1]
 // The fused update: a block per (sequence, new token).
 // MLIR: gpu.func @sala_fused_kv_update_p64_k32_s16_h2_d128_bf16(
-// MLIR-SAME: grid = [{div = 1 : i64, mul = 1 : i64, param = "batch"}, {div = 1 : i64, mul = 1 : i64, param = "max_q_len"}, 1]
+// MLIR-SAME: grid = [{div = 1 : i64, mul = 1 : i64, param = "max_q_len"}, {div = 1 : i64, mul = 1 : i64, param = "batch"}, 1]
 // MLIR-SAME: name = "keys"
 
 // PTX-LABEL: .visible .entry sala_kv_append_p64_h2_d128_bf16(
