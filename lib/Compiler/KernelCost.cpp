@@ -463,7 +463,7 @@ int64_t salac::splitCount(Operation *op, const StepSizes &s) {
   if (!rule || !cache)
     return 1;
   int64_t page = cache.getPageSize();
-  int64_t tiles = ceilDiv(ceilDiv(s.seqLen(), page) * page, kSplitTileTokens);
+  int64_t tiles = ceilDiv(ceilDiv(s.seqLen(), page) * page, tileTokens(op));
   if (int64_t selected = selectedTiles(op))
     tiles = std::min(tiles, selected);
   return rule->splits(s.tokens() * cache.getKvHeads(), tiles);

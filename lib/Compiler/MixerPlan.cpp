@@ -77,6 +77,7 @@ private:
   // and the tiles a split-KV sparse kernel visits (selectedTiles).
   std::optional<SplitRule> splitRule;
   int64_t sparseTiles = 0;
+  int64_t splitTileTokens = 0; // tokens a tile of the split-KV kernel (its config's)
 };
 
 llvm::Error Planner::collectOps() {
@@ -435,6 +436,8 @@ llvm::Error Planner::bindLaunch(Operation *op, const sala::KernelRoles &roles) {
     splitRule = rule;
   if (int64_t tiles = selectedTiles(op))
     sparseTiles = tiles;
+  if (splitRuleOf(kernelConfigOf(op)))
+    splitTileTokens = tileTokens(op);
   plan.launches.push_back(std::move(launch));
   return llvm::Error::success();
 }
@@ -509,13 +512,13 @@ void Planner::planSizes() {
       // tiles the kernel walks: the selected blocks, or up to the page
       // table's capacity in 64-token tiles. 1 (no split) is always valid.
       s.defaultValue = 1;
-      if (splitRule && kv && has("tokens") && has("max_pages")) {
+      if (splitRule && splitTileTokens > 0 && kv && has("tokens") && has("max_pages")) {
         s.splitRule = splitRule;
         s.splitKvHeads = *kv->parameters.getInteger("kv_heads");
         s.splitTiles = sparseTiles;
         s.boundSize = "max_pages";
         s.mul = *kv->parameters.getInteger("page_size");
-        s.div = kSplitTileTokens;
+        s.div = splitTileTokens;
       }
     } else if (s.name == "split_slots" && kv && has("tokens") && has("splits")) {
       // Rows of the split workspace: one per (token, KV group, split).

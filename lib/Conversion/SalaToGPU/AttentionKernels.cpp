@@ -57,7 +57,8 @@ using namespace salac;
 using arith::CmpIPredicate;
 
 namespace {
-constexpr int64_t kTile = kSplitTileTokens; // keys per tile (a sparse block is 1/2, 1, 2 or 4)
+constexpr int64_t kTile = 64;   // keys per tile (a sparse block is 1/2, 1, 2 or 4)
+constexpr int64_t kStages = 1;  // K and V of one tile in shared memory
 constexpr int64_t kThreads = 128;        // 4 warps
 constexpr int64_t kRows = 16;            // MMA rows: the group's heads, padded
 constexpr int64_t kMaxDenseTiles = 1024; // a fused fallback's blocks (dense_len <= 64K)
@@ -1001,7 +1002,7 @@ static LogicalResult buildAttentionKernel(Operation *op, KernelBuilder &kb) {
   MLIRContext *ctx = op->getContext();
   AttentionParams params =
       declareAttentionParams(kb, s, IntegerType::get(ctx, 32), Float32Type::get(ctx));
-  if (failed(kb.requireThreads(op, kThreads)))
+  if (failed(kb.requireThreads(op, kThreads)) || failed(kb.requireTiling(op, kTile, kStages)))
     return failure();
   kb.setGrid(GridDim::scaled("tokens", s.kvHeads, 1), GridDim::scaled("splits", 1, 1));
   kb.begin();

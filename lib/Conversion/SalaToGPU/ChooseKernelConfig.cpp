@@ -35,12 +35,18 @@ struct ConfigMaker {
   MLIRContext *ctx;
   const KernelTarget &t;
   sala::KernelConfigAttr operator()(int64_t threads, int64_t minBlocks = 0,
-                                    int64_t maxRegisters = 0,
+                                    int64_t maxRegisters = 0, int64_t tile = 0,
+                                    int64_t stages = 0,
                                     sala::SplitRuleAttr split = nullptr) const {
-    return sala::KernelConfigAttr::get(ctx, threads, minBlocks, maxRegisters, split,
-                                       maxSharedBytesPerBlock(t.chip));
+    return sala::KernelConfigAttr::get(ctx, threads, minBlocks, maxRegisters, tile, stages,
+                                       split, maxSharedBytesPerBlock(t.chip));
   }
 };
+
+/// Stage 2 and dense attention walk 64-key tiles (16 keys for each of 4
+/// warps), K and V of one tile in shared memory at once (the copies of one
+/// overlap the products of the other).
+constexpr int64_t kAttentionTile = 64, kAttentionStages = 1;
 
 /// Stage 2 and dense attention: 4 warps (16 keys of a 64-key tile each).
 sala::KernelConfigAttr attentionConfig(Operation *op, sala::KVCacheType cache,
@@ -52,12 +58,12 @@ sala::KernelConfigAttr attentionConfig(Operation *op, sala::KVCacheType cache,
     // SM); with up to 2 KV heads it fits 168 (3 blocks a SM) without
     // spilling (ptxas-attention.mlir). With 4 KV heads and 1-token pages it
     // spills 8 bytes at 168 (attention-shapes.mlir), so there it keeps 2.
-    return config(128, 3, 0, splitRule(ctx, t));
+    return config(128, 3, 0, kAttentionTile, kAttentionStages, splitRule(ctx, t));
   // Stage 2 needs ~180: left to its own heuristics ptxas aims for 3 blocks a
   // SM at 168 registers and spills (the fused kernel, and the plain one with
   // 16-token pages); allowed every register it wants, it takes ~180 and 2
   // blocks a SM, as the split rule plans (no time lost: bench/RESULTS.md).
-  return config(128, 0, 255, splitRule(ctx, t));
+  return config(128, 0, 255, kAttentionTile, kAttentionStages, splitRule(ctx, t));
 }
 
 /// The fused KV update: one thread per column of a cache row (at least 256,
@@ -101,9 +107,15 @@ sala::KernelConfigAttr salac::chooseKernelConfig(Operation *op, const KernelTarg
         return attentionConfig(o, o.getCache().getType(), t);
       })
       .Case([&](sala::LinearAttentionOp o) {
-        // Recurrent: one thread per state column; chunked: 8 warps.
+        // Recurrent: one thread per state column; chunked: 8 warps over the
+        // op's chunks, Q, K and V of one chunk in shared memory at once.
         int64_t d = cast<RankedTensorType>(o.getQuery().getType()).getDimSize(2);
-        return config(o.getForm() == sala::LinearForm::Recurrent ? d : 256);
+        if (o.getForm() == sala::LinearForm::Recurrent)
+          return config(d);
+        int64_t chunk = o.getEffectiveChunkSize();
+        if (chunk > 4096) // past a config's tile bound: no kernel takes it anyway
+          return config(256);
+        return config(256, 0, 0, /*tile=*/chunk, /*stages=*/1);
       })
       // Decode is bound by the state traffic: keep 6 blocks (24 warps) a SM in
       // flight, i.e. at most 80 registers a thread (ptxas-linear.mlir checks
@@ -118,10 +130,17 @@ sala::KernelConfigAttr salac::kernelConfigOf(Operation *op) {
   return chooseKernelConfig(op, KernelTarget());
 }
 
+int64_t salac::tileTokens(Operation *op) {
+  sala::KernelConfigAttr c = kernelConfigOf(op);
+  return c ? c.getTile() : 0;
+}
+
 int64_t salac::selectedTiles(Operation *op) {
-  auto tiles = [](auto stage2) {
-    return stage2.getBlocks().getType().getDimSize(2) *
-           std::max<int64_t>(1, stage2.getBlockSize() / kSplitTileTokens);
+  auto tiles = [op](auto stage2) {
+    int64_t tile = tileTokens(op);
+    return tile ? stage2.getBlocks().getType().getDimSize(2) *
+                      std::max<int64_t>(1, stage2.getBlockSize() / tile)
+                : 0;
   };
   if (auto sa = dyn_cast<sala::SparseAttentionOp>(op))
     return tiles(sa);

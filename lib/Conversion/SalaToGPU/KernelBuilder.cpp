@@ -148,6 +148,15 @@ LogicalResult KernelBuilder::requireThreads(Operation *op, int64_t n) const {
                            << ": this kernel is built for " << n << " threads a block";
 }
 
+LogicalResult KernelBuilder::requireTiling(Operation *op, int64_t tokens,
+                                           int64_t stageCount) const {
+  if (tile == tokens && stages == stageCount)
+    return success();
+  return op->emitOpError() << "kernel_config tile = " << tile << ", stages = " << stages
+                           << ": this kernel is built for tiles of " << tokens
+                           << " tokens, " << stageCount << " stage(s)";
+}
+
 gpu::GPUFuncOp KernelBuilder::finish() {
   gpu::ReturnOp::create(b, loc);
   MLIRContext *ctx = b.getContext();

@@ -78,6 +78,9 @@ DictionaryAttr configDictionary(sala::KernelConfigAttr c) {
       b.getNamedAttr("threads", b.getI64IntegerAttr(c.getThreads())),
       b.getNamedAttr("min_blocks_per_sm", b.getI64IntegerAttr(c.getMinBlocksPerSm())),
       b.getNamedAttr("max_registers", b.getI64IntegerAttr(c.getMaxRegisters()))};
+  if (c.getTile())
+    fields.append({b.getNamedAttr("tile", b.getI64IntegerAttr(c.getTile())),
+                   b.getNamedAttr("stages", b.getI64IntegerAttr(c.getStages()))});
   if (sala::SplitRuleAttr r = c.getSplit())
     fields.push_back(b.getNamedAttr(
         "split_rule",
@@ -133,6 +136,7 @@ FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
     if (config) {
       kb.setBlock(config.getThreads());
       kb.setOccupancy(config.getMinBlocksPerSm(), config.getMaxRegisters());
+      kb.setTiling(config.getTile(), config.getStages());
     }
     if (failed(build(kb))) {
       failedBuild = true;

@@ -474,7 +474,7 @@ static LogicalResult buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
     return op->emitOpError() << "no chunked GPU kernel for this shape yet (needs "
                                 "head_dim 128, chunk 64, bf16)";
   ChunkedParams params = declareChunkedParams(kb, la);
-  if (failed(kb.requireThreads(op, kThreads)))
+  if (failed(kb.requireThreads(op, kThreads)) || failed(kb.requireTiling(op, kChunk, 1)))
     return failure();
   kb.setGrid(GridDim::scaled("batch", cast<RankedTensorType>(la.getQuery().getType()).getDimSize(1), 1));
   kb.begin();

@@ -47,3 +47,22 @@ func.func @shared_too_large(%q: !q, %z: !q) -> !q {
   %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, max_shared_bytes = 300000>} : !q
   return %g : !q
 }
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @tile(%q: !q, %kv: !kv, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> !q {
+  // expected-error @+1 {{kernel_config tile = 128, stages = 2: this kernel is built for tiles of 64 tokens, 1 stage(s)}}
+  %d = sala.dense_attention %q, %kv[%pt] lens(%cu, %lens) {sala.kernel_config = #sala.kernel_config<threads = 128, min_blocks_per_sm = 0, max_registers = 0, tile = 128, stages = 2>} : !q, !kv -> !q
+  return %d : !q
+}
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+func.func @tile_without_stages(%q: !q, %z: !q) -> !q {
+  // expected-error @below {{#sala.kernel_config sets tile (64) and stages (0) together or neither}}
+  %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, tile = 64>} : !q
+  return %g : !q
+}

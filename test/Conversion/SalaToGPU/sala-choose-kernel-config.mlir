@@ -25,7 +25,7 @@ func.func @f(%q: !q, %z: !q, %q8: !q8, %kv: !kv, %kv4: !kv4, %pt: tensor<?x?xi32
 // Elementwise: 256 threads, no occupancy asked.
 // CHECK: sala.sigmoid_gate {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0>
 // Stage 2: every register ptxas wants (2 blocks a SM), and the split rule.
-// CHECK: sala.fused_sparse_attention {{.*}}sala.kernel_config = #sala.kernel_config<threads = 128, min_blocks_per_sm = 0, max_registers = 255, split = <sms = 132, blocks_per_sm = 2, max_splits = 16, few_pairs_max_splits = 24, min_tiles_per_split = 4>>
+// CHECK: sala.fused_sparse_attention {{.*}}sala.kernel_config = #sala.kernel_config<threads = 128, min_blocks_per_sm = 0, max_registers = 255, tile = 64, stages = 1, split = <sms = 132, blocks_per_sm = 2, max_splits = 16, few_pairs_max_splits = 24, min_tiles_per_split = 4>>
 // Dense with 4 KV heads: as stage 2; with 2: 3 blocks a SM.
 // CHECK: sala.dense_attention {{.*}}#sala.kernel_config<threads = 128, min_blocks_per_sm = 0, max_registers = 255,
 // CHECK: sala.dense_attention {{.*}}#sala.kernel_config<threads = 128, min_blocks_per_sm = 3, max_registers = 0,
@@ -40,7 +40,7 @@ func.func @f(%q: !q, %z: !q, %q8: !q8, %kv: !kv, %kv4: !kv4, %pt: tensor<?x?xi32
 // GPU-LABEL: gpu.func @sala_fused_sparse_attention_b64_k96_p64_dense8192_g_h32_d128_bf16
 // GPU-SAME: known_block_size = array<i32: 128, 1, 1>
 // GPU-SAME: nvvm.maxnreg = 255 : i32
-// GPU-SAME: sala.config = {max_registers = 255 : i64, min_blocks_per_sm = 0 : i64, split_rule = {blocks_per_sm = 2 : i64, few_pairs_max_splits = 24 : i64, max_splits = 16 : i64, min_tiles_per_split = 4 : i64, sms = 132 : i64}, threads = 128 : i64}
+// GPU-SAME: sala.config = {max_registers = 255 : i64, min_blocks_per_sm = 0 : i64, split_rule = {blocks_per_sm = 2 : i64, few_pairs_max_splits = 24 : i64, max_splits = 16 : i64, min_tiles_per_split = 4 : i64, sms = 132 : i64}, stages = 1 : i64, threads = 128 : i64, tile = 64 : i64}
 // GPU-LABEL: gpu.func @sala_dense_attention_p64_h32_d128_bf16
 // GPU-SAME: nvvm.minctasm = 3 : i32
 

@@ -85,6 +85,16 @@ public:
   /// Fails, naming both numbers, unless the config gives `n` threads: for
   /// kernels whose tiling is built for one block size.
   mlir::LogicalResult requireThreads(mlir::Operation *op, int64_t n) const;
+  /// The kernel config's tile (tokens) and stages, set before the builder
+  /// runs (0, 0: the config has none).
+  void setTiling(int64_t tileTokens, int64_t tileStages) {
+    tile = tileTokens;
+    stages = tileStages;
+  }
+  /// Fails, naming both, unless the config gives tiles of `tokens` with
+  /// `stageCount` stages: for kernels whose code is built for one tiling.
+  mlir::LogicalResult requireTiling(mlir::Operation *op, int64_t tokens,
+                                    int64_t stageCount) const;
   /// The occupancy asked of ptxas (`nvvm.minctasm`, `nvvm.maxnreg`; 0: none),
   /// attached by finish().
   void setOccupancy(int64_t minBlocksPerSm, int64_t maxRegisters) {
@@ -220,6 +230,7 @@ private:
   llvm::SmallVector<mlir::Type> workgroupTypes;
   std::array<int64_t, 3> block = {256, 1, 1};
   int64_t minBlocks = 0, maxRegs = 0;
+  int64_t tile = 0, stages = 0;
   std::array<GridDim, 3> grid = {GridDim::fixed(1), GridDim::fixed(1),
                                  GridDim::fixed(1)};
   mlir::gpu::GPUFuncOp func;

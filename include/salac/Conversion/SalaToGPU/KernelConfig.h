@@ -41,13 +41,14 @@ sala::KernelConfigAttr kernelConfigOf(mlir::Operation *op);
 /// The split rule of a config, if it has one.
 std::optional<SplitRule> splitRuleOf(sala::KernelConfigAttr config);
 
-/// Keys a tile of the split-KV attention kernels holds: a split walks whole
-/// tiles.
-inline constexpr int64_t kSplitTileTokens = 64;
+/// Tokens a tile of `op`'s kernel holds (its config's `tile`; 0: the
+/// kernel does not walk tokens in tiles). A split of split-KV attention walks
+/// whole tiles.
+int64_t tileTokens(mlir::Operation *op);
 
 /// The tiles a split-KV sparse kernel visits: its selected blocks, each
-/// block_size / kSplitTileTokens tiles; 0 for a kernel that walks every tile
-/// up to the query (dense attention) or has no split rule.
+/// max(1, block_size / tile) tiles; 0 for a kernel that walks every tile up
+/// to the query (dense attention) or has no split rule.
 int64_t selectedTiles(mlir::Operation *op);
 
 } // namespace salac

@@ -199,8 +199,8 @@ LogicalResult SplitRuleAttr::verify(function_ref<InFlightDiagnostic()> emitError
 
 LogicalResult KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                        int64_t threads, int64_t minBlocksPerSm,
-                                       int64_t maxRegisters, SplitRuleAttr,
-                                       int64_t maxSharedBytes) {
+                                       int64_t maxRegisters, int64_t tile, int64_t stages,
+                                       SplitRuleAttr, int64_t maxSharedBytes) {
   StringRef w = "#sala.kernel_config";
   if (threads < 32 || threads > 1024 || threads % 32 != 0)
     return emitError() << w << " threads must be a multiple of 32 in [32, 1024], got "
@@ -214,6 +214,13 @@ LogicalResult KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitEr
   if (minBlocksPerSm && maxRegisters)
     return emitError() << w << " sets both min_blocks_per_sm (" << minBlocksPerSm
                        << ") and max_registers (" << maxRegisters << "): choose one";
+  if (tile < 0 || tile > 4096)
+    return emitError() << w << " tile must be 0 (none) or in [1, 4096] tokens, got " << tile;
+  if (stages < 0 || stages > 8)
+    return emitError() << w << " stages must be 0 (none) or in [1, 8], got " << stages;
+  if ((tile == 0) != (stages == 0))
+    return emitError() << w << " sets tile (" << tile << ") and stages (" << stages
+                       << ") together or neither";
   if (maxSharedBytes < 49152 || maxSharedBytes > 232448)
     return emitError() << w << " max_shared_bytes must be in [49152, 232448], got "
                        << maxSharedBytes;

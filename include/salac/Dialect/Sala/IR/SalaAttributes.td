@@ -107,7 +107,10 @@ def Sala_KernelConfigAttr : AttrDef<Sala_Dialect, "KernelConfig"> {
     plan and the manifest (its `config`); nothing else decides these:
     threads per block; the occupancy asked of ptxas, `min_blocks_per_sm`
     (`nvvm.minctasm`, 0: none) or `max_registers` (`nvvm.maxnreg`, 0: none);
-    for split-KV attention, the split rule; and `max_shared_bytes`, the
+    for kernels that walk tokens in tiles, `tile` (tokens a tile: the keys of
+    an attention tile, the chunk of chunked linear attention) and `stages`
+    (tiles of each operand staged in shared memory at once), both omitted
+    (0) for kernels without; for split-KV attention, the split rule; and `max_shared_bytes`, the
     shared memory a block may have on the target (its opt-in limit; 232448,
     the Hopper value, when omitted): a kernel that needs more than 48 KiB
     takes it as dynamic shared memory, up to this.
@@ -120,6 +123,8 @@ def Sala_KernelConfigAttr : AttrDef<Sala_Dialect, "KernelConfig"> {
   }];
   let parameters = (ins "int64_t":$threads, "int64_t":$min_blocks_per_sm,
                         "int64_t":$max_registers,
+                        DefaultValuedParameter<"int64_t", "0">:$tile,
+                        DefaultValuedParameter<"int64_t", "0">:$stages,
                         OptionalParameter<"SplitRuleAttr">:$split,
                         DefaultValuedParameter<"int64_t", "232448">:$max_shared_bytes);
   let assemblyFormat = "`<` struct(params) `>`";
