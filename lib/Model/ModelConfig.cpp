@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "salac/Model/ModelConfig.h"
+#include "salac/Dialect/Sala/IR/SalaLimits.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Twine.h"
@@ -20,6 +21,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <limits>
+#include <tuple>
 
 using namespace llvm;
 
@@ -27,6 +30,9 @@ namespace salac {
 namespace model {
 
 namespace {
+
+/// Layers of a model (MiniCPM-SALA: 32).
+constexpr int64_t kMaxLayers = 4096;
 
 /// The embedded default, generated at build time from
 /// examples/minicpm-sala/config.json (see lib/Model/CMakeLists.txt).
@@ -178,6 +184,26 @@ public:
   }
 
   /// "'a' (x) is not a multiple of 'b' (y)" unless a % b == 0.
+  /// `key`'s value past its bound (salac/Dialect/Sala/IR/SalaLimits.h).
+  Error requireAtMost(StringRef key, int64_t v, int64_t bound) const {
+    if (v <= bound)
+      return Error::success();
+    return error("'" + field(key) + "' must be at most " + Twine(bound) + ", got " +
+                 Twine(v));
+  }
+
+  /// A positive finite number that stays positive and finite as f32 (the
+  /// IR carries eps and theta as f32).
+  Error requirePositiveF32(StringRef key, double v) const {
+    if (v >= double(std::numeric_limits<float>::min()) &&
+        v <= double(std::numeric_limits<float>::max()))
+      return Error::success();
+    return error("'" + field(key) + "' must be in [" +
+                 formatNumber(std::numeric_limits<float>::min()) + ", " +
+                 formatNumber(std::numeric_limits<float>::max()) + "] (a positive f32), got " +
+                 formatNumber(v));
+  }
+
   Error requireMultiple(StringRef a, int64_t av, StringRef b,
                         int64_t bv) const {
     if (bv != 0 && av % bv == 0)
@@ -295,6 +321,15 @@ Error parseSparseConfig(StringRef source, const json::Object &top,
   if (Error e = r.getBool("use_nope", sc.useNope))
     return e;
 
+  for (auto [key, v, bound] :
+       {std::tuple<StringRef, int64_t, int64_t>{"kernel_size", sc.kernelSize, sala::kMaxBlockSize},
+        {"block_size", sc.blockSize, sala::kMaxBlockSize},
+        {"topk", sc.topk, sala::kMaxSelectedBlocks},
+        {"window_size", sc.windowSize, sala::kMaxWindowTokens},
+        {"init_blocks", sc.initBlocks, sala::kMaxSelectedBlocks},
+        {"dense_len", sc.denseLen, sala::kMaxWindowTokens}})
+    if (Error e = r.requireAtMost(key, v, bound))
+      return e;
   if (sc.kernelStride > sc.kernelSize)
     return r.error("'sparse_config.kernel_stride' (" + Twine(sc.kernelStride) +
                    ") must not exceed 'sparse_config.kernel_size' (" +
@@ -424,6 +459,18 @@ Expected<ModelConfig> parseModelConfig(StringRef jsonText,
   if (Error e = r.requireMultiple("lightning_nh", c.linearHeads,
                                   "lightning_nkv", c.linearKVHeads))
     return std::move(e);
+  for (auto [key, v, bound] :
+       {std::tuple<StringRef, int64_t, int64_t>{"num_attention_heads", c.numHeads,
+                                                sala::kMaxHeads},
+        {"num_key_value_heads", c.numKVHeads, sala::kMaxHeads},
+        {"head_dim", c.headDim, sala::kMaxHeadDim},
+        {"lightning_nh", c.linearHeads, sala::kMaxHeads},
+        {"lightning_nkv", c.linearKVHeads, sala::kMaxHeads},
+        {"lightning_head_dim", c.linearHeadDim, sala::kMaxHeadDim},
+        {"hidden_size", c.hiddenSize, sala::kMaxHeads * sala::kMaxHeadDim},
+        {"num_hidden_layers", c.numLayers, kMaxLayers}})
+    if (Error e = r.requireAtMost(key, v, bound))
+      return std::move(e);
 
   bool haveScale = false;
   if (Error e = r.getString("lightning_scale", c.lightningScale, &haveScale))
@@ -450,14 +497,18 @@ Expected<ModelConfig> parseModelConfig(StringRef jsonText,
 
   if (Error e = r.getNumber("rope_theta", c.ropeTheta))
     return std::move(e);
-  if (!(c.ropeTheta > 0) || !std::isfinite(c.ropeTheta))
-    return r.error("'rope_theta' must be positive, got " +
-                   formatNumber(c.ropeTheta));
+  if (Error e = r.requirePositiveF32("rope_theta", c.ropeTheta))
+    return std::move(e);
   if (Error e = r.getNumber("rms_norm_eps", c.rmsNormEps))
     return std::move(e);
-  if (!(c.rmsNormEps >= 0) || !std::isfinite(c.rmsNormEps))
-    return r.error("'rms_norm_eps' must not be negative, got " +
-                   formatNumber(c.rmsNormEps));
+  if (Error e = r.requirePositiveF32("rms_norm_eps", c.rmsNormEps))
+    return std::move(e);
+  // RoPE rotates channel pairs.
+  if (c.lightningUseRope && c.linearHeadDim % 2 != 0)
+    return r.error("'lightning_head_dim' must be even with 'lightning_use_rope', got " +
+                   Twine(c.linearHeadDim));
+  if (c.attnUseRope && c.headDim % 2 != 0)
+    return r.error("'head_dim' must be even with 'attn_use_rope', got " + Twine(c.headDim));
 
   // mixer_types: required, one entry per layer.
   const json::Value *mt = top->get("mixer_types");

@@ -302,9 +302,34 @@ TEST(ModelConfigErrors, NonPositiveSizes) {
   EXPECT_EQ(errorAfter([](Object &o) { o["lightning_head_dim"] = -128; }),
             "config.json: 'lightning_head_dim' must be positive, got -128");
   EXPECT_EQ(errorAfter([](Object &o) { o["rope_theta"] = 0; }),
-            "config.json: 'rope_theta' must be positive, got 0");
+            "config.json: 'rope_theta' must be in [1.17549e-38, 3.40282e+38] (a positive "
+            "f32), got 0");
+  EXPECT_EQ(errorAfter([](Object &o) { o["rope_theta"] = 1e-320; }),
+            "config.json: 'rope_theta' must be in [1.17549e-38, 3.40282e+38] (a positive "
+            "f32), got 9.99989e-321");
   EXPECT_EQ(errorAfter([](Object &o) { o["rms_norm_eps"] = -1; }),
-            "config.json: 'rms_norm_eps' must not be negative, got -1");
+            "config.json: 'rms_norm_eps' must be in [1.17549e-38, 3.40282e+38] (a positive "
+            "f32), got -1");
+  EXPECT_EQ(errorAfter([](Object &o) { o["rms_norm_eps"] = 0; }),
+            "config.json: 'rms_norm_eps' must be in [1.17549e-38, 3.40282e+38] (a positive "
+            "f32), got 0");
+}
+
+// Sizes past salac/Dialect/Sala/IR/SalaLimits.h, and odd RoPE widths, are one
+// line each (they used to pass the loader and fail as an IR dump, or compile).
+TEST(ModelConfigErrors, SizesPastTheirBounds) {
+  EXPECT_EQ(errorAfter([](Object &o) { o["num_attention_heads"] = int64_t(1) << 40; }),
+            "config.json: 'num_attention_heads' must be at most 1024, got 1099511627776");
+  EXPECT_EQ(errorAfter([](Object &o) { o["lightning_head_dim"] = 2048; }),
+            "config.json: 'lightning_head_dim' must be at most 1024, got 2048");
+  EXPECT_EQ(errorAfter([](Object &o) { o["lightning_head_dim"] = 127; }),
+            "config.json: 'lightning_head_dim' must be even with 'lightning_use_rope', got 127");
+  EXPECT_EQ(errorAfter([](Object &o) { (*o.getObject("sparse_config"))["block_size"] = 1048576; }),
+            "config.json: 'sparse_config.block_size' must be at most 4096, got 1048576");
+  EXPECT_EQ(errorAfter([](Object &o) {
+              (*o.getObject("sparse_config"))["topk"] = int64_t(1) << 40;
+            }),
+            "config.json: 'sparse_config.topk' must be at most 4096, got 1099511627776");
 }
 
 TEST(ModelConfigErrors, MixerTypes) {

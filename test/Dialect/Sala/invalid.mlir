@@ -12,7 +12,7 @@
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
 
-// expected-error @+1 {{!sala.kv_cache parameter 'page_size' must be positive, got 0}}
+// expected-error @+1 {{!sala.kv_cache parameter 'page_size' must be in [1, 65536], got 0}}
 func.func private @t0(!sala.kv_cache<page_size = 0, kv_heads = 2, head_dim = 128, element_type = bf16>)
 
 // -----
@@ -25,7 +25,7 @@ func.func private @t0(!sala.kv_cache<page_size = 0, kv_heads = 2, head_dim = 128
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{!sala.kv_cache parameter 'kv_heads' must be positive, got -2}}
+// expected-error @+1 {{!sala.kv_cache parameter 'kv_heads' must be in [1, 1024], got -2}}
 func.func private @t1(!sala.kv_cache<page_size = 64, kv_heads = -2, head_dim = 128, element_type = bf16>)
 
 // -----
@@ -38,7 +38,7 @@ func.func private @t1(!sala.kv_cache<page_size = 64, kv_heads = -2, head_dim = 1
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{!sala.kv_cache element_type must be a float type, got 'i32'}}
+// expected-error @+1 {{!sala.kv_cache element_type must be bf16, f16 or f32, got 'i32'}}
 func.func private @t2(!sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 128, element_type = i32>)
 
 // -----
@@ -77,7 +77,7 @@ func.func private @t4(!sala.compressed_keys<kernel_size = 48, kernel_stride = 32
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{!sala.compressed_keys parameter 'kernel_stride' must be positive, got 0}}
+// expected-error @+1 {{!sala.compressed_keys parameter 'kernel_stride' must be in [1, 4096], got 0}}
 func.func private @t5(!sala.compressed_keys<kernel_size = 32, kernel_stride = 0, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>)
 
 // -----
@@ -90,7 +90,7 @@ func.func private @t5(!sala.compressed_keys<kernel_size = 32, kernel_stride = 0,
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{!sala.state_pool parameter 'heads' must be positive, got 0}}
+// expected-error @+1 {{!sala.state_pool parameter 'heads' must be in [1, 1024], got 0}}
 func.func private @t6(!sala.state_pool<heads = 0, head_dim = 128, element_type = f32>)
 
 // -----
@@ -103,7 +103,7 @@ func.func private @t6(!sala.state_pool<heads = 0, head_dim = 128, element_type =
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{!sala.state_pool element_type must be a float type, got 'i8'}}
+// expected-error @+1 {{!sala.state_pool element_type must be bf16, f16 or f32, got 'i8'}}
 func.func private @t7(!sala.state_pool<heads = 32, head_dim = 128, element_type = i8>)
 
 // -----
@@ -142,7 +142,7 @@ func.func private @a1() attributes {c = #sala.sparse<kernel_size = 32, kernel_st
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{#sala.sparse topk must be non-negative, got -1}}
+// expected-error @+1 {{#sala.sparse parameter 'topk' must be in [0, 4096], got -1}}
 func.func private @a2() attributes {c = #sala.sparse<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = -1, window_size = 2048, init_blocks = 1, dense_len = 8192>}
 
 // -----
@@ -168,7 +168,7 @@ func.func private @a3() attributes {c = #sala.sparse<kernel_size = 32, kernel_st
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{#sala.sparse init_blocks must be non-negative, got -1}}
+// expected-error @+1 {{#sala.sparse parameter 'init_blocks' must be in [0, 4096], got -1}}
 func.func private @a4() attributes {c = #sala.sparse<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = 64, window_size = 2048, init_blocks = -1, dense_len = 8192>}
 
 // -----
@@ -181,7 +181,7 @@ func.func private @a4() attributes {c = #sala.sparse<kernel_size = 32, kernel_st
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{#sala.sparse dense_len must be non-negative, got -5}}
+// expected-error @+1 {{#sala.sparse parameter 'dense_len' must be in [0, 16777216], got -5}}
 func.func private @a5() attributes {c = #sala.sparse<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = 64, window_size = 2048, init_blocks = 1, dense_len = -5>}
 
 // -----
@@ -207,7 +207,7 @@ func.func private @a6() attributes {c = #sala.sparse<kernel_size = 32, kernel_st
 !st4 = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
-// expected-error @+1 {{#sala.sparse parameter 'block_size' must be positive, got 0}}
+// expected-error @+1 {{#sala.sparse parameter 'block_size' must be in [1, 4096], got 0}}
 func.func private @a7() attributes {c = #sala.sparse<kernel_size = 32, kernel_stride = 16, block_size = 0, topk = 64, window_size = 2048, init_blocks = 1, dense_len = 8192>}
 
 // -----
@@ -269,7 +269,7 @@ func.func @e(%k: tensor<?x2x128xf16>, %kv: !kv, %cu: tensor<?xi32>, %lens: tenso
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
 func.func @e(%k: tensor<?x?x128xbf16>, %kv: !kv, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %pt: tensor<?x?xi32>) {
-  // expected-error @+1 {{'sala.kv_append' op key must have static heads and head_dim, got 'tensor<?x?x128xbf16>'}}
+  // expected-error @+1 {{'sala.kv_append' op operand #0 must be 3-D [tokens, heads, head_dim] tensor of bf16, f16 or f32 with static heads in [1, 1024] and head_dim in [1, 1024], but got 'tensor<?x?x128xbf16>'}}
   sala.kv_append %k, %k into %kv[%pt] lens(%cu, %lens) : tensor<?x?x128xbf16>, !kv
   return
 }
@@ -909,7 +909,7 @@ func.func @e(%x: !q, %z: tensor<?x32x128xf32>) {
 !q = tensor<?x32x128xbf16>
 !kvt = tensor<?x2x128xbf16>
 func.func @e(%x: tensor<?x32xbf16>, %z: tensor<?x32xbf16>) {
-  // expected-error @+1 {{'sala.sigmoid_gate' op operand #0 must be 3-D [tokens, heads, head_dim] tensor of floats, but got 'tensor<?x32xbf16>'}}
+  // expected-error @+1 {{'sala.sigmoid_gate' op operand #0 must be 3-D [tokens, heads, head_dim] tensor of bf16, f16 or f32 with static heads in [1, 1024] and head_dim in [1, 1024], but got 'tensor<?x32xbf16>'}}
   %y = "sala.sigmoid_gate"(%x, %z) : (tensor<?x32xbf16>, tensor<?x32xbf16>) -> tensor<?x32xbf16>
   return
 }
@@ -1328,5 +1328,73 @@ func.func @e(%q: !q, %kv: !kv, %sel: tensor<?x2x96xi32>, %z: tensor<?x32x128xf16
 func.func @e(%q: !q, %kv: !kv, %sel: tensor<?x1x96xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %pt: tensor<?x?xi32>) {
   // expected-error @+1 {{'sala.fused_sparse_attention' op block indices have 1 KV heads but the cache has kv_heads = 2}}
   %o = sala.fused_sparse_attention %q, %kv[%pt], %sel lens(%cu, %lens) {block_size = 64, dense_len = 8192} : !q, !kv, tensor<?x1x96xi32> -> !q
+  return
+}
+
+// -----
+
+// Token tensors: bf16, f16 or f32 with static heads and head_dim in range
+// (f64 and the like would fail deep in lowering; a dynamic head count named
+// kernels with a negative number).
+func.func @e(%x: tensor<?x4x128xf64>, %z: tensor<?x4x128xf64>) {
+  // expected-error @+1 {{'sala.sigmoid_gate' op operand #0 must be 3-D [tokens, heads, head_dim] tensor of bf16, f16 or f32 with static heads in [1, 1024] and head_dim in [1, 1024], but got 'tensor<?x4x128xf64>'}}
+  %y = sala.sigmoid_gate %x, %z : tensor<?x4x128xf64>
+  return
+}
+
+// -----
+
+func.func @e(%x: tensor<?x4x0xf32>, %z: tensor<?x4x0xf32>) {
+  // expected-error @+1 {{'sala.sigmoid_gate' op operand #0 must be 3-D [tokens, heads, head_dim] tensor of bf16, f16 or f32 with static heads in [1, 1024] and head_dim in [1, 1024], but got 'tensor<?x4x0xf32>'}}
+  %y = sala.sigmoid_gate %x, %z : tensor<?x4x0xf32>
+  return
+}
+
+// -----
+
+func.func @e(%x: tensor<?x4294967296x4294967296xf32>, %z: tensor<?x4294967296x4294967296xf32>) {
+  // expected-error @+1 {{'sala.sigmoid_gate' op operand #0 must be 3-D [tokens, heads, head_dim] tensor of bf16, f16 or f32 with static heads in [1, 1024] and head_dim in [1, 1024], but got 'tensor<?x4294967296x4294967296xf32>'}}
+  %y = sala.sigmoid_gate %x, %z : tensor<?x4294967296x4294967296xf32>
+  return
+}
+
+// -----
+
+// Sizes past SalaLimits.h: a 2^62-token page, a 2^40 top-k, a 1M-token block.
+// expected-error @+1 {{!sala.kv_cache parameter 'page_size' must be in [1, 65536], got 4611686018427387904}}
+func.func @e(%kv: !sala.kv_cache<page_size = 4611686018427387904, kv_heads = 2, head_dim = 128, element_type = bf16>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#sala.sparse parameter 'topk' must be in [0, 4096], got 1099511627776}}
+func.func @e() attributes {s = #sala.sparse<kernel_size = 32, kernel_stride = 16, block_size = 64, topk = 1099511627776, window_size = 2048, init_blocks = 1, dense_len = 8192>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#sala.sparse parameter 'block_size' must be in [1, 4096], got 1048576}}
+func.func @e() attributes {s = #sala.sparse<kernel_size = 32, kernel_stride = 16, block_size = 1048576, topk = 64, window_size = 0, init_blocks = 1, dense_len = 8192>} {
+  return
+}
+
+// -----
+
+// A 1M-token block with a 65537-wide pool window (the pool was unrolled in
+// full when forming the kernel: memory without end).
+!k1 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @fused_select_huge_block(%q: tensor<?x32x128xbf16>, %k1: !k1, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x2x96xi32> {
+  // expected-error @+1 {{'sala.fused_sparse_select' op block_size must be at most 4096, got 1048576}}
+  %sel = sala.fused_sparse_select %q, %k1[%pt] lens(%cu, %l) {block_size = 1048576, group_size = 16, pool_kernel = 65537, pool_stride = 65536, pool_padding = 1, topk = 64, init_blocks = 1, local_blocks = 32} : tensor<?x32x128xbf16>, !k1 -> tensor<?x2x96xi32>
+  return %sel : tensor<?x2x96xi32>
+}
+
+// -----
+
+func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) {
+  // expected-error @+1 {{'sala.linear_attention' op chunk_size must be at most 4096, got 4294967296}}
+  %o = sala.linear_attention chunked %q, %q, %q, %pool[%slots] lens(%cu, %lens) {slopes = array<f64: 1.0, 0.5>, chunk_size = 4294967296} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32> -> tensor<?x2x16xf32>
   return
 }

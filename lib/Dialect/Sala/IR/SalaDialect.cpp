@@ -1,6 +1,7 @@
 //===- SalaDialect.cpp - sala dialect, types and attributes ---------------===//
 #include "salac/Dialect/Sala/IR/SalaDialect.h"
 #include "salac/Dialect/Sala/IR/SalaAttributes.h"
+#include "salac/Dialect/Sala/IR/SalaLimits.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 #include "salac/Dialect/Sala/IR/SalaTypes.h"
 
@@ -89,28 +90,43 @@ bool salac::sala::isPageTable(Type type) {
 // Type and attribute verifiers
 //===----------------------------------------------------------------------===//
 
-static LogicalResult checkPositive(function_ref<InFlightDiagnostic()> emitError,
-                                   StringRef what, StringRef name, int64_t v) {
-  if (v > 0)
+/// `v` in [lo, hi] (SalaLimits.h), or an error naming the value and the bound.
+static LogicalResult checkRange(function_ref<InFlightDiagnostic()> emitError,
+                                StringRef what, StringRef name, int64_t v, int64_t lo,
+                                int64_t hi) {
+  if (v >= lo && v <= hi)
     return success();
-  return emitError() << what << " parameter '" << name << "' must be positive, got "
-                     << v;
+  return emitError() << what << " parameter '" << name << "' must be in [" << lo << ", "
+                     << hi << "], got " << v;
 }
 
 static LogicalResult checkFloat(function_ref<InFlightDiagnostic()> emitError,
                                 StringRef what, Type t) {
-  if (isa<FloatType>(t))
+  if (isLowerableFloat(t))
     return success();
-  return emitError() << what << " element_type must be a float type, got " << t;
+  return emitError() << what << " element_type must be bf16, f16 or f32, got " << t;
+}
+
+bool salac::sala::isLowerableFloat(Type t) { return t.isBF16() || t.isF16() || t.isF32(); }
+
+bool salac::sala::isTokenTensor(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  if (!t || t.getRank() != 3 || !isLowerableFloat(t.getElementType()))
+    return false;
+  auto within = [&](unsigned i, int64_t lo, int64_t hi) {
+    return !t.isDynamicDim(i) && t.getDimSize(i) >= lo && t.getDimSize(i) <= hi;
+  };
+  return (t.isDynamicDim(0) || within(0, 0, kMaxTokens)) && within(1, 1, kMaxHeads) &&
+         within(2, 1, kMaxHeadDim);
 }
 
 LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                                   int64_t pageSize, int64_t kvHeads, int64_t headDim,
                                   Type elementType) {
   StringRef w = "!sala.kv_cache";
-  if (failed(checkPositive(emitError, w, "page_size", pageSize)) ||
-      failed(checkPositive(emitError, w, "kv_heads", kvHeads)) ||
-      failed(checkPositive(emitError, w, "head_dim", headDim)) ||
+  if (failed(checkRange(emitError, w, "page_size", pageSize, 1, kMaxPageSize)) ||
+      failed(checkRange(emitError, w, "kv_heads", kvHeads, 1, kMaxHeads)) ||
+      failed(checkRange(emitError, w, "head_dim", headDim, 1, kMaxHeadDim)) ||
       failed(checkFloat(emitError, w, elementType)))
     return failure();
   return success();
@@ -119,8 +135,8 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
 /// Shared by the compressed-key type and the sparse configuration.
 static LogicalResult checkKernelStride(function_ref<InFlightDiagnostic()> emitError,
                                        StringRef w, int64_t kernel, int64_t stride) {
-  if (failed(checkPositive(emitError, w, "kernel_size", kernel)) ||
-      failed(checkPositive(emitError, w, "kernel_stride", stride)))
+  if (failed(checkRange(emitError, w, "kernel_size", kernel, 1, kMaxBlockSize)) ||
+      failed(checkRange(emitError, w, "kernel_stride", stride, 1, kMaxBlockSize)))
     return failure();
   if (stride > kernel)
     return emitError() << w << " kernel_stride (" << stride
@@ -137,9 +153,9 @@ CompressedKeysType::verify(function_ref<InFlightDiagnostic()> emitError,
                            int64_t kvHeads, int64_t headDim, Type elementType) {
   StringRef w = "!sala.compressed_keys";
   if (failed(checkKernelStride(emitError, w, kernelSize, kernelStride)) ||
-      failed(checkPositive(emitError, w, "page_size", pageSize)) ||
-      failed(checkPositive(emitError, w, "kv_heads", kvHeads)) ||
-      failed(checkPositive(emitError, w, "head_dim", headDim)) ||
+      failed(checkRange(emitError, w, "page_size", pageSize, 1, kMaxPageSize)) ||
+      failed(checkRange(emitError, w, "kv_heads", kvHeads, 1, kMaxHeads)) ||
+      failed(checkRange(emitError, w, "head_dim", headDim, 1, kMaxHeadDim)) ||
       failed(checkFloat(emitError, w, elementType)))
     return failure();
   return success();
@@ -148,8 +164,8 @@ CompressedKeysType::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult StatePoolType::verify(function_ref<InFlightDiagnostic()> emitError,
                                     int64_t heads, int64_t headDim, Type elementType) {
   StringRef w = "!sala.state_pool";
-  if (failed(checkPositive(emitError, w, "heads", heads)) ||
-      failed(checkPositive(emitError, w, "head_dim", headDim)) ||
+  if (failed(checkRange(emitError, w, "heads", heads, 1, kMaxHeads)) ||
+      failed(checkRange(emitError, w, "head_dim", headDim, 1, kMaxHeadDim)) ||
       failed(checkFloat(emitError, w, elementType)))
     return failure();
   return success();
@@ -162,7 +178,11 @@ SparseConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          int64_t denseLen) {
   StringRef w = "#sala.sparse";
   if (failed(checkKernelStride(emitError, w, kernelSize, kernelStride)) ||
-      failed(checkPositive(emitError, w, "block_size", blockSize)))
+      failed(checkRange(emitError, w, "block_size", blockSize, 1, kMaxBlockSize)) ||
+      failed(checkRange(emitError, w, "topk", topk, 0, kMaxSelectedBlocks)) ||
+      failed(checkRange(emitError, w, "window_size", windowSize, 0, kMaxWindowTokens)) ||
+      failed(checkRange(emitError, w, "init_blocks", initBlocks, 0, kMaxSelectedBlocks)) ||
+      failed(checkRange(emitError, w, "dense_len", denseLen, 0, kMaxWindowTokens)))
     return failure();
   if (blockSize % kernelStride != 0)
     return emitError() << w << " block_size (" << blockSize

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "salac/Dialect/Sala/IR/SalaOps.h"
+#include "salac/Dialect/Sala/IR/SalaLimits.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -169,6 +170,14 @@ int64_t LinearAttentionOp::getEffectiveChunkSize() {
 /// What block_scores and fused_sparse_select both check: the query against
 /// the compressed keys, the group and the pooling window; `kvHeadsOut` is the
 /// result's KV-head dimension (dynamic is fine).
+/// An op's size attribute past its bound (SalaLimits.h): an error naming
+/// both, or success.
+static LogicalResult checkAtMost(Operation *op, StringRef name, int64_t v, int64_t bound) {
+  if (v <= bound)
+    return success();
+  return op->emitOpError() << name << " must be at most " << bound << ", got " << v;
+}
+
 static LogicalResult verifyStage1(Operation *op, Value query, CompressedKeysType keys,
                                   std::optional<APFloat> scale, int64_t group,
                                   int64_t block, int64_t poolKernel, int64_t poolStride,
@@ -193,6 +202,9 @@ static LogicalResult verifyStage1(Operation *op, Value query, CompressedKeysType
   if (poolKernel <= 0 || poolStride <= 0)
     return op->emitOpError() << "pool_kernel (" << poolKernel << ") and pool_stride ("
                              << poolStride << ") must be positive";
+  if (failed(checkAtMost(op, "block_size", block, kMaxBlockSize)) ||
+      failed(checkAtMost(op, "pool_kernel", poolKernel, kMaxBlockSize)))
+    return failure();
   if (poolStride * stride != block)
     return op->emitOpError() << "pool_stride (" << poolStride << ") x kernel_stride ("
                              << stride << ") must equal block_size (" << block << ")";
@@ -216,6 +228,11 @@ static LogicalResult verifySelection(Operation *op, int64_t block, int64_t topk,
     return op->emitOpError() << "topk (" << topk << "), init_blocks (" << initBlocks
                              << ") and local_blocks (" << localBlocks
                              << ") must be non-negative";
+  if (failed(checkAtMost(op, "block_size", block, kMaxBlockSize)) ||
+      failed(checkAtMost(op, "topk", topk, kMaxSelectedBlocks)) ||
+      failed(checkAtMost(op, "init_blocks", initBlocks, kMaxSelectedBlocks)) ||
+      failed(checkAtMost(op, "local_blocks", localBlocks, kMaxWindowTokens)))
+    return failure();
   int64_t k = topk + localBlocks;
   if (k == 0)
     return op->emitOpError() << "selects no blocks: topk and local_blocks are both 0";
@@ -357,6 +374,8 @@ LogicalResult LinearAttentionOp::verify() {
       return emitOpError() << "chunk_size is only meaningful for the chunked form";
     if (s64(*getChunkSize()) <= 0)
       return emitOpError() << "chunk_size must be positive, got " << s64(*getChunkSize());
+    if (failed(checkAtMost(*this, "chunk_size", s64(*getChunkSize()), kMaxChunkSize)))
+      return failure();
   }
   if (cast<RankedTensorType>(getOutput().getType()).getShape() !=
       cast<RankedTensorType>(getQuery().getType()).getShape())
@@ -489,6 +508,8 @@ LogicalResult LinearMixerOp::verify() {
       return emitOpError() << "chunk_size is only meaningful in prefill mode";
     if (s64(*getChunkSize()) <= 0)
       return emitOpError() << "chunk_size must be positive, got " << s64(*getChunkSize());
+    if (failed(checkAtMost(*this, "chunk_size", s64(*getChunkSize()), kMaxChunkSize)))
+      return failure();
   }
   return success();
 }

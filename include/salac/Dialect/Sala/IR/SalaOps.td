@@ -19,12 +19,11 @@ def Sala_SpecialisedKernel : DeclareOpInterfaceMethods<Sala_KernelOpInterface,
 // Operand constraints
 //===----------------------------------------------------------------------===//
 
-// [tokens, heads, head_dim] activations of a floating-point type.
+// [tokens, heads, head_dim] activations (bounds: SalaLimits.h).
 def Sala_TokenTensor : Type<
-    And<[IsTensorTypePred, HasAnyRankOfPred<[3]>,
-         CPred<"::llvm::isa<::mlir::FloatType>("
-               "::llvm::cast<::mlir::ShapedType>($_self).getElementType())">]>,
-    "3-D [tokens, heads, head_dim] tensor of floats", "::mlir::RankedTensorType">;
+    CPred<"::salac::sala::isTokenTensor($_self)">,
+    "3-D [tokens, heads, head_dim] tensor of bf16, f16 or f32 with static heads in "
+    "[1, 1024] and head_dim in [1, 1024]", "::mlir::RankedTensorType">;
 
 // Per-sequence metadata vectors: exactly tensor<?xi32>.
 def Sala_IndexVector : Type<
@@ -42,9 +41,9 @@ def Sala_PageTable : Type<
 
 def Sala_Weight : Type<
     And<[IsTensorTypePred, HasAnyRankOfPred<[1]>, HasStaticShapePred,
-         CPred<"::llvm::isa<::mlir::FloatType>("
+         CPred<"::salac::sala::isLowerableFloat("
                "::llvm::cast<::mlir::ShapedType>($_self).getElementType())">]>,
-    "1-D static tensor of floats", "::mlir::RankedTensorType">;
+    "1-D static tensor of bf16, f16 or f32", "::mlir::RankedTensorType">;
 
 def Sala_BlockScores : Type<
     And<[IsTensorTypePred, HasAnyRankOfPred<[3]>,

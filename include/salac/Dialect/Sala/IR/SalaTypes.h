@@ -16,6 +16,11 @@ bool isIndexVector(mlir::Type type);
 /// tensor<?x?xi32>: [batch, max_pages] page tables.
 mlir::RankedTensorType getPageTableType(mlir::MLIRContext *ctx);
 bool isPageTable(mlir::Type type);
+/// The element types the pipeline lowers: bf16, f16, f32.
+bool isLowerableFloat(mlir::Type type);
+/// [tokens, heads, head_dim] activations: a lowerable float, heads and
+/// head_dim static within SalaLimits.h, tokens dynamic or static.
+bool isTokenTensor(mlir::Type type);
 } // namespace salac::sala
 
 #endif
