@@ -207,6 +207,7 @@ llvm::Expected<std::vector<HostTensor>> CompiledBlock::call(std::vector<HostValu
   std::set<void *> owned;
   for (Buffer &b : buffers)
     owned.insert(b.bytes.data());
+  std::vector<void *> allocations;
   std::vector<HostTensor> out;
   for (auto [type, offset] : llvm::zip(resultTypes, resultOffsets)) {
     auto shaped = cast<ShapedType>(type);
@@ -236,8 +237,12 @@ llvm::Expected<std::vector<HostTensor>> CompiledBlock::call(std::vector<HostValu
       }
     }
     if (owned.insert(allocated).second)
-      std::free(allocated);
+      allocations.push_back(allocated);
     out.push_back(std::move(t));
   }
+  // Freed only once every result is copied: a block that returns one value
+  // twice gives two descriptors of the same allocation.
+  for (void *a : allocations)
+    std::free(a);
   return out;
 }

@@ -17,6 +17,13 @@
 // GATE:      result #0 (sala.sigmoid_gate) {{.*}} PASS
 // GATE-NEXT: PASS: 1 of 1
 
+// A block that returns one value twice: both results are read before the
+// block's allocation is freed (result #1 read freed memory, err 7e37).
+// RUN: salac run %s --func=gate_twice --q-lens=3,4 | FileCheck %s --check-prefix=TWICE
+// TWICE:      result #0 (sala.sigmoid_gate) {{.*}} PASS
+// TWICE-NEXT: result #1 (sala.sigmoid_gate) {{.*}} PASS
+// TWICE-NEXT: PASS: 2 of 2
+
 func.func @norm_head(%x: tensor<?x4x16xf32>, %w: tensor<16xbf16>) -> tensor<?x4x16xf32> {
   %y = sala.rms_norm head %x, %w {eps = 1.0e-06 : f32} : tensor<?x4x16xf32>, tensor<16xbf16>
   return %y : tensor<?x4x16xf32>
@@ -45,4 +52,9 @@ func.func @gate(%x: tensor<?x4x16xf32>, %z: tensor<?x4x16xf32>) -> tensor<?x4x16
 func.func @gate_bf16(%x: tensor<?x4x16xbf16>, %z: tensor<?x4x16xbf16>) -> tensor<?x4x16xbf16> {
   %y = sala.sigmoid_gate %x, %z : tensor<?x4x16xbf16>
   return %y : tensor<?x4x16xbf16>
+}
+
+func.func @gate_twice(%x: tensor<?x4x16xf32>, %z: tensor<?x4x16xf32>) -> (tensor<?x4x16xf32>, tensor<?x4x16xf32>) {
+  %y = sala.sigmoid_gate %x, %z : tensor<?x4x16xf32>
+  return %y, %y : tensor<?x4x16xf32>, tensor<?x4x16xf32>
 }
