@@ -8,6 +8,7 @@
 #include "Workload.h"
 
 #include "salac/Compiler/ModelToSala.h"
+#include "salac/Dialect/Sala/IR/SalaLimits.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 #include "salac/Dialect/Sala/Transforms/Passes.h"
 #include "salac/Model/ModelConfig.h"
@@ -43,6 +44,8 @@ namespace {
 /// Sizes above this are not what salac run is for (and would overflow i32
 /// metadata long before memory runs out).
 constexpr int64_t kMaxTokens = int64_t(1) << 24;
+/// State-pool slots of a run (a slot is heads x head_dim^2 floats).
+constexpr int64_t kMaxPoolSlots = 65536;
 
 llvm::Expected<WorkloadSizes> resolveSizes(const RunOptions &o, bool prefill) {
   ModeDefaults def = defaultsFor(prefill);
@@ -80,6 +83,13 @@ llvm::Expected<WorkloadSizes> resolveSizes(const RunOptions &o, bool prefill) {
   if ((o.poolPages && *o.poolPages < 0) || (o.maxPages && *o.maxPages < 0) ||
       (o.poolSlots && *o.poolSlots < 0))
     return fail("--pool-pages, --max-pages and --pool-slots must be non-negative");
+  // The pools and the page table are sized to tokens once the page size is
+  // known (Workload.cpp); slots are sized here: one per sequence and more.
+  if (o.poolSlots && *o.poolSlots > kMaxPoolSlots)
+    return fail(llvm::formatv("--pool-slots must be at most {0}, got {1}", kMaxPoolSlots,
+                              *o.poolSlots));
+  if (o.tolerance && !(*o.tolerance > 0 && *o.tolerance <= 1))
+    return fail(llvm::formatv("--tolerance must be in (0, 1], got {0}", *o.tolerance));
   return sizes;
 }
 
@@ -128,6 +138,9 @@ llvm::Expected<Block> loadBlock(MLIRContext &ctx, llvm::SourceMgr &sm,
     opts.decode = !prefill;
     opts.prefill = prefill;
     opts.pageSize = o.pageSize.value_or(64);
+    if (opts.pageSize < 1 || opts.pageSize > sala::kMaxPageSize)
+      return fail(llvm::formatv("--page-size must be in [1, {0}], got {1}", sala::kMaxPageSize,
+                                opts.pageSize));
     opts.lseK2 = o.lseK2;
     opts.tp = o.tp;
     opts.tpRank = o.tpRank;

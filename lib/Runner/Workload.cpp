@@ -24,6 +24,9 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
+/// Tokens of a pool or entries of a page table that salac run holds on the
+/// host (8M: a 2-head x 128 f32 KV pool of this size is 16 GiB already).
+constexpr int64_t kMaxPoolTokens = int64_t(1) << 23;
 
 /// Geometry of one paged store and the page table that maps it.
 struct StorePlan {
@@ -130,6 +133,15 @@ llvm::Error Generator::planStore(unsigned i) {
   if (isCache && sizes.maxPages)
     width = *sizes.maxPages;
   plan.poolPages = isCache && sizes.poolPages ? *sizes.poolPages : total + 1;
+  // The host holds every pool and page table in memory: bound them in tokens
+  // (page sizes are at most 65536, so the products do not overflow).
+  if (plan.poolPages * plan.pageSize > kMaxPoolTokens)
+    return fail(llvm::formatv("a pool of {0} pages of {1} tokens exceeds {2} tokens; see "
+                              "--pool-pages",
+                              plan.poolPages, plan.pageSize, kMaxPoolTokens));
+  if (width * batch.numSeqs() > kMaxPoolTokens)
+    return fail(llvm::formatv("a page table of {0} x {1} entries exceeds {2}; see --max-pages",
+                              batch.numSeqs(), width, kMaxPoolTokens));
   // Physical pages: a seeded permutation, so that logical neighbours are not
   // physical neighbours. Unmapped entries point at the last page, which holds
   // no token (NaN).

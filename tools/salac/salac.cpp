@@ -36,6 +36,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <new>
+
 using namespace mlir;
 using namespace salac;
 namespace cl = llvm::cl;
@@ -370,6 +372,12 @@ void printKernelList(ModuleOp module) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // An allocation the machine cannot give is one line and exit status 1,
+  // not an uncaught std::bad_alloc.
+  std::set_new_handler([] {
+    llvm::errs() << "salac: error: out of memory\n";
+    std::_Exit(1);
+  });
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "salac 0.1.0 (LLVM/MLIR " << LLVM_VERSION_STRING << ")\n";
   });
