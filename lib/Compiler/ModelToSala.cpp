@@ -7,6 +7,7 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/Support/FormatVariadic.h"
 #include <cmath>
+#include <set>
 
 using namespace mlir;
 using namespace salac;
@@ -222,11 +223,14 @@ salac::buildModelModule(MLIRContext *ctx, const model::ModelConfig &cfg,
          b.getNamedAttr("first_linear_head", b.getI64IntegerAttr(shard->firstLinearHead))}));
   }
   ModuleBuilder mb(ctx, cfg, opts, *shard, *module);
+  std::set<int64_t> seen;
   for (int64_t layer : layers) {
     if (layer < 0 || layer >= cfg.numLayers)
       return fail(llvm::formatv("layer {0} is out of range: the model has {1} "
                                 "layers (0..{2})",
                                 layer, cfg.numLayers, cfg.numLayers - 1));
+    if (!seen.insert(layer).second)
+      return fail(llvm::formatv("layer {0} is listed twice", layer));
     for (sala::MixerMode mode : {sala::MixerMode::Decode, sala::MixerMode::Prefill}) {
       if ((mode == sala::MixerMode::Decode && !opts.decode) ||
           (mode == sala::MixerMode::Prefill && !opts.prefill))

@@ -213,6 +213,9 @@ int runMain() {
   DialectRegistry registry;
   salac::registerAllDialects(registry);
   MLIRContext ctx(registry);
+  // A diagnostic names the op and its location; the op's generic form (often
+  // a whole function) is for compiler developers (salac-opt prints it).
+  ctx.printOpOnDiagnostic(false);
   return runner::runBlock(ctx, o, llvm::outs(), llvm::errs());
 }
 
@@ -452,6 +455,7 @@ int main(int argc, char **argv) {
   salac::registerAllDialects(registry);
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
+  ctx.printOpOnDiagnostic(false); // as in runMain
   llvm::SourceMgr sm;
   SourceMgrDiagnosticHandler diagHandler(sm, &ctx);
   if (printPlan)

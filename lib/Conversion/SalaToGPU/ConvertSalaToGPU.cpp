@@ -31,6 +31,15 @@ namespace {
 struct ConvertSalaToGPU : salac::impl::ConvertSalaToGPUBase<ConvertSalaToGPU> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // The kernels go into a gpu.module of a fixed name (the manifest and the
+    // runtime refer to it): a user symbol of that name would clash.
+    if (Operation *clash = module.lookupSymbol(kKernelModuleName);
+        clash && !isa<gpu::GPUModuleOp>(clash)) {
+      clash->emitError() << "the symbol name '" << kKernelModuleName
+                         << "' is reserved for salac's kernel module; rename this "
+                         << clash->getName();
+      return signalPassFailure();
+    }
     KernelTable table(module);
     RewritePatternSet patterns(&getContext());
     populateSalaToGPUPatterns(table, patterns);
