@@ -188,13 +188,50 @@ class KernelSpec:
         return [p for p in self.params if p.is_pointer]
 
     def grid_for(self, scalars):
-        """The launch grid for scalar values {name: value} (may contain 0)."""
+        """The launch grid for scalar values {name: value} (may contain 0;
+        a negative size is an ArgumentError)."""
+        for r in self.grid:
+            v = scalars.get(r.param) if r.param is not None else None
+            if isinstance(v, int) and v < 0:
+                raise ArgumentError(f"{self.name}: size '{r.param}' must be non-negative, "
+                                    f"got {v}")
         return tuple(r.evaluate(scalars) for r in self.grid)
 
     def bind(self, args=(), kwargs=None, device_index=None):
         """Checks arguments against the signature; returns one value per
         parameter in order (data_ptr() for tensors). Raises ArgumentError."""
         return bind_arguments(self, args, kwargs or {}, device_index)
+
+
+# A manifest nests a few levels; json.loads recurses.
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(text):
+    """The deepest nesting of arrays and objects in JSON `text` (brackets in
+    strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def text_byte(e):
+    return f"0x{e.object[e.start]:02x}"
 
 
 class Manifest:
@@ -215,11 +252,19 @@ class Manifest:
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise ManifestError(f"cannot read '{path}': {e}") from e
+        except UnicodeDecodeError as e:
+            raise ManifestError(f"'{path}' is not UTF-8: byte {e.start} is "
+                                f"{text_byte(e)}") from e
+        depth = json_depth(text)
+        if depth > MAX_JSON_DEPTH:
+            raise ManifestError(f"'{path}' nests deeper than {MAX_JSON_DEPTH} levels")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ManifestError(f"'{path}' is not valid JSON: {e.msg} at line "
                                 f"{e.lineno}, column {e.colno}") from e
+        except (ValueError, RecursionError) as e:  # e.g. an integer of 5000 digits
+            raise ManifestError(f"'{path}' is not a readable manifest: {e}") from e
         return cls(data, path)
 
     def _err(self, msg):
@@ -239,8 +284,9 @@ class Manifest:
         self.producer = data.get("producer", "")
         self.chip = data.get("chip", "")
         self.ptx = data.get("ptx", "kernels.ptx")
-        if not isinstance(self.ptx, str) or not self.ptx:
-            raise self._err(f"'ptx' must be a file name, got {self.ptx!r}")
+        if (not isinstance(self.ptx, str) or not self.ptx or "/" in self.ptx or
+                "\\" in self.ptx or self.ptx in (".", "..")):
+            raise self._err(f"'ptx' must be a file name in the package, got {self.ptx!r}")
         kernels = data.get("kernels")
         if not isinstance(kernels, list):
             raise self._err("'kernels' must be a list")
@@ -284,6 +330,8 @@ class Manifest:
                         parse_dim(d)
                     except ValueError as e:
                         raise bad(f"shape of '{p['name']}': {e}") from None
+                    if isinstance(d, int) and d < 0:
+                        raise bad(f"shape of '{p['name']}' has a negative entry {d}")
                 params.append(Param(p["name"], kind, p["dtype"], tuple(shape),
                                     p.get("meaning", "")))
             elif kind in SCALAR_KINDS:

@@ -139,3 +139,38 @@ def test_cumulative_length_shape(tmp_path):
                            "shape": ["tokens+1"]})
     pkg = salac.Package(write_manifest(tmp_path, manifest_data(k)))
     assert pkg.kernels[0].spec.param("cu").resolve_shape({"tokens": 3}) == (4,)
+
+
+def test_hostile_manifest_files(tmp_path):
+    """Bad UTF-8, deep nesting and huge numbers are ManifestErrors (they were
+    a raw UnicodeDecodeError, RecursionError and ValueError)."""
+    d = tmp_path / "utf8"
+    d.mkdir()
+    (d / "manifest.json").write_bytes(b'{"format_version": 1, "x": "\xff\xfe"}')
+    with pytest.raises(salac.ManifestError, match="not UTF-8: byte 28 is 0xff"):
+        salac.Package(d)
+    deep = '{"format_version": 1, "x": "[[", "k": ' + "[" * 50000 + "]" * 50000 + "}"
+    with pytest.raises(salac.ManifestError, match="nests deeper than 64 levels"):
+        salac.Package(write_manifest(tmp_path / "deep", deep))
+    huge = '{"format_version": 1, "kernels": [], "n": ' + "9" * 5000 + "}"
+    with pytest.raises(salac.ManifestError, match="not a readable manifest"):
+        salac.Package(write_manifest(tmp_path / "huge", huge))
+
+
+@pytest.mark.parametrize("ptx", ["/etc/passwd", "../kernels.ptx", "sub/kernels.ptx", ".."])
+def test_ptx_must_be_a_file_in_the_package(tmp_path, ptx):
+    data = manifest_data()
+    data["ptx"] = ptx
+    with pytest.raises(salac.ManifestError, match="'ptx' must be a file name in the package"):
+        salac.Package(write_manifest(tmp_path, data))
+
+
+def test_negative_shapes_and_sizes(tmp_path):
+    k = rms_kernel()
+    k["params"][0]["shape"] = ["tokens", -4, 8]
+    with pytest.raises(salac.ManifestError, match="negative entry -4"):
+        salac.Package(write_manifest(tmp_path / "neg", manifest_data(k)))
+    pkg = salac.Package(write_manifest(tmp_path / "ok", manifest_data()))
+    kernel = pkg.kernel("sala_rms_norm_head_h4_d8_bf16")
+    with pytest.raises(salac.ArgumentError, match="size 'tokens' must be non-negative, got -1"):
+        kernel.grid(tokens=-1)
