@@ -273,6 +273,11 @@ Status parseManifest(std::string_view text, const std::string &origin,
     SALART_TRY(c.getString(*p, "ptx", out.ptxFile));
     if (out.ptxFile.empty())
       return c.fail(*p, "ptx is an empty file name");
+    // A file of the package, not a path elsewhere on the machine.
+    if (out.ptxFile.find('/') != std::string::npos || out.ptxFile == "." ||
+        out.ptxFile == "..")
+      return c.fail(*p, strFormat("ptx must be a file name in the package, got '%s'",
+                                  out.ptxFile.c_str()));
   }
   const JsonValue *kernels = c.require(root, "kernels", "manifest", st);
   if (!kernels)
@@ -389,9 +394,7 @@ Status readPackage(const std::string &dir, Manifest &manifest,
   SALART_TRY(readFile(manifestPath, text));
   SALART_TRY(parseManifest(text, manifestPath, manifest));
 
-  std::string ptxPath = manifest.ptxFile[0] == '/'
-                            ? manifest.ptxFile
-                            : dir + "/" + manifest.ptxFile;
+  std::string ptxPath = dir + "/" + manifest.ptxFile;
   if (stat(ptxPath.c_str(), &sb) != 0)
     return Status::error(Code::Package,
                          strFormat("%s names PTX file \"%s\", but %s does not "

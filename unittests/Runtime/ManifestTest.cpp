@@ -127,6 +127,17 @@ TEST(Manifest, RejectsBadKernelsPrecisely) {
       << msg;
 }
 
+TEST(Manifest, PtxIsAFileOfThePackage) {
+  for (const char *ptx : {"/etc/passwd", "../kernels.ptx", "sub/k.ptx", ".."}) {
+    std::string msg = parseError(std::string(R"({"format_version": 1, "ptx": ")") + ptx +
+                                 R"(", "kernels": []})");
+    EXPECT_NE(msg.find("ptx must be a file name in the package, got '" + std::string(ptx) +
+                       "'"),
+              std::string::npos)
+        << msg;
+  }
+}
+
 TEST(Manifest, PtxEntryScan) {
   auto names = ptxEntryNames(salart_test::kScalePtx);
   ASSERT_EQ(names.size(), 2u);
