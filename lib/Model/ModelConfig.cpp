@@ -11,6 +11,7 @@
 
 #include "salac/Model/ModelConfig.h"
 #include "salac/Dialect/Sala/IR/SalaLimits.h"
+#include "salac/Model/InputDepth.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Twine.h"
@@ -361,49 +362,13 @@ std::optional<MixerKind> parseMixerKind(StringRef name) {
   return std::nullopt;
 }
 
-namespace {
-
-/// llvm::json parses (and frees) nested values recursively: a document nested
-/// deeply enough overflows the stack. A config.json nests a few levels; this
-/// bound leaves room for any real one.
-constexpr int kMaxJsonDepth = 64;
-
-/// The first place where arrays and objects nest deeper than kMaxJsonDepth
-/// (brackets inside strings do not count), as an error, or success.
-Error checkJsonDepth(StringRef text, StringRef source) {
-  int depth = 0;
-  bool inString = false;
-  unsigned line = 1;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '\n')
-      ++line;
-    if (inString) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        inString = false;
-    } else if (c == '"') {
-      inString = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth)
-        return createStringError(inconvertibleErrorCode(),
-                                 formatv("{0}:{1}: JSON nested deeper than {2} levels",
-                                         source, line, kMaxJsonDepth)
-                                     .str());
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return Error::success();
-}
-
-} // namespace
-
 Expected<ModelConfig> parseModelConfig(StringRef jsonText,
                                        StringRef sourceName) {
-  if (Error e = checkJsonDepth(jsonText, sourceName))
-    return std::move(e);
+  if (unsigned line = lineNestedDeeperThan(jsonText, InputSyntax::Json))
+    return createStringError(inconvertibleErrorCode(),
+                             formatv("{0}:{1}: JSON nested deeper than {2} levels", sourceName,
+                                     line, kMaxInputDepth)
+                                 .str());
   Expected<json::Value> parsed = json::parse(jsonText);
   if (!parsed)
     return jsonSyntaxError(jsonText, sourceName, parsed.takeError());

@@ -11,6 +11,7 @@
 #include "salac/Dialect/Sala/IR/SalaLimits.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 #include "salac/Dialect/Sala/Transforms/Passes.h"
+#include "salac/Model/InputDepth.h"
 #include "salac/Model/ModelConfig.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -156,6 +157,9 @@ llvm::Expected<Block> loadBlock(MLIRContext &ctx, llvm::SourceMgr &sm,
     if (o.layer || o.denseLen || o.lseK2 || o.tp != 1 || o.tpRank != 0)
       return fail("--layer, --dense-len, --lse-k2, --tp and --tp-rank apply to a model "
                   "config, not to a .mlir input");
+    if (unsigned line = lineNestedDeeperThan(buffer->getBuffer(), InputSyntax::Mlir))
+      return fail(llvm::formatv("{0}:{1}: nested deeper than {2} levels",
+                                buffer->getBufferIdentifier(), line, kMaxInputDepth));
     sm.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
     block.module = parseSourceFile<ModuleOp>(sm, &ctx);
     if (!block.module)

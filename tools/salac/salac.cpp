@@ -17,6 +17,7 @@
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 #include "salac/InitAll.h"
+#include "salac/Model/InputDepth.h"
 #include "salac/Model/ModelConfig.h"
 #include "salac/Runner/Runner.h"
 
@@ -276,6 +277,12 @@ FailureOr<OwningOpRef<ModuleOp>> loadInput(MLIRContext &ctx, llvm::SourceMgr &sm
   if (!layers.empty() || lseK2 || pageSize != 64 || tpSize != 1 || tpRank != 0) {
     fail("--layers, --page-size, --lse-k2, --tp and --tp-rank apply to a model config, "
          "not to a .mlir input");
+    return failure();
+  }
+  if (unsigned line = lineNestedDeeperThan(buffer->getBuffer(), InputSyntax::Mlir)) {
+    fail(llvm::formatv("{0}:{1}: nested deeper than {2} levels", buffer->getBufferIdentifier(),
+                       line, kMaxInputDepth)
+             .str());
     return failure();
   }
   sm.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
