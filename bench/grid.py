@@ -58,6 +58,9 @@ def parse_args(argv=None):
                     "rest are reported as not run, and the run fails")
     ap.add_argument("--json", help="write every result here (rewritten after each row)")
     ap.add_argument("--markdown", help="write the tables here")
+    ap.add_argument("--compact", action="store_true",
+                    help="small shapes (opcases.grid.COMPACT: contexts to 12K, batches of 1, 3 "
+                         "and 5) for compute-sanitizer runs")
     ap.add_argument("--dry-run", action="store_true",
                     help="no GPU: CPU, scaled-down grid, outputs copied from the reference")
     a = ap.parse_args(argv)
@@ -74,7 +77,7 @@ class Runner:
         self.device = torch.device("cpu") if a.dry_run else torch.device("cuda", a.device)
         self.gen = torch.Generator(device=self.device)
         self.seed = a.seeds[0]
-        self.config = grid.SMALL if a.dry_run else grid.FULL
+        self.config = grid.SMALL if a.dry_run else grid.COMPACT if a.compact else grid.FULL
         self.rows, self.selection, self.t0 = [], {}, time.time()
 
     def sync(self):

@@ -48,6 +48,12 @@ FULL = Config(dense_len=8192, max_context=1 << 17, decode_batches=(1, 8, 32),
 SMALL = Config(dense_len=512, max_context=2048, decode_batches=(1, 3, 5),
                prefill_chunks=(64, 256), history=(600, 1500), long_dense=1024,
                long_sparse=3000)
+# Small shapes on the GPU, for compute-sanitizer (which runs kernels ~100x
+# slower): the kernels' own dense_len (8192), a few sequences, contexts to
+# 12K, so that every path (dense, sparse, straddling) still runs.
+COMPACT = Config(dense_len=8192, max_context=12288, decode_batches=(1, 3, 5),
+                 prefill_chunks=(64, 256), history=(600, 9000), long_dense=9000,
+                 long_sparse=12000)
 # A selection difference is put down to rounding when every block that one
 # side selects and the other does not has a reference score within this
 # relative distance of every block it was swapped with (see classify_selection).
