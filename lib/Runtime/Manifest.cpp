@@ -119,6 +119,12 @@ struct Checker {
       SALART_TRY(getString(*d, where + ".dtype", p.dtype));
     if (const JsonValue *m = v.find("meaning"))
       SALART_TRY(getString(*m, where + ".meaning", p.meaning));
+    if (const JsonValue *a = v.find("align")) {
+      SALART_TRY(getInt(*a, where + ".align", 1, 4096, p.align));
+      if ((p.align & (p.align - 1)) != 0)
+        return fail(*a, strFormat("%s ('%s'): align %llu is not a power of two", where.c_str(),
+                                  p.name.c_str(), (unsigned long long)p.align));
+    }
     return Status();
   }
 

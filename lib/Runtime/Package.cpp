@@ -2,6 +2,8 @@
 
 #include "salac/Runtime/Package.h"
 
+#include <cstring>
+
 namespace salac::rt {
 
 // --- Context ----------------------------------------------------------------
@@ -420,6 +422,25 @@ Status Package::find(std::string_view name, const Kernel *&out) const {
   return Status();
 }
 
+/// Every pointer argument at the alignment the manifest gives it.
+static Status checkAlignment(const KernelSpec &spec, void **args) {
+  for (size_t i = 0; i < spec.params.size(); ++i) {
+    const KernelParam &p = spec.params[i];
+    if (p.kind != ParamKind::Ptr || p.align <= 1 || !args[i])
+      continue;
+    uint64_t address;
+    std::memcpy(&address, args[i], sizeof address);
+    if (address % uint64_t(p.align) != 0)
+      return Status::error(Code::InvalidArgument,
+                           strFormat("kernel '%s': parameter '%s' is at 0x%llx, which is not "
+                                     "%llu-byte aligned",
+                                     spec.name.c_str(), p.name.c_str(),
+                                     (unsigned long long)address,
+                                     (unsigned long long)p.align));
+  }
+  return Status();
+}
+
 Status Package::launch(const Kernel &k, void **args, CUstream stream) const {
   uint32_t grid[3];
   SALART_TRY(computeGrid(*k.spec, args, grid));
@@ -447,6 +468,8 @@ Status Package::launchExplicit(const Kernel &k, const uint32_t grid[3],
                          strFormat("kernel '%s' takes %zu parameters but the "
                                    "argument array is null",
                                    name.c_str(), k.spec->params.size()));
+  if (args)
+    SALART_TRY(checkAlignment(*k.spec, args));
   uint64_t threads = uint64_t(block[0]) * block[1] * block[2];
   if (threads == 0 || threads > uint64_t(k.maxThreadsPerBlock))
     return Status::error(

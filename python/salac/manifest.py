@@ -72,6 +72,7 @@ class Param:
     dtype: str = None         # ptr only
     shape: tuple = ()         # ptr only: ints and scalar expressions
     meaning: str = ""
+    align: int = 1            # ptr only: bytes its address must be a multiple of
 
     def __post_init__(self):
         # Parsed once: argument checking runs on every launch.
@@ -332,8 +333,13 @@ class Manifest:
                         raise bad(f"shape of '{p['name']}': {e}") from None
                     if isinstance(d, int) and d < 0:
                         raise bad(f"shape of '{p['name']}' has a negative entry {d}")
+                align = p.get("align", 1)
+                if (type(align) is not int or not 1 <= align <= 4096 or
+                        align & (align - 1)):
+                    raise bad(f"param '{p['name']}' has align {align!r} (a power of two "
+                              "in [1, 4096])")
                 params.append(Param(p["name"], kind, p["dtype"], tuple(shape),
-                                    p.get("meaning", "")))
+                                    p.get("meaning", ""), align))
             elif kind in SCALAR_KINDS:
                 params.append(Param(p["name"], kind, meaning=p.get("meaning", "")))
             else:
@@ -500,7 +506,13 @@ def bind_arguments(spec, args, kwargs, device_index=None):
                 f"kernel '{spec.name}': parameter '{p.name}' is not contiguous (strides "
                 f"{tuple(t.stride()) if hasattr(t, 'stride') else '?'}); kernels take "
                 "row-major tensors: pass .contiguous()")
-        out.append(t.data_ptr())
+        ptr = t.data_ptr()
+        if ptr % p.align:
+            raise ArgumentError(
+                f"kernel '{spec.name}': parameter '{p.name}' is at {ptr:#x}, which is not "
+                f"{p.align}-byte aligned (the kernel accesses {p.align} bytes at a time): "
+                "pass a tensor that starts on such a boundary")
+        out.append(ptr)
     return out
 
 

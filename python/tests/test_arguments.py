@@ -100,6 +100,23 @@ def test_not_contiguous(kernel):
         kernel, output=FakeTensor((3, 4, 8), contiguous=False))
 
 
+def test_misaligned_tensor(tmp_path):
+    """A tensor 2 bytes off a 16-byte boundary (a sliced view, say) is refused
+    where the manifest asks for 16-byte alignment (salac's kernels load 16
+    bytes at a time); without `align` any address goes."""
+    k = rms_kernel()
+    k["params"][0]["align"] = 16
+    kernel = salac.Package(write_manifest(tmp_path, manifest_data(k))).kernel(
+        "sala_rms_norm_head_h4_d8_bf16")
+    args = dict(input=FakeTensor((3, 4, 8), ptr=0x1002), weight=FakeTensor((8,), ptr=0x2002),
+                output=FakeTensor((3, 4, 8), ptr=0x3000), tokens=3)
+    with pytest.raises(salac.ArgumentError,
+                       match="'input' is at 0x1002, which is not 16-byte aligned"):
+        kernel.bind(**args)
+    args["input"] = FakeTensor((3, 4, 8), ptr=0x1010)
+    assert kernel.bind(**args)[:2] == [0x1010, 0x2002]
+
+
 def test_shape_mismatch(kernel):
     msg = err(kernel, input=FakeTensor((3, 4, 9)))
     assert "'input' has shape [3, 4, 9], expected [tokens=3, 4, 8] (dim 2 is 9, expected 8)" in msg

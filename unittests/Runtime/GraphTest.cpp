@@ -161,6 +161,18 @@ TEST_F(Capture, LaunchesAreRecordedThenReplayed) {
   EXPECT_EQ(salart_graph_destroy(g), SALART_OK);
 }
 
+TEST_F(Capture, MisalignedPointerIsRefused) {
+  // x asks for 16-byte alignment in the manifest; y asks for none.
+  uint64_t off = 0x1002, yOff = 0x2002;
+  void *a[4] = {&off, &yOff, &n, &alpha};
+  EXPECT_EQ(salart_launch(scale, a, nullptr), SALART_ERROR_INVALID_ARGUMENT);
+  EXPECT_MSG("kernel 'salart_test_scale': parameter 'x' is at 0x1002, which is not "
+             "16-byte aligned");
+  EXPECT_EQ(salart_fake::state().eager, 0);
+  off = 0x1010;
+  EXPECT_EQ(salart_launch(scale, a, nullptr), SALART_OK) << lastError();
+}
+
 TEST_F(Capture, ZeroGridLaunchRecordsNothing) {
   ASSERT_EQ(salart_graph_begin(ctx), SALART_OK);
   int64_t zero = 0;

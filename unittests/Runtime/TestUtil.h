@@ -133,7 +133,7 @@ inline const char *kScaleManifest = R"JSON({
       "op": "test.scale",
       "attributes": { "note": "y = alpha * x" },
       "params": [
-        { "name": "x", "kind": "ptr", "dtype": "f32", "meaning": "[n]" },
+        { "name": "x", "kind": "ptr", "dtype": "f32", "meaning": "[n]", "align": 16 },
         { "name": "y", "kind": "ptr", "dtype": "f32", "meaning": "[n]" },
         { "name": "n", "kind": "i64", "meaning": "elements" },
         { "name": "alpha", "kind": "f32", "meaning": "scale" }

@@ -29,6 +29,7 @@ struct KernelParam {
   ParamKind kind = ParamKind::Ptr;
   std::string dtype;   // element type of a ptr param ("bf16", ...); may be ""
   std::string meaning; // informational
+  int64_t align = 1;   // bytes a ptr param's address must be a multiple of
 };
 
 /// One grid dimension: a constant, or ceil(value(param) * mul / div).

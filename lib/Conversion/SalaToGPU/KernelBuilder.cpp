@@ -169,6 +169,9 @@ gpu::GPUFuncOp KernelBuilder::finish() {
     if (!p.dtype.empty())
       fields.push_back(b.getNamedAttr("dtype", b.getStringAttr(p.dtype)));
     if (p.kind == "ptr") {
+      // Kernels load and store 16 bytes at a time: every tensor must start at
+      // a 16-byte boundary (the readers check it before a launch).
+      fields.push_back(b.getNamedAttr("align", b.getI64IntegerAttr(kTensorAlignBytes)));
       SmallVector<Attribute> dims;
       for (const Extent &e : p.shape)
         dims.push_back(e.param.empty() ? Attribute(b.getI64IntegerAttr(e.size))

@@ -28,6 +28,8 @@ namespace salac {
 /// Static shared memory a thread block may declare (above it, the kernel's
 /// buffers move to dynamic shared memory: KernelBuilder::moveSharedToDynamic).
 inline constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
+/// Alignment in bytes of every tensor a kernel takes (its widest access).
+inline constexpr int64_t kTensorAlignBytes = 16;
 /// Name of the gpu.module that holds every kernel salac forms.
 inline constexpr llvm::StringLiteral kKernelModuleName = "sala_kernels";
 /// Attribute on a sala op naming the kernel that implements it.
