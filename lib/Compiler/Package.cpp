@@ -268,9 +268,13 @@ std::string salac::buildKernelHeader(const std::vector<KernelManifestEntry> &ker
     os << ") {\n";
     for (const llvm::json::Value &p : *params) {
       const llvm::json::Object *o = p.getAsObject();
-      if (*o->getString("kind") != "ptr" && *o->getString("kind") != "f32")
+      StringRef kind = *o->getString("kind");
+      if (kind != "ptr" && kind != "f32")
         os << "  if (" << *o->getString("name")
            << " < 0) return CUDA_ERROR_INVALID_VALUE;\n";
+      if (int64_t align = o->getInteger("align").value_or(1); kind == "ptr" && align > 1)
+        os << "  if (" << *o->getString("name") << " % " << align
+           << ") return CUDA_ERROR_INVALID_VALUE; /* " << align << "-byte aligned */\n";
     }
     const char *axes[] = {"x", "y", "z"};
     for (int i = 0; i < 3; ++i)
