@@ -124,6 +124,28 @@ int fail(const llvm::Twine &msg) {
   return 1;
 }
 
+/// Flushes a written output and keeps it; a write that failed (a full disk,
+/// /dev/full) is one error line instead of LLVM's fatal "IO failure".
+int finishOutput(llvm::ToolOutputFile &output, llvm::StringRef path) {
+  output.os().flush();
+  if (std::error_code ec = output.os().error()) {
+    output.os().clear_error();
+    return fail("cannot write '" + path.str() + "': " + ec.message());
+  }
+  output.keep();
+  return 0;
+}
+
+/// The same for standard output, which salac run and --list-kernels write.
+int finishStdout(int status) {
+  llvm::outs().flush();
+  if (std::error_code ec = llvm::outs().error()) {
+    llvm::outs().clear_error();
+    return fail("cannot write the standard output: " + ec.message());
+  }
+  return status;
+}
+
 // --- salac run -------------------------------------------------------------
 // `salac run` shares --mode, --page-size and --lse-k2 and the positional input
 // with the compiler; the options below are its own. (Not an llvm::cl
@@ -364,8 +386,7 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
                        " mixer" + (mixers == 1 ? "" : "s"))
                           .str();
   printKernelPlan(output->os(), title, sizes, *gpu, *before, *after);
-  output->keep();
-  return 0;
+  return finishOutput(*output, outputPath);
 }
 
 void printKernelList(ModuleOp module) {
@@ -433,7 +454,7 @@ int main(int argc, char **argv) {
             "  salac run [input] [...]    run one block on the CPU against the reference\n"
             "                             (salac run --help)\n");
   if (run)
-    return runMain();
+    return finishStdout(runMain());
   if (cl::Option *o = firstGiven({&runFunc, &runLayer, &runQLen, std::addressof(runQLens),
                                   std::addressof(runContexts), &runDenseLen, &runPoolPages,
                                   &runMaxPages, &runPoolSlots, &runSeed, &runTolerance,
@@ -489,8 +510,7 @@ int main(int argc, char **argv) {
 
   if (emit == Emit::Sala) {
     module.print(output->os());
-    output->keep();
-    return 0;
+    return finishOutput(*output, outputPath);
   }
 
   PassManager pm(&ctx);
@@ -517,8 +537,7 @@ int main(int argc, char **argv) {
     printKernelList(module);
   if (emit == Emit::Mlir) {
     module.print(output->os());
-    output->keep();
-    return 0;
+    return finishOutput(*output, outputPath);
   }
 
   if (!module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName))
@@ -542,8 +561,7 @@ int main(int argc, char **argv) {
     if (failed(ir))
       return 1;
     output->os() << *ir;
-    output->keep();
-    return 0;
+    return finishOutput(*output, outputPath);
   }
 
   PassManager toPTX(&ctx);
@@ -559,6 +577,5 @@ int main(int argc, char **argv) {
     return 0;
   }
   output->os() << *ptx;
-  output->keep();
-  return 0;
+  return finishOutput(*output, outputPath);
 }
