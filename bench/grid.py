@@ -59,7 +59,7 @@ def parse_args(argv=None):
     ap.add_argument("--json", help="write every result here (rewritten after each row)")
     ap.add_argument("--markdown", help="write the tables here")
     ap.add_argument("--compact", action="store_true",
-                    help="small shapes (opcases.grid.COMPACT: contexts to 12K, batches of 1, 3 "
+                    help="small shapes (opcases.grid.COMPACT: contexts to 13K, batches of 1, 3 "
                          "and 5) for compute-sanitizer runs")
     ap.add_argument("--dry-run", action="store_true",
                     help="no GPU: CPU, scaled-down grid, outputs copied from the reference")

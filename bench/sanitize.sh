@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compute-sanitizer (memcheck, synccheck, racecheck) over the compact grid
-# (bench/grid.py --compact: every kernel, contexts to 12K) of the packages
+# (bench/grid.py --compact: every kernel, contexts to 13K) of the packages
 # given, on the GPU machine. Builds libsalart runtime-only first.
 #
 #   bash bench/sanitize.sh PKG... [-- TOOL:SECONDS ...]   (default memcheck:230

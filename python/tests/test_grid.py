@@ -77,6 +77,32 @@ def test_grid_shapes(pkg):
             assert any(max(sc["seq_lens"]) == c.long_sparse > (1 << 20) for sc in scs)
 
 
+def test_compact_grid_is_small_and_keeps_every_path(pkg):
+    """grid.py --compact (for compute-sanitizer): the kernels' own dense_len,
+    so the sparse and dense paths and the straddling batches still run, with
+    every sequence short and every scenario small."""
+    c = grid.COMPACT
+    assert c.dense_len == grid.FULL.dense_len
+    for k in pkg:
+        fam = grid.family(k.spec)
+        scs = grid.scenarios(k.spec, 0, c)
+        assert scs, k.name
+        for sc in scs:
+            if not batched(k.spec, sc):
+                assert sc["tokens"] <= 1 << 16, (k.name, sc)
+                continue
+            n = sc["seq_lens"]
+            assert sc["tokens"] <= c.dense_len, (k.name, sc["label"])
+            if fam in ("kv", "sparse", "stage2", "dense"):  # caches sized to the contexts
+                assert max(n) <= max(c.long_sparse, c.max_context + max(c.prefill_chunks))
+            if fam == "sparse" and not sc["label"].startswith("straddling"):
+                assert min(n) >= c.dense_len, (k.name, sc["label"])
+        if fam == "stage2":
+            ns = [sc["seq_lens"] for sc in scs]
+            assert any(max(n) < c.dense_len for n in ns)
+            assert any(min(n) >= c.dense_len for n in ns)
+
+
 def test_block_scores_has_near_uniform_queries(pkg):
     # Stage 1 alone, or fused with top-k (the default package).
     ks = [k for k in pkg if k.op in ("sala.block_scores", "sala.fused_sparse_select")]

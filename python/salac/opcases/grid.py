@@ -50,10 +50,12 @@ SMALL = Config(dense_len=512, max_context=2048, decode_batches=(1, 3, 5),
                long_sparse=3000)
 # Small shapes on the GPU, for compute-sanitizer (which runs kernels ~100x
 # slower): the kernels' own dense_len (8192), a few sequences, contexts to
-# 12K, so that every path (dense, sparse, straddling) still runs.
+# 13K, so that every path (dense, sparse, straddling) still runs.
+# Prefill histories start past dense_len, so that sparse prefills take the
+# sparse path.
 COMPACT = Config(dense_len=8192, max_context=12288, decode_batches=(1, 3, 5),
-                 prefill_chunks=(64, 256), history=(600, 9000), long_dense=9000,
-                 long_sparse=12000)
+                 prefill_chunks=(64, 256), history=(8800, 11000), long_dense=9000,
+                 long_sparse=13000)
 # A selection difference is put down to rounding when every block that one
 # side selects and the other does not has a reference score within this
 # relative distance of every block it was swapped with (see classify_selection).
