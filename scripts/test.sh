@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test suite: lit (dialect, passes, CLI, PTX),
-# the GoogleTest unit tests (through lit) and the Python package's tests.
+# the GoogleTest unit tests (through lit), the Python package's tests and a
+# short run of each libFuzzer target (scripts/fuzz.sh; skipped without clang).
 # Ends with one summary line "N passed, M failed, K skipped"; exits 1 on failure.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +35,12 @@ if [ -d "$root/python/tests" ]; then
     echo "pytest not available: Python tests skipped"
   fi
 fi
+
+# A short bounded fuzz run of each libFuzzer target, where clang is installed.
+bash "$root/scripts/fuzz.sh" "${SALAC_FUZZ_SECONDS:-5}" 2>&1 | tee "$log/fuzz.log"
+passed=$((passed + $(grep -c ", no crash$" "$log/fuzz.log")))
+failed=$((failed + $(grep -cE ": (FAILED|did not build)" "$log/fuzz.log")))
+skipped=$((skipped + $(grep -c "^fuzz: skipped" "$log/fuzz.log")))
 
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
