@@ -24,13 +24,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem \
   --format=csv 2>&1 | tee "$out/nvidia-smi.csv"
 
 echo "== build libsalart"
-if command -v ninja >/dev/null; then gen=Ninja; else gen="Unix Makefiles"; fi
-if ! { cmake -G "$gen" -S . -B build-rt -DSALAC_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=Release &&
-       cmake --build build-rt --target salart -j"$(nproc)"; } >"$out/build.log" 2>&1; then
-  tail -30 "$out/build.log"
-  echo "grid.sh: libsalart did not build (see build.log)"
-  exit 1
-fi
+bash "$root/bench/build-runtime.sh" "$out/build.log" || exit 1
 export SALART_LIB=$root/build-rt/lib/libsalart.so
 
 echo "== grid"

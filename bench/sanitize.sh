@@ -18,9 +18,7 @@ tools=("$@")
 out=${OUT:-$root/out/sanitize}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
-cmake -S . -B build-rt -DSALAC_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=Release >/dev/null 2>&1 &&
-  cmake --build build-rt --target salart -j"$(nproc)" >/dev/null 2>&1 ||
-  { echo "sanitize.sh: libsalart did not build"; exit 1; }
+bash "$root/bench/build-runtime.sh" "$out/build.log" || exit 1
 export SALART_LIB=$root/build-rt/lib/libsalart.so
 compute-sanitizer --version | tail -1
 status=0

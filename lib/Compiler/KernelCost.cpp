@@ -392,15 +392,22 @@ void readWriteState(Value pool, Value slots, const StepSizes &s, Costing &c) {
   c.read("slots", s.batch * kIndexBytes, slots);
 }
 
-void costLinearAttention(sala::LinearAttentionOp op, const StepSizes &s, Costing &c) {
-  auto pool = op.getState().getType();
-  int64_t heads = pool.getHeads(), d = pool.getHeadDim();
+/// What every linear attention kernel moves: q, k, v, the state (read and
+/// written), the batch metadata and the output.
+template <typename LinearOp>
+void costLinearTraffic(LinearOp op, const StepSizes &s, Costing &c) {
   c.readTokens("query", op.getQuery());
   c.readTokens("key", op.getKey());
   c.readTokens("value", op.getValue());
   readWriteState(op.getState(), op.getSlots(), s, c);
   c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
   c.writeTokens("output", op.getOutput());
+}
+
+void costLinearAttention(sala::LinearAttentionOp op, const StepSizes &s, Costing &c) {
+  auto pool = op.getState().getType();
+  int64_t heads = pool.getHeads(), d = pool.getHeadDim();
+  costLinearTraffic(op, s, c);
   if (op.getForm() == sala::LinearForm::Recurrent) {
     c.cost.flops = recurrentFlops(s.tokens(), heads, d);
     return;
@@ -423,12 +430,7 @@ void costFusedLinearAttention(sala::FusedLinearAttentionOp op, const StepSizes &
                               Costing &c) {
   auto [heads, dim] = c.rows(op.getQuery());
   int64_t elements = s.tokens() * heads * dim;
-  c.readTokens("query", op.getQuery());
-  c.readTokens("key", op.getKey());
-  c.readTokens("value", op.getValue());
-  readWriteState(op.getState(), op.getSlots(), s, c);
-  c.readRagged(op.getCuSeqlensQ(), op.getSeqLens());
-  c.writeTokens("output", op.getOutput());
+  costLinearTraffic(op, s, c);
   int64_t flops = recurrentFlops(s.tokens(), heads, dim);
   if (Value qw = op.getQNormWeight()) {
     c.readWhole("q_norm_weight", qw);

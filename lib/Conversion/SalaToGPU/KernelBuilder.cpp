@@ -90,11 +90,16 @@ OpBuilder &KernelBuilder::begin() {
 
 Value KernelBuilder::arg(unsigned i) { return func.getArgument(i); }
 
+/// Bytes of a statically shaped workgroup buffer.
+static int64_t bytesOf(MemRefType t) {
+  return t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
+}
+
 int64_t KernelBuilder::staticSharedBytes() {
   int64_t bytes = 0;
   for (BlockArgument a : func.getWorkgroupAttributions()) {
     auto t = cast<MemRefType>(a.getType());
-    bytes += t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
+    bytes += bytesOf(t);
   }
   return bytes;
 }
@@ -129,7 +134,7 @@ int64_t KernelBuilder::moveSharedToDynamic() {
     offset = llvm::alignTo(offset, align);
     buffer.replaceAllUsesWith(
         memref::ViewOp::create(b, loc, type, dynamic, idx(offset), ValueRange{}).getResult());
-    offset += type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+    offset += bytesOf(type);
   }
   entry.eraseArguments(func.getFirstWorkgroupAttributionIndex(), n);
   func->removeAttr(gpu::GPUFuncOp::getNumWorkgroupAttributionsAttrName());
