@@ -3,6 +3,8 @@
 
 Usage: check-ptx.py FILE.ptx [--arch sm_90]
 
+The chip is --arch, else the PTX's own `.target`.
+
 Prints one line per kernel (name, registers, spill bytes) and exits non-zero when
 ptxas rejects the file or any kernel spills. ptxas comes from $SALAC_PTXAS, PATH,
 or /usr/local/cuda/bin; without it the check is skipped with a message (exit 0).
@@ -27,9 +29,13 @@ def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    path, arch = argv[1], "sm_90"
+    path, arch = argv[1], None
     if "--arch" in argv:
         arch = argv[argv.index("--arch") + 1]
+    else:
+        with open(path) as f:
+            m = re.search(r"^\.target\s+(sm_\w+)", f.read(), re.M)
+        arch = m.group(1) if m else "sm_90"
     ptxas = find_ptxas()
     if not ptxas:
         print("check-ptx: SKIPPED: ptxas not found; PTX not assembled")

@@ -11,6 +11,7 @@
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 namespace salac {
 #define GEN_PASS_DEF_SALACHOOSEKERNELCONFIG
@@ -74,6 +75,20 @@ int64_t fusedKVUpdateThreads(sala::KVCacheType cache) {
   return std::min<int64_t>(1024, std::max<int64_t>(256, row));
 }
 
+/// The fused selection wants ~150-200 registers a thread (ptxas, sm_80 to
+/// sm_120). At 16 warps it had 128 and spilled 4-92 bytes on every chip but
+/// sm_90/sm_100 with SALA's shapes; 8 warps with every register they want
+/// do not spill (ptxas-select.mlir), one block a SM either way. Each chunk of
+/// max(512, threads) blocks keeps the selected count of candidates, which
+/// must be at most half of them (SelectKernels.cpp): more than 256 selected
+/// blocks take more threads, with the registers that leaves them.
+sala::KernelConfigAttr fusedSelectConfig(sala::FusedSparseSelectOp op, const ConfigMaker &config) {
+  int64_t selected = op.getTopk() + op.getLocalBlocks();
+  int64_t threads = 2 * selected <= 512 ? 256 : int64_t(llvm::alignTo(2 * selected, 32));
+  int64_t registers = std::min<int64_t>(255, (65536 / threads) & ~int64_t(7));
+  return config(threads, 0, registers);
+}
+
 } // namespace
 
 int64_t salac::maxSharedBytesPerBlock(StringRef chip) {
@@ -93,10 +108,10 @@ sala::KernelConfigAttr salac::chooseKernelConfig(Operation *op, const KernelTarg
       .Case([&](sala::FusedKVUpdateOp o) {
         return config(fusedKVUpdateThreads(o.getCache().getType()));
       })
-      // The selection kernels: 16 warps, one block a SM (radix select and the
-      // stage-1 tiles are built for 512 threads).
-      .Case<sala::BlockScoresOp, sala::TopkBlocksOp, sala::FusedSparseSelectOp>(
-          [&](Operation *) { return config(512); })
+      // The unfused selection kernels: 16 warps, one block a SM (radix select
+      // and the stage-1 tiles are built for 512 threads).
+      .Case<sala::BlockScoresOp, sala::TopkBlocksOp>([&](Operation *) { return config(512); })
+      .Case([&](sala::FusedSparseSelectOp o) { return fusedSelectConfig(o, config); })
       .Case([&](sala::SparseAttentionOp o) {
         return attentionConfig(o, o.getCache().getType(), t);
       })

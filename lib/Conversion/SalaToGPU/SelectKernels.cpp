@@ -48,26 +48,42 @@ using namespace salac;
 using arith::CmpIPredicate;
 
 namespace {
-// 16 warps: the block that finishes a split stage 1 pools every block of the
-// sequence alone, and the top-k block histograms every block 4 times; more
-// warps hide more of their latency.
-constexpr int64_t kThreads = 512;
-constexpr int64_t kWarps = kThreads / 32;
+// The unfused kernels' block size (their kernel_config's threads): the block
+// that finishes a split stage 1 pools every block of the sequence alone, and
+// the top-k block histograms every block 4 times; 16 warps hide more of their
+// latency. The fused selection takes its block size from its kernel_config.
+constexpr int64_t kUnfusedThreads = 512;
+constexpr int64_t kMaxWarps = 32;   // 1024 threads
 constexpr int64_t kRadixBins = 256; // selectBest: 8 bits a pass
-// selectBest's scratch: kWarps for block sums and scans, two histograms, two
-// (digit, count) results.
-constexpr int64_t kSelectScratch = kWarps + 2 * kRadixBins + 4;
+// selectBest's scratch (i32): a slot per warp for block sums and scans, two
+// histograms, two (digit, count) results.
+constexpr int64_t selectScratch(int64_t warps) { return warps + 2 * kRadixBins + 4; }
 constexpr int64_t kSplitEntries = 2048; // compressed keys per split of stage 1 (at most)
 // Candidates of the fused selection's final selection kept in shared memory:
 // 32 chunks of 96, 1M tokens at 64-token blocks.
 constexpr int64_t kFinalStaged = 32 * 96;
+// Blocks of a fused selection's phase B unit, at least: pooled, keyed and
+// their best kept together (chunkBlocksFor).
+constexpr int64_t kChunkBlocks = 512;
+// Candidates the final selection holds in registers a round (4 a thread at
+// 16 warps): the keys of 16 chunks' best, 512K tokens at 64-token blocks.
+constexpr int64_t kFinalPerRound = 2048;
 const float kNegInf = -std::numeric_limits<float>::infinity();
+
+/// A fused selection chunk's blocks: the fewest whole blocks a thread that
+/// reach kChunkBlocks.
+int64_t chunkBlocksFor(int64_t threads) {
+  return threads * ((kChunkBlocks + threads - 1) / threads);
+}
 
 /// Small conveniences over KernelBuilder for the two kernels below.
 struct Emitter {
   KernelBuilder &kb;
   OpBuilder &b;
   Location loc;
+  int64_t threads; // of the block (kernel_config)
+
+  int64_t warps() const { return threads / 32; }
 
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
@@ -107,7 +123,7 @@ struct Emitter {
               [&] { kb.store(incl, scratch, warp); });
     barrier();
     Value before = i32(0), total = i32(0);
-    for (int64_t k = 0; k < kWarps; ++k) {
+    for (int64_t k = 0; k < warps(); ++k) {
       Value t = kb.load(scratch, kb.idx(k));
       before = arith::AddIOp::create(
           b, loc, before, kb.select(kb.cmp(CmpIPredicate::ugt, warp, kb.idx(k)), t, i32(0)));
@@ -214,8 +230,8 @@ struct Stage1 {
     Type f32 = b.getF32Type();
     scale = kb.f32(scaleValue);
     qs = kb.addWorkgroupBuffer(f32, g * d, 16); // 16-byte aligned: read 4 at a time
-    mW = kb.addWorkgroupBuffer(f32, kWarps * g);
-    lW = kb.addWorkgroupBuffer(f32, kWarps * g);
+    mW = kb.addWorkgroupBuffer(f32, e.warps() * g);
+    lW = kb.addWorkgroupBuffer(f32, e.warps() * g);
     mAll = kb.addWorkgroupBuffer(f32, g);
     lAll = kb.addWorkgroupBuffer(f32, g);
     tid = kb.threadId();
@@ -236,7 +252,7 @@ struct Stage1 {
     e.barrier();
     Value qBase =
         kb.mul(kb.add(kb.mul(token, kb.idx(h)), kb.mul(group, kb.idx(g))), kb.idx(d));
-    e.loop(tid, kb.idx(g * d), kb.idx(kThreads), {}, [&](Value i, ValueRange) {
+    e.loop(tid, kb.idx(g * d), kb.idx(e.threads), {}, [&](Value i, ValueRange) {
       kb.store(kb.toF32(kb.load(kb.arg(prm.query), kb.add(qBase, i))), qs, i);
       return SmallVector<Value>{};
     });
@@ -302,7 +318,7 @@ struct Stage1 {
       init.push_back(kb.f32(kNegInf));
     for (int64_t hh = 0; hh < g; ++hh)
       init.push_back(kb.f32(0.0));
-    auto st = e.loop(kb.add(lo, tid), hi, kb.idx(kThreads), init, [&](Value i, ValueRange a) {
+    auto st = e.loop(kb.add(lo, tid), hi, kb.idx(e.threads), init, [&](Value i, ValueRange a) {
       auto [s, ok] = scoresOf(i);
       SmallVector<Value> sv;
       for (int64_t hh = 0; hh < g; ++hh)
@@ -332,7 +348,7 @@ struct Stage1 {
     }
     e.barrier();
     kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-      mergeInto(kb.idx(kWarps), [&](Value w) { return kb.load(mW, kb.add(kb.mul(w, kb.idx(g)), tid)); },
+      mergeInto(kb.idx(e.warps()), [&](Value w) { return kb.load(mW, kb.add(kb.mul(w, kb.idx(g)), tid)); },
                 [&](Value w) { return kb.load(lW, kb.add(kb.mul(w, kb.idx(g)), tid)); });
     });
     e.barrier();
@@ -392,8 +408,10 @@ struct Stage1 {
           kb.mul(group, kb.idx(d)));
       return {row, ok};
     };
-    constexpr int64_t kTiles = 2; // tiles of 8 entries in flight per warp
-    int64_t span = kWarps * 8 * kTiles;
+    // Tiles of 8 entries in flight per warp: 2 at 16 warps (what their
+    // registers allow), more with fewer warps.
+    const int64_t kTiles = std::max<int64_t>(1, 1024 / e.threads);
+    int64_t span = e.warps() * 8 * kTiles;
     // Online (max, sum of exp) of heads gid and gid + 8 over this lane's entries.
     SmallVector<Value> init = {kb.f32(kNegInf), kb.f32(kNegInf), kb.f32(0.0), kb.f32(0.0)};
     auto st = e.loop(kb.add(lo, kb.mul(warp, kb.idx(8 * kTiles))), hi, kb.idx(span), init,
@@ -476,7 +494,7 @@ struct Stage1 {
     }
     e.barrier();
     kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(g)), [&] {
-      mergeInto(kb.idx(kWarps), [&](Value w) { return kb.load(mW, kb.add(kb.mul(w, kb.idx(g)), tid)); },
+      mergeInto(kb.idx(e.warps()), [&](Value w) { return kb.load(mW, kb.add(kb.mul(w, kb.idx(g)), tid)); },
                 [&](Value w) { return kb.load(lW, kb.add(kb.mul(w, kb.idx(g)), tid)); });
     });
     e.barrier();
@@ -501,12 +519,20 @@ struct Stage1 {
 
   /// The final statistics of the group's heads from n splits' (max, sum of
   /// exp) at statAt(split, head) (its max; the sum follows it), into
-  /// mAll/lAll: warp h merges head h, its lanes a split each in turn, then
-  /// across the warp. (One thread per head walking the splits waited on one
-  /// load at a time: 36 us for 64 splits.) Needs g <= kWarps; the caller
+  /// mAll/lAll: warp w merges heads w, w + warps, ..., its lanes a split
+  /// each in turn, then across the warp. (One thread per head walking the
+  /// splits waited on one load at a time: 36 us for 64 splits.) The caller
   /// barriers before reading mAll/lAll.
   void mergeSplits(Value n, function_ref<Value(Value, Value)> statAt) {
-    kb.ifThen(kb.cmp(CmpIPredicate::ult, warp, kb.idx(g)), [&] {
+    auto forEachHead = [&](function_ref<void(Value)> fn) {
+      if (g <= e.warps()) // a warp a head (the loop below, unrolled)
+        return kb.ifThen(kb.cmp(CmpIPredicate::ult, warp, kb.idx(g)), [&] { fn(warp); });
+      e.loop(warp, kb.idx(g), kb.idx(e.warps()), {}, [&](Value head, ValueRange) {
+        fn(head);
+        return SmallVector<Value>{};
+      });
+    };
+    forEachHead([&](Value head) {
       // Two splits a lane per trip, both loads issued first (64 splits: one
       // round trip, not two).
       SmallVector<Value> init = {kb.f32(kNegInf), kb.f32(0.0)};
@@ -515,7 +541,7 @@ struct Stage1 {
         for (int64_t u = 0; u < 2; ++u) {
           Value spu = kb.add(sp, kb.idx(32 * u));
           Value in = kb.cmp(CmpIPredicate::ult, spu, n);
-          Value at = statAt(kb.select(in, spu, sp), warp);
+          Value at = statAt(kb.select(in, spu, sp), head);
           ms[u] = kb.select(in, kb.load(kb.arg(kArgStats), at), kb.f32(kNegInf));
           ls[u] = kb.select(in, kb.load(kb.arg(kArgStats), kb.add(at, kb.idx(1))), kb.f32(0.0));
         }
@@ -536,8 +562,8 @@ struct Stage1 {
                           kb.expF32(e.fsub(m, kb.select(e.isNegInf(mw), kb.f32(0.0), mw))));
       Value lw = kb.warpSum(e.fmul(l, f), 32);
       kb.ifThen(kb.cmp(CmpIPredicate::eq, lane, kb.idx(0)), [&] {
-        kb.store(mw, mAll, warp);
-        kb.store(lw, lAll, warp);
+        kb.store(mw, mAll, head);
+        kb.store(lw, lAll, head);
       });
     });
   }
@@ -559,13 +585,13 @@ struct Stage1 {
                               kb.ptxUnaryF32("lg2.approx.f32", kb.load(lAll, kb.idx(hh)))));
       // A thread's entries in groups of `inFlight`, every load of a group
       // issued before its math.
-      int64_t perThread = (chunkEntries + kThreads - 1) / kThreads;
+      int64_t perThread = (chunkEntries + e.threads - 1) / e.threads;
       for (int64_t k0 = 0; k0 < perThread; k0 += inFlight) {
         int64_t k1 = std::min(perThread, k0 + inFlight);
         SmallVector<Value> valid;
         SmallVector<SmallVector<Value>> sv;
         for (int64_t k = k0; k < k1; ++k) {
-          Value off = kb.add(tid, kb.idx(k * kThreads));
+          Value off = kb.add(tid, kb.idx(k * e.threads));
           Value i = kb.add(e0, off);
           valid.push_back(e.land(e.land(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)),
                                         kb.cmp(CmpIPredicate::sge, i, kb.idx(0))),
@@ -582,9 +608,9 @@ struct Stage1 {
             sum = e.fadd(sum, kb.ptxUnaryF32("ex2.approx.ftz.f32",
                                              e.fsub(e.fmul(svk[hh], kb.f32(M_LOG2E)), bias[hh])));
           Value ok = e.land(valid[k - k0], e.lnot(e.isNegInf(svk[0])));
-          Value off = kb.add(tid, kb.idx(k * kThreads));
+          Value off = kb.add(tid, kb.idx(k * e.threads));
           auto store = [&] { kb.store(kb.select(ok, sum, kb.f32(kNegInf)), pc, off); };
-          if ((k + 1) * kThreads > chunkEntries)
+          if ((k + 1) * e.threads > chunkEntries)
             kb.ifThen(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)), store);
           else
             store();
@@ -592,7 +618,7 @@ struct Stage1 {
       }
     });
     kb.ifThen(e.lnot(stored), [&] {
-      e.loop(tid, kb.idx(chunkEntries), kb.idx(kThreads), {}, [&](Value off, ValueRange) {
+      e.loop(tid, kb.idx(chunkEntries), kb.idx(e.threads), {}, [&](Value off, ValueRange) {
         Value i = kb.add(e0, off);
         Value inRange = e.land(kb.cmp(CmpIPredicate::sge, i, kb.idx(0)),
                                kb.cmp(CmpIPredicate::slt, i, visible));
@@ -618,12 +644,12 @@ struct Stage1 {
     });
   }
 
-  /// The max-pool of thread tid's block over `pc` (its pool_kernel entries
-  /// from tid * pool_stride).
-  Value pooled(Value pc, int64_t ps, int64_t pk) {
+  /// The max-pool of the chunk's block `blk` over `pc` (its pool_kernel
+  /// entries from blk * pool_stride).
+  Value pooled(Value pc, Value blk, int64_t ps, int64_t pk) {
     Value m = kb.f32(kNegInf);
     for (int64_t k = 0; k < pk; ++k)
-      m = e.fmax(m, kb.load(pc, kb.add(kb.mul(tid, kb.idx(ps)), kb.idx(k))));
+      m = e.fmax(m, kb.load(pc, kb.add(kb.mul(blk, kb.idx(ps)), kb.idx(k))));
     return m;
   }
 };
@@ -632,7 +658,7 @@ struct Stage1 {
 /// selected), ties to the lower position, and calls emit(position, rank) for
 /// each winner, ranks 0, 1, ... in ascending position order. Returns how many
 /// were selected (index). Block-wide: every thread calls it; `scratch` holds
-/// kSelectScratch i32.
+/// selectScratch(warps) i32.
 ///
 /// The k-th largest key is found by a radix select, 8 bits a pass from the
 /// top: each pass histograms the keys that match the digits found so far
@@ -675,7 +701,7 @@ Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld, bool cacheKeys,
                                           ArrayAttr())
                     .getResult(0);
   lane = arith::IndexCastOp::create(b, loc, b.getIndexType(), laneI);
-  int64_t perRound = kHeld * kThreads;
+  int64_t perRound = kHeld * e.threads;
   // n known to fit one round: no code for more.
   std::optional<int64_t> nConst = getConstantIntValue(n);
   bool oneRound = nConst && *nConst <= perRound;
@@ -728,10 +754,10 @@ Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld, bool cacheKeys,
   // Radix select of the threshold T, the k-th largest non-zero key (0 when
   // there are fewer than k), and how many keys equal to T are taken.
   auto histAt = [&](int64_t which, Value bin) {
-    return kb.add(kb.idx(kWarps + which * kRadixBins), bin);
+    return kb.add(kb.idx(e.warps() + which * kRadixBins), bin);
   };
   auto resAt = [&](int64_t which, int64_t field) {
-    return kb.idx(kWarps + 2 * kRadixBins + 2 * which + field);
+    return kb.idx(e.warps() + 2 * kRadixBins + 2 * which + field);
   };
   kb.ifThen(kb.cmp(CmpIPredicate::ult, tid, kb.idx(kRadixBins)),
             [&] { kb.store(ci(0), scratch, histAt(0, tid)); });
@@ -910,7 +936,7 @@ static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
   int64_t g = bs.getGroupSize();
   int64_t block = bs.getBlockSize(), ps = bs.getPoolStride(), pk = bs.getPoolKernel(),
           pad = bs.getPoolPadding();
-  int64_t chunkEntries = ps * kThreads + pk;
+  int64_t chunkEntries = ps * kUnfusedThreads + pk;
   Type f32 = Float32Type::get(op->getContext());
   Type i32 = IntegerType::get(op->getContext(), 32);
 
@@ -936,13 +962,13 @@ static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
                                          "(else one block does it all)");
   kb.addSize("split_slots", "rows of the split workspace: tokens * kv_heads * splits when "
                             "splits > 1, else 0 (unused)");
-  if (failed(kb.requireThreads(op, kThreads)))
+  if (failed(kb.requireThreads(op, kUnfusedThreads)))
     return failure();
   kb.setGrid(GridDim::scaled("tokens", kvh, 1), GridDim::scaled("splits", 1, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Emitter e{kb, b, loc};
+  Emitter e{kb, b, loc, kb.threads()};
   Stage1 st(kb, e, keys, h, d, g, bs.getEffectiveScale(), prm);
   st.kArgStats = partML;
   Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
@@ -1006,7 +1032,7 @@ static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
       Value rowOut = kb.mul(pairIdx, kb.arg(maxBlocks));
       Value nOwn = kb.add(kb.div(st.pos, kb.idx(block)), kb.idx(1));
       Value nWrite = e.minIdx(nOwn, kb.arg(maxBlocks));
-      e.loop(kb.idx(0), nWrite, kb.idx(kThreads), {}, [&](Value j0, ValueRange) {
+      e.loop(kb.idx(0), nWrite, kb.idx(e.threads), {}, [&](Value j0, ValueRange) {
         Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
         // Three of a thread's entries (48 loads) in flight at once: this
         // block pools the whole sequence alone (all five spill).
@@ -1017,13 +1043,13 @@ static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
         e.barrier();
         Value j = kb.add(j0, tid);
         kb.ifThen(kb.cmp(CmpIPredicate::ult, j, nWrite), [&] {
-          kb.store(st.pooled(pc, ps, pk), kb.arg(out), kb.add(rowOut, j));
+          kb.store(st.pooled(pc, tid, ps, pk), kb.arg(out), kb.add(rowOut, j));
         });
         e.barrier();
         return SmallVector<Value>{};
       });
       // Blocks past the query's own block.
-      e.loop(kb.add(nWrite, tid), kb.arg(maxBlocks), kb.idx(kThreads), {},
+      e.loop(kb.add(nWrite, tid), kb.arg(maxBlocks), kb.idx(e.threads), {},
              [&](Value j, ValueRange) {
                kb.store(kb.f32(kNegInf), kb.arg(out), kb.add(rowOut, j));
                return SmallVector<Value>{};
@@ -1053,14 +1079,14 @@ static LogicalResult buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
   kb.addSize("tokens", "number of query tokens");
   unsigned batch = kb.addSize("batch", "number of sequences");
   unsigned maxBlocks = kb.addSize("max_blocks", "last dimension of scores");
-  if (failed(kb.requireThreads(op, kThreads)))
+  if (failed(kb.requireThreads(op, kUnfusedThreads)))
     return failure();
   kb.setGrid(GridDim::scaled("tokens", kvh, 1));
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Emitter e{kb, b, loc};
-  Value scratch = kb.addWorkgroupBuffer(i32, kSelectScratch, 16);
+  Emitter e{kb, b, loc, kb.threads()};
+  Value scratch = kb.addWorkgroupBuffer(i32, selectScratch(e.warps()), 16);
   Value tid = kb.threadId();
   Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
   Value token = kb.div(kb.blockId(), kb.idx(kvh));
@@ -1085,7 +1111,7 @@ static LogicalResult buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
         kb.store(arith::IndexCastOp::create(b, loc, i32, j), kb.arg(out), kb.add(rowOut, rank));
       },
       scratch, tid, warp, lane);
-  e.loop(kb.add(taken, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
+  e.loop(kb.add(taken, tid), kb.idx(kSel), kb.idx(e.threads), {}, [&](Value r, ValueRange) {
     kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r));
     return SmallVector<Value>{};
   });
@@ -1208,9 +1234,10 @@ public:
         qt(cast<RankedTensorType>(fs.getQuery().getType())), keys(fs.getKeys().getType()),
         kvh(keys.getKvHeads()), g(fs.getGroupSize()), block(fs.getBlockSize()),
         ps(fs.getPoolStride()), pk(fs.getPoolKernel()), pad(fs.getPoolPadding()),
-        kSel(fs.getTopk() + fs.getLocalBlocks()), kc(std::min<int64_t>(kSel, kThreads)),
-        chunkEntries(ps * kThreads + pk), f32(Float32Type::get(fs.getContext())),
-        i32(IntegerType::get(fs.getContext(), 32)), e{kb, kb.builder(), kb.getLoc()},
+        kSel(fs.getTopk() + fs.getLocalBlocks()), chunkBlocks(chunkBlocksFor(kb.threads())),
+        blocksPerThread(chunkBlocks / kb.threads()), kc(std::min<int64_t>(kSel, chunkBlocks)),
+        chunkEntries(ps * chunkBlocks + pk), f32(Float32Type::get(fs.getContext())),
+        i32(IntegerType::get(fs.getContext(), 32)), e{kb, kb.builder(), kb.getLoc(), kb.threads()},
         st(kb, e, keys, qt.getDimSize(1), qt.getDimSize(2), g, fs.getEffectiveScale(), prm) {}
 
   void emit();
@@ -1239,6 +1266,8 @@ private:
   sala::CompressedKeysType keys;
   const int64_t kvh, g, block, ps, pk, pad;
   const int64_t kSel;         // blocks selected
+  const int64_t chunkBlocks;     // blocks of a phase B unit
+  const int64_t blocksPerThread; // of the chunk's blocks
   const int64_t kc;           // candidates a chunk keeps
   const int64_t chunkEntries; // pooled entries of a chunk
   Type f32, i32;
@@ -1289,16 +1318,16 @@ void FusedSelectEmitter::emit() {
   st.kArgStats = p.partML;
   st.pieces = 2; // 4 spill at the 128 registers of 512 threads
   pc = kb.addWorkgroupBuffer(f32, chunkEntries);
-  keysW = kb.addWorkgroupBuffer(i32, kThreads);
+  keysW = kb.addWorkgroupBuffer(i32, chunkBlocks);
   staged = kb.addWorkgroupBuffer(i32, kFinalStaged, 16);
   stagedIndex = kb.addWorkgroupBuffer(i32, kFinalStaged, 16);
-  scratch = kb.addWorkgroupBuffer(i32, kSelectScratch, 16);
+  scratch = kb.addWorkgroupBuffer(i32, selectScratch(e.warps()), 16);
   claim = kb.addWorkgroupBuffer(i32, 1);
   flag = kb.addWorkgroupBuffer(i32, 1);
   tid = st.tid;
   nSplits = kb.arg(p.splits);
   pairs = kb.mul(kb.arg(prm.tokens), kb.idx(kvh));
-  maxChunks = kb.div(kb.add(kb.arg(p.maxBlocks), kb.idx(kThreads - 1)), kb.idx(kThreads));
+  maxChunks = kb.div(kb.add(kb.arg(p.maxBlocks), kb.idx(chunkBlocks - 1)), kb.idx(chunkBlocks));
   skipBelow = fs.getUnusedBelowSeqLen();
 
   // Phase A, unit (pair, split). Units are claimed from a ticket, so every
@@ -1367,23 +1396,29 @@ void FusedSelectEmitter::chunkUnit(Value u) {
   Value own = kb.div(st.pos, kb.idx(block));
   Value nCand = e.minIdx(kb.add(own, kb.idx(1)), kb.arg(p.maxBlocks));
   Value nChunks = kb.select(pr.live,
-                            kb.div(kb.add(nCand, kb.idx(kThreads - 1)), kb.idx(kThreads)),
+                            kb.div(kb.add(nCand, kb.idx(chunkBlocks - 1)), kb.idx(chunkBlocks)),
                             kb.idx(0));
   kb.ifThen(kb.cmp(CmpIPredicate::ult, c, nChunks), [&] {
     waitForCount(kb, e, kb.arg(p.counters), kb.mul(pr.index, kb.idx(2)), nSplits);
     st.mergeSplits(nSplits, [&](Value sp, Value head) { return statAt(pr, sp, head); });
     e.barrier(); // publishes mAll/lAll
     kb.ifThen(e.lnot(pr.stored), [&] { st.loadQuery(); }); // for recomputed scores
-    Value j0 = kb.mul(c, kb.idx(kThreads));
+    Value j0 = kb.mul(c, kb.idx(chunkBlocks));
     Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
-    // Three entries (48 loads) in flight: the registers of 16 warps allow no more.
-    st.chunkProbs(e0, pr.visible, pc, chunkEntries, pr.stored, 3,
+    // Three entries (48 loads) a thread in flight at 16 warps, what their
+    // registers allow; fewer warps have more registers for more.
+    int64_t inFlight = std::max<int64_t>(1, 3 * kChunkBlocks / e.threads);
+    st.chunkProbs(e0, pr.visible, pc, chunkEntries, pr.stored, inFlight,
                   [&](Value i, int64_t hh) { return kb.load(kb.arg(p.partS), wsAt(pr, i, hh)); });
     e.barrier();
-    Value j = kb.add(j0, tid);
-    Value key = blockKey(e, st.pooled(pc, ps, pk), j, own, fs.getInitBlocks(),
-                         fs.getLocalBlocks());
-    kb.store(kb.select(kb.cmp(CmpIPredicate::ult, j, nCand), key, e.i32(0)), keysW, tid);
+    // Thread t pools and keys the chunk's blocks t, t + threads, ...
+    for (int64_t r = 0; r < blocksPerThread; ++r) {
+      Value local = kb.add(tid, kb.idx(r * e.threads));
+      Value j = kb.add(j0, local);
+      Value key = blockKey(e, st.pooled(pc, local, ps, pk), j, own, fs.getInitBlocks(),
+                           fs.getLocalBlocks());
+      kb.store(kb.select(kb.cmp(CmpIPredicate::ult, j, nCand), key, e.i32(0)), keysW, local);
+    }
     e.barrier();
     keepChunkBest(pr, c, j0, nChunks);
   });
@@ -1399,7 +1434,7 @@ void FusedSelectEmitter::keepChunkBest(const Pair &pr, Value c, Value j0, Value 
   Value single = kc == kSel ? kb.cmp(CmpIPredicate::eq, nChunks, kb.idx(1))
                             : arith::ConstantOp::create(b, loc, b.getBoolAttr(false)).getResult();
   Value taken = selectBest(
-      e, kb.idx(kThreads), kc, 1, /*cacheKeys=*/false,
+      e, kb.idx(chunkBlocks), kc, blocksPerThread, /*cacheKeys=*/false,
       [&](Value pos) { return kb.load(keysW, pos); },
       [&](Value pos, Value rank) {
         Value blk = arith::IndexCastOp::create(b, loc, i32, kb.add(j0, pos));
@@ -1411,7 +1446,7 @@ void FusedSelectEmitter::keepChunkBest(const Pair &pr, Value c, Value j0, Value 
         });
       },
       scratch, tid, st.warp, st.lane);
-  e.loop(kb.add(taken, tid), kb.idx(kc), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
+  e.loop(kb.add(taken, tid), kb.idx(kc), kb.idx(e.threads), {}, [&](Value r, ValueRange) {
     kb.ifThen(single, [&] { kb.store(e.i32(-1), kb.arg(p.out), kb.add(rowOut, r)); });
     kb.ifThen(e.lnot(single), [&] {
       Value at = kb.add(candBase, kb.mul(r, kb.idx(2)));
@@ -1442,7 +1477,7 @@ void FusedSelectEmitter::finalSelection(const Pair &pr, Value nChunks) {
   // thread in registers (more are read again at each pass), and the winners'
   // indices come without another round trip to global memory (3.9-4.5 -> 3.5
   // us for the final selection).
-  e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(kThreads), {},
+  e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(e.threads), {},
          [&](Value pos, ValueRange) {
     Value two = kb.loadVector(kb.arg(p.cand), kb.add(candRow, kb.mul(pos, kb.idx(2))), 2, 8);
     kb.store(vector::ExtractOp::create(b, loc, two, ArrayRef<int64_t>{0}), staged, pos);
@@ -1466,13 +1501,13 @@ void FusedSelectEmitter::finalSelection(const Pair &pr, Value nChunks) {
     return r.getResult(0);
   };
   Value n = selectBest(
-      e, all, kSel, 4, /*cacheKeys=*/true,
+      e, all, kSel, std::max<int64_t>(1, kFinalPerRound / e.threads), /*cacheKeys=*/true,
       [&](Value pos) { return candidate(staged, pos, 0); },
       [&](Value pos, Value rank) {
         kb.store(candidate(stagedIndex, pos, 1), kb.arg(p.out), kb.add(rowOut, rank));
       },
       scratch, tid, st.warp, st.lane);
-  e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(kThreads), {}, [&](Value r, ValueRange) {
+  e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(e.threads), {}, [&](Value r, ValueRange) {
     kb.store(e.i32(-1), kb.arg(p.out), kb.add(rowOut, r));
     return SmallVector<Value>{};
   });
@@ -1498,6 +1533,25 @@ void FusedSelectEmitter::resetTickets() {
 
 } // namespace
 
+/// The fused selection takes any whole number of warps from 4 to 32 (its
+/// kernel_config), with the selected blocks at most half a chunk's: a chunk
+/// of C >= 512 blocks (chunkBlocksFor) keeps min(selected, C) candidates, and the
+/// candidates of all chunks must fit the max_blocks rows of their workspace
+/// (n chunks keep n * selected <= (n - 1) * C + 1 of them).
+static LogicalResult checkFusedSelectThreads(sala::FusedSparseSelectOp fs, int64_t threads) {
+  if (threads % 32 != 0 || threads < 128 || threads > 32 * kMaxWarps)
+    return fs.emitOpError() << "kernel_config threads = " << threads
+                            << ": the fused selection needs a multiple of 32 from 128 to "
+                            << 32 * kMaxWarps;
+  int64_t selected = fs.getTopk() + fs.getLocalBlocks();
+  int64_t chunk = chunkBlocksFor(threads);
+  if (2 * selected > chunk)
+    return fs.emitOpError() << "selects " << selected << " blocks (topk + local_blocks), more "
+                            << "than half of the " << chunk << " blocks of a chunk ("
+                            << threads << " threads)";
+  return success();
+}
+
 static LogicalResult buildFusedSparseSelectKernel(Operation *op, KernelBuilder &kb) {
   auto fs = cast<sala::FusedSparseSelectOp>(op);
   auto qt = cast<RankedTensorType>(fs.getQuery().getType());
@@ -1506,7 +1560,7 @@ static LogicalResult buildFusedSparseSelectKernel(Operation *op, KernelBuilder &
   FusedSelectParams params = declareFusedSelectParams(
       kb, prm, keys.getKvHeads(), fs.getGroupSize(), fs.getTopk() + fs.getLocalBlocks(),
       IntegerType::get(op->getContext(), 32), Float32Type::get(op->getContext()));
-  if (failed(kb.requireThreads(op, kThreads)))
+  if (failed(checkFusedSelectThreads(fs, kb.threads())))
     return failure();
   kb.setGrid(GridDim::scaled("tokens", keys.getKvHeads(), 1),
              GridDim::scaled("select_splits", 1, 1));

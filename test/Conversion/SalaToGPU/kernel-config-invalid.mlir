@@ -66,3 +66,25 @@ func.func @tile_without_stages(%q: !q, %z: !q) -> !q {
   %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, tile = 64>} : !q
   return %g : !q
 }
+
+// -----
+
+// The fused selection takes 4 to 32 warps, with at most half of a chunk's
+// blocks (at least 512) selected.
+!q = tensor<?x32x128xbf16>
+!ck = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @select_threads(%q: !q, %k: !ck, %kt: tensor<?x?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> tensor<?x2x96xi32> {
+  // expected-error @+1 {{'sala.fused_sparse_select' op kernel_config threads = 96: the fused selection needs a multiple of 32 from 128 to 1024}}
+  %b = sala.fused_sparse_select %q, %k[%kt] lens(%cu, %lens) {block_size = 64, group_size = 16, init_blocks = 1, local_blocks = 32, pool_kernel = 5, pool_padding = 1, pool_stride = 4, topk = 64, sala.kernel_config = #sala.kernel_config<threads = 96, min_blocks_per_sm = 0, max_registers = 0>} : !q, !ck -> tensor<?x2x96xi32>
+  return %b : tensor<?x2x96xi32>
+}
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+!ck = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @select_chunk(%q: !q, %k: !ck, %kt: tensor<?x?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> tensor<?x2x332xi32> {
+  // expected-error @+1 {{'sala.fused_sparse_select' op selects 332 blocks (topk + local_blocks), more than half of the 512 blocks of a chunk (256 threads)}}
+  %b = sala.fused_sparse_select %q, %k[%kt] lens(%cu, %lens) {block_size = 64, group_size = 16, init_blocks = 1, local_blocks = 32, pool_kernel = 5, pool_padding = 1, pool_stride = 4, topk = 300, sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 255>} : !q, !ck -> tensor<?x2x332xi32>
+  return %b : tensor<?x2x332xi32>
+}

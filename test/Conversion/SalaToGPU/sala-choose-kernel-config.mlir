@@ -22,6 +22,14 @@ func.func @f(%q: !q, %z: !q, %q8: !q8, %kv: !kv, %kv4: !kv4, %pt: tensor<?x?xi32
   return %g, %s, %d4, %d : !q, !q, !q8, !q
 }
 
+!ck = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @select(%q: !q, %k: !ck, %kt: tensor<?x?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>)
+    -> (tensor<?x2x96xi32>, tensor<?x2x332xi32>) {
+  %a = sala.fused_sparse_select %q, %k[%kt] lens(%cu, %lens) {block_size = 64, group_size = 16, init_blocks = 1, local_blocks = 32, pool_kernel = 5, pool_padding = 1, pool_stride = 4, topk = 64} : !q, !ck -> tensor<?x2x96xi32>
+  %b = sala.fused_sparse_select %q, %k[%kt] lens(%cu, %lens) {block_size = 64, group_size = 16, init_blocks = 1, local_blocks = 32, pool_kernel = 5, pool_padding = 1, pool_stride = 4, topk = 300} : !q, !ck -> tensor<?x2x332xi32>
+  return %a, %b : tensor<?x2x96xi32>, tensor<?x2x332xi32>
+}
+
 // Elementwise: 256 threads, no occupancy asked.
 // CHECK: sala.sigmoid_gate {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0>
 // Stage 2: every register ptxas wants (2 blocks a SM), and the split rule.
@@ -43,5 +51,17 @@ func.func @f(%q: !q, %z: !q, %q8: !q8, %kv: !kv, %kv4: !kv4, %pt: tensor<?x?xi32
 // GPU-SAME: sala.config = {max_registers = 255 : i64, min_blocks_per_sm = 0 : i64, split_rule = {blocks_per_sm = 2 : i64, few_pairs_max_splits = 24 : i64, max_splits = 16 : i64, min_tiles_per_split = 4 : i64, sms = 132 : i64}, stages = 1 : i64, threads = 128 : i64, tile = 64 : i64}
 // GPU-LABEL: gpu.func @sala_dense_attention_p64_h32_d128_bf16
 // GPU-SAME: nvvm.minctasm = 3 : i32
+
+// The fused selection: 8 warps with every register they want (16 warps had
+// 128 and spilled on most chips); a chunk of its blocks must hold twice the
+// selected ones, so 332 selected take 672 threads and what registers that
+// leaves them (65536 / 672, rounded down to 8).
+// CHECK-LABEL: func.func @select
+// CHECK: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 255>
+// CHECK: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 672, min_blocks_per_sm = 0, max_registers = 96>
+// GPU-LABEL: gpu.func @sala_fused_sparse_select_k32_s16_b64_k64_i1_l32_h32_d128_bf16
+// GPU-SAME: known_block_size = array<i32: 256, 1, 1>
+// GPU-LABEL: gpu.func @sala_fused_sparse_select_k32_s16_b64_k300_i1_l32_h32_d128_bf16
+// GPU-SAME: known_block_size = array<i32: 672, 1, 1>
 
 // BADSMS: sala-choose-kernel-config: sms must be in [1, 65535], got 0

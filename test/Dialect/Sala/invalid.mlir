@@ -1273,6 +1273,17 @@ func.func @fused_select_bad_count(%q: tensor<?x32x128xbf16>, %k1: !k1, %pt: tens
 
 // -----
 
+// The fused selection keeps at most 512 blocks (its kernel's chunks keep the
+// best of theirs on chip); sala-fuse-sparse-select leaves more unfused.
+!k1 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
+func.func @fused_select_too_many(%q: tensor<?x32x128xbf16>, %k1: !k1, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x2x513xi32> {
+  // expected-error @+1 {{'sala.fused_sparse_select' op selects 513 blocks (topk + local_blocks); the fused selection takes at most 512 (leave larger selections unfused)}}
+  %sel = sala.fused_sparse_select %q, %k1[%pt] lens(%cu, %l) {block_size = 64, group_size = 16, pool_kernel = 5, pool_stride = 4, pool_padding = 1, topk = 481, init_blocks = 1, local_blocks = 32} : tensor<?x32x128xbf16>, !k1 -> tensor<?x2x513xi32>
+  return %sel : tensor<?x2x513xi32>
+}
+
+// -----
+
 !k1 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 128, element_type = bf16>
 func.func @fused_select_bad_heads(%q: tensor<?x32x128xbf16>, %k1: !k1, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x4x96xi32> {
   // expected-error @+1 {{'sala.fused_sparse_select' op result has 4 KV heads but the compressed keys have 2}}

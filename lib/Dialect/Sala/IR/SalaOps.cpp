@@ -286,6 +286,10 @@ LogicalResult FusedSparseSelectOp::verify() {
       failed(verifySelection(*this, s64(getBlockSize()), s64(getTopk()),
                              s64(getInitBlocks()), s64(getLocalBlocks()), blocks)))
     return failure();
+  if (int64_t selected = getTopk() + getLocalBlocks(); selected > kMaxSelected)
+    return emitOpError() << "selects " << selected << " blocks (topk + local_blocks); the "
+                         << "fused selection takes at most " << kMaxSelected
+                         << " (leave larger selections unfused)";
   return success();
 }
 

@@ -9,7 +9,8 @@
 //
 // The pair is fused only when it is one chain: the scores have no other user,
 // both ops see the same batch (cu_seqlens_q and seq_lens values) and block
-// size, and stage 1 uses the exact softmax (the K2 option has no fused form).
+// size, stage 1 uses the exact softmax (the K2 option has no fused form), and
+// it selects at most FusedSparseSelectOp::kMaxSelected blocks.
 // The fused op takes stage 1's place: top-k is pure, so nothing that writes
 // the compressed keys can sit between the read and its replacement.
 //
@@ -32,7 +33,8 @@ void fuse(BlockScoresOp bs) {
     return;
   auto tk = dyn_cast<TopkBlocksOp>(*bs.getScores().getUsers().begin());
   if (!tk || tk.getCuSeqlensQ() != bs.getCuSeqlensQ() || tk.getSeqLens() != bs.getSeqLens() ||
-      tk.getBlockSize() != bs.getBlockSize())
+      tk.getBlockSize() != bs.getBlockSize() ||
+      tk.getTopk() + tk.getLocalBlocks() > FusedSparseSelectOp::kMaxSelected)
     return;
   OpBuilder b(bs);
   auto fused = FusedSparseSelectOp::create(

@@ -232,7 +232,9 @@ def Sala_FusedSparseSelectOp : Sala_Op<"fused_sparse_select", [Sala_SpecialisedK
     `[token, kv_head]`, the `topk + local_blocks` selected blocks in ascending
     order, `-1` padded. The per-block scores are never materialised: one kernel
     streams the compressed keys once, pools and selects on chip, and hands its
-    indices to stage 2.
+    indices to stage 2. It selects at most 512 blocks (`topk + local_blocks`):
+    its kernel keeps the best of every chunk of blocks on chip, and the fusion
+    leaves a larger selection unfused.
 
     ```mlir
     %sel = sala.fused_sparse_select %q, %k1[%k1_pages] lens(%cu_q, %lens)
@@ -263,6 +265,8 @@ def Sala_FusedSparseSelectOp : Sala_Op<"fused_sparse_select", [Sala_SpecialisedK
     /// the same `dense_len` T > 0 (which ignores the selection of sequences
     /// shorter than T): T, so that the kernel may skip those sequences; else 0.
     int64_t getUnusedBelowSeqLen();
+    /// The most blocks (topk + local_blocks) the fused op selects.
+    static constexpr int64_t kMaxSelected = 512;
   }];
 }
 
