@@ -331,6 +331,9 @@ llvm::MapVector<StringRef, std::pair<int, Location>> unlowered(ModuleOp module) 
 int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
   if (emit.getNumOccurrences())
     return fail("--emit does not apply to --print-kernel-plan");
+  if (cl::Option *o = firstGiven({&noFuse, &strict, &listKernels}))
+    return fail("--" + o->ArgStr + " does not apply to --print-kernel-plan (it plans the "
+                "step with and without fusion)");
   if (mode == "prefill")
     return fail("--print-kernel-plan plans a decode step; --mode=prefill is not "
                 "supported");
@@ -364,6 +367,7 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
   for (auto [module, fuse] : {std::pair{*unfused, false}, std::pair{*fused, true}}) {
     PassManager pm(&ctx);
     GpuTarget target;
+    target.chip = chip; // the kernel configs (shared memory a block) depend on it
     target.sms = gpu->sms;
     buildSalaToKernelsPipeline(pm, fuse, target);
     if (failed(pm.run(module)))
@@ -488,6 +492,11 @@ int main(int argc, char **argv) {
   SourceMgrDiagnosticHandler diagHandler(sm, &ctx);
   if (printPlan)
     return printPlanMain(ctx, sm);
+  // --emit=sala prints the graph before fusion and kernel formation.
+  if (emit == Emit::Sala)
+    if (cl::Option *o = firstGiven({&noFuse, &chip, &strict, &listKernels, &gpuName}))
+      return fail("--" + o->ArgStr + " does not apply to --emit=sala (the graph before "
+                  "fusion and kernels)");
 
   auto loaded = loadInput(ctx, sm);
   if (failed(loaded))

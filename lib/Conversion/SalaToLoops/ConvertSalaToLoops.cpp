@@ -44,12 +44,17 @@ struct ConvertSalaToLoops
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
 
-    // Composite mixers have no loop lowering of their own: they are defined by
-    // their decomposition.
+    // Composite mixers and fused ops have no loop lowering of their own: they
+    // are defined by their decomposition (sala-decompose, sala-unfuse).
     WalkResult composite = module.walk([](Operation *op) {
       if (isa<sala::SparseMixerOp, sala::LinearMixerOp>(op)) {
         op->emitOpError() << "is a composite mixer: run sala-decompose before "
                              "convert-sala-to-loops";
+        return WalkResult::interrupt();
+      }
+      if (isa<sala::FusedSparseSelectOp, sala::FusedSparseAttentionOp, sala::FusedKVUpdateOp,
+              sala::FusedLinearAttentionOp>(op)) {
+        op->emitOpError() << "is a fused op: run sala-unfuse before convert-sala-to-loops";
         return WalkResult::interrupt();
       }
       return WalkResult::advance();

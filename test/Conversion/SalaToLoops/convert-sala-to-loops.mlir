@@ -201,3 +201,13 @@ func.func @composite(%x: tensor<?x2x16xf32>, %pool: !st, %slots: tensor<?xi32>,
       {slopes = array<f64: 1.0, 0.5>} : tensor<?x2x16xf32>, !st
   return %o : tensor<?x2x16xf32>
 }
+
+// -----
+
+// So are fused ops (sala-unfuse expands them back).
+!k1 = !sala.compressed_keys<kernel_size = 32, kernel_stride = 16, page_size = 64, kv_heads = 2, head_dim = 16, element_type = bf16>
+func.func @fused(%q: tensor<?x8x16xbf16>, %k1: !k1, %pt: tensor<?x?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x2x96xi32> {
+  // expected-error @+1 {{'sala.fused_sparse_select' op is a fused op: run sala-unfuse before convert-sala-to-loops}}
+  %sel = sala.fused_sparse_select %q, %k1[%pt] lens(%cu, %l) {block_size = 64, group_size = 4, pool_kernel = 5, pool_stride = 4, pool_padding = 1, topk = 64, init_blocks = 1, local_blocks = 32} : tensor<?x8x16xbf16>, !k1 -> tensor<?x2x96xi32>
+  return %sel : tensor<?x2x96xi32>
+}
