@@ -23,6 +23,12 @@ using namespace salac;
 
 namespace {
 
+/// sm_90 and sm_100 (and their `a` variants): 228 KiB of shared memory an SM,
+/// 65536 registers.
+bool isHopperOrDatacenterBlackwell(StringRef chip) {
+  return chip == "sm_90" || chip == "sm_90a" || chip == "sm_100" || chip == "sm_100a";
+}
+
 /// The split rule of the split-KV attention kernels (SplitRule.h gives the
 /// measurements behind the numbers); only the SM count depends on the GPU.
 sala::SplitRuleAttr splitRule(MLIRContext *ctx, const KernelTarget &t) {
@@ -75,15 +81,21 @@ int64_t fusedKVUpdateThreads(sala::KVCacheType cache) {
   return std::min<int64_t>(1024, std::max<int64_t>(256, row));
 }
 
-/// The fused selection wants ~150-200 registers a thread (ptxas, sm_80 to
-/// sm_120). At 16 warps it had 128 and spilled 4-92 bytes on every chip but
-/// sm_90/sm_100 with SALA's shapes; 8 warps with every register they want
-/// do not spill (ptxas-select.mlir), one block a SM either way. Each chunk of
-/// max(512, threads) blocks keeps the selected count of candidates, which
-/// must be at most half of them (SelectKernels.cpp): more than 256 selected
-/// blocks take more threads, with the registers that leaves them.
+/// The fused selection wants ~150-215 registers a thread (ptxas, sm_80 to
+/// sm_120). At 16 warps it has 128: on sm_90/sm_100 that fits SALA's shapes
+/// (4 bytes spill for its TP=2 shard), elsewhere it spilled 20-92 bytes. 8
+/// warps with every register they want do not spill on any chip
+/// (test/salac/chip-ptxas-*.test), one block a SM either way. On an H100 an
+/// earlier 8-warp version (chunks of 256 blocks) was 2% faster at B=8 128K
+/// and 8% slower at B=1 512K (2026-12-08); until this one (512-block chunks,
+/// more loads in flight) is timed there, sm_90/sm_100 keep 16 warps. Each
+/// chunk keeps the selected count of candidates, which must be at most half
+/// of its blocks (SelectKernels.cpp): more than 256 selected blocks take more
+/// threads, with the registers that leaves them.
 sala::KernelConfigAttr fusedSelectConfig(sala::FusedSparseSelectOp op, const ConfigMaker &config) {
   int64_t selected = op.getTopk() + op.getLocalBlocks();
+  if (isHopperOrDatacenterBlackwell(config.t.chip) && 2 * selected <= 512)
+    return config(512);
   int64_t threads = 2 * selected <= 512 ? 256 : int64_t(llvm::alignTo(2 * selected, 32));
   int64_t registers = std::min<int64_t>(255, (65536 / threads) & ~int64_t(7));
   return config(threads, 0, registers);
@@ -92,7 +104,7 @@ sala::KernelConfigAttr fusedSelectConfig(sala::FusedSparseSelectOp op, const Con
 } // namespace
 
 int64_t salac::maxSharedBytesPerBlock(StringRef chip) {
-  if (chip == "sm_90" || chip == "sm_100")
+  if (isHopperOrDatacenterBlackwell(chip))
     return 227 * 1024;
   if (chip == "sm_80")
     return 163 * 1024;

@@ -3,6 +3,7 @@
 // RUN: salac-opt %s --sala-choose-kernel-config --convert-sala-to-gpu --verify-each | FileCheck %s --check-prefix=GPU
 // RUN: salac-opt %s --sala-choose-kernel-config="chip=sm_86" --verify-each | FileCheck %s --check-prefix=SM86
 // RUN: salac-opt %s --sala-choose-kernel-config="chip=sm_80" --verify-each | FileCheck %s --check-prefix=SM80
+// RUN: salac-opt %s --sala-choose-kernel-config="chip=sm_90a" --verify-each | FileCheck %s --check-prefix=SM90A
 // RUN: not salac-opt %s --sala-choose-kernel-config="sms=0" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADSMS
 
 // sala-choose-kernel-config: the launch policy of every op that has a kernel,
@@ -39,6 +40,7 @@ func.func @select(%q: !q, %k: !ck, %kt: tensor<?x?xi32>, %cu: tensor<?xi32>, %le
 // CHECK: sala.dense_attention {{.*}}#sala.kernel_config<threads = 128, min_blocks_per_sm = 3, max_registers = 0,
 // The chip's opt-in shared memory a block (omitted: sm_90's 232448).
 // SM86: sala.sigmoid_gate {{.*}}#sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, max_shared_bytes = 101376>
+// SM90A: sala.sigmoid_gate {{.*}}#sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0>}
 // SM80: sala.sigmoid_gate {{.*}}#sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, max_shared_bytes = 166912>
 // The GPU's SM count is the split rule's.
 // SMS: sala.fused_sparse_attention {{.*}}split = <sms = 170,
@@ -52,15 +54,19 @@ func.func @select(%q: !q, %k: !ck, %kt: tensor<?x?xi32>, %cu: tensor<?xi32>, %le
 // GPU-LABEL: gpu.func @sala_dense_attention_p64_h32_d128_bf16
 // GPU-SAME: nvvm.minctasm = 3 : i32
 
-// The fused selection: 8 warps with every register they want (16 warps had
-// 128 and spilled on most chips); a chunk of its blocks must hold twice the
-// selected ones, so 332 selected take 672 threads and what registers that
-// leaves them (65536 / 672, rounded down to 8).
+// The fused selection: 16 warps on sm_90/sm_100 (128 registers fit there),
+// elsewhere 8 warps with every register they want (at 16 they spilled); a
+// chunk of its blocks must hold twice the selected ones, so 332 selected take
+// 672 threads and what registers that leaves them (65536 / 672, rounded down
+// to 8).
 // CHECK-LABEL: func.func @select
-// CHECK: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 255>
+// CHECK: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 512, min_blocks_per_sm = 0, max_registers = 0>
 // CHECK: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 672, min_blocks_per_sm = 0, max_registers = 96>
+// SM86-LABEL: func.func @select
+// SM86: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 255, max_shared_bytes = 101376>
+// SM86: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 672, min_blocks_per_sm = 0, max_registers = 96, max_shared_bytes = 101376>
 // GPU-LABEL: gpu.func @sala_fused_sparse_select_k32_s16_b64_k64_i1_l32_h32_d128_bf16
-// GPU-SAME: known_block_size = array<i32: 256, 1, 1>
+// GPU-SAME: known_block_size = array<i32: 512, 1, 1>
 // GPU-LABEL: gpu.func @sala_fused_sparse_select_k32_s16_b64_k300_i1_l32_h32_d128_bf16
 // GPU-SAME: known_block_size = array<i32: 672, 1, 1>
 

@@ -20,7 +20,7 @@ func.func @f(%q: !q, %k: !ck, %kt: tensor<?x?xi32>, %cu: tensor<?xi32>, %lens: t
 // CHECK-NOT: workgroup(
 // CHECK: gpu.func @[[K]](
 // CHECK-NOT: workgroup(
-// CHECK-SAME: shared_bytes = 54516
+// CHECK-SAME: shared_bytes = 55572
 // CHECK: memref.get_global @[[K]]_dynamic_shared
 // CHECK: memref.view {{.*}} to memref<
 
