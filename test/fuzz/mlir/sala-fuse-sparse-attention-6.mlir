@@ -1,0 +1,11 @@
+
+!kv = !sala.kv_cache<page_size = 64, kv_heads = 2, head_dim = 16, element_type = bf16>
+!q = tensor<?x8x16xbf16>
+
+func.func @write_between(%q: !q, %kv: !kv, %pt: tensor<?x?xi32>, %sel: tensor<?x2x96xi32>, %k: tensor<?x2x16xbf16>, %cu: tensor<?xi32>, %lens: tensor<?xi32>) -> !q {
+  %s = sala.sparse_attention %q, %kv[%pt], %sel lens(%cu, %lens) {block_size = 64} : !q, !kv, tensor<?x2x96xi32> -> !q
+  sala.kv_append %k, %k into %kv[%pt] lens(%cu, %lens) : tensor<?x2x16xbf16>, !kv
+  %d = sala.dense_attention %q, %kv[%pt] lens(%cu, %lens) : !q, !kv -> !q
+  %m = sala.length_select %d, %s lens(%cu, %lens) {threshold = 8192} : !q
+  return %m : !q
+}

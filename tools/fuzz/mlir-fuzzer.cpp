@@ -1,0 +1,52 @@
+//===- mlir-fuzzer.cpp - libFuzzer target: sala blocks through the graph ---===//
+//
+// Any bytes as a .mlir file, the way salac and salac-opt take one: the input
+// depth guard, the parser, the verifiers (sala, func, arith, tensor), then
+// the graph passes, verified after each: sala-decompose, the four fusions
+// and sala-unfuse. An error or a module, never a crash, a hang or unbounded
+// memory (scripts/fuzz.sh builds and runs it).
+//
+//===----------------------------------------------------------------------===//
+#include "salac/Dialect/Sala/IR/SalaDialect.h"
+#include "salac/Dialect/Sala/Transforms/Passes.h"
+#include "salac/Model/InputDepth.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <cstddef>
+#include <cstdint>
+
+using namespace mlir;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  llvm::StringRef text(reinterpret_cast<const char *>(data), size);
+  if (salac::lineNestedDeeperThan(text, salac::InputSyntax::Mlir))
+    return 0; // salac refuses it with one line, before the recursive parser
+  // A fresh context an input: nothing one input interns is kept for the next.
+  DialectRegistry registry;
+  registry.insert<salac::sala::SalaDialect, func::FuncDialect, arith::ArithDialect,
+                  tensor::TensorDialect>();
+  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
+  ctx.loadAllAvailableDialects();
+  ctx.printOpOnDiagnostic(false);
+  ctx.getDiagEngine().registerHandler([](Diagnostic &) { return success(); });
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &ctx);
+  if (!module)
+    return 0;
+  PassManager pm(&ctx);
+  pm.enableVerifier(true);
+  pm.addPass(salac::sala::createSalaDecompose());
+  pm.addPass(salac::sala::createSalaFuseKVAccess());
+  pm.addPass(salac::sala::createSalaFuseSparseSelect());
+  pm.addPass(salac::sala::createSalaFuseSparseAttention());
+  pm.addPass(salac::sala::createSalaFuseLinear());
+  pm.addPass(salac::sala::createSalaUnfuse());
+  (void)pm.run(*module);
+  return 0;
+}
