@@ -157,9 +157,41 @@ class StepInputs:
                               3.0 if n == "gate" else 1.0).to(t.dtype))
 
 
-def reference_layer(torch, pkg, plan, inputs, written_before):
+def tie_aware_selection(torch, kernel_sel, inputs, stats, *, block_size, init_blocks,
+                        local_blocks, dense_len):
+    """R.sparse_mixer's choose_selection for a check of the kernel's
+    selection kernel_sel ([T, G, K] int32, as the step left it): its rows
+    are classified against the reference's (opcases.grid.classify_selection,
+    counts merged into `stats`); when every differing row differs only
+    between blocks whose float64 scores tie within rounding, stage 2's
+    reference attends over the kernel's blocks, else over its own (and the
+    output check reports the difference). Rows of sequences shorter than
+    dense_len take the dense path and may be left unwritten by a selection
+    specialised on it: they are the reference's."""
+    from salac import reference as R
+    from salac.opcases import grid
+
+    def choose(scores, ref_sel):
+        ksel = kernel_sel.to(device=ref_sel.device, dtype=ref_sel.dtype).clone()
+        cu = inputs["cu_seqlens_q"].to(ref_sel.device).long()
+        lens = inputs["seq_lens"].to(ref_sel.device).long()
+        short = torch.repeat_interleave(lens, cu[1:] - cu[:-1]) < dense_len
+        ksel[short] = ref_sel[short]
+        pos = R.token_positions(inputs["cu_seqlens_q"], inputs["seq_lens"], ref_sel.device)
+        st = grid.classify_selection(ksel, ref_sel, scores, None, pos, block_size=block_size,
+                                     init_blocks=init_blocks, local_blocks=local_blocks)
+        grid.merge_selection_stats(stats, st)
+        return ksel if st["mismatch"] == 0 else ref_sel
+    return choose
+
+
+def reference_layer(torch, pkg, plan, inputs, written_before, kernel_selection=None,
+                    selection_stats=None):
     """{name: (expected, tolerance)} for a layer's output and what it writes,
-    from its inputs and its caches/state before the step."""
+    from its inputs and its caches/state before the step. For a sparse layer
+    with kernel_selection (the selection the step's kernel made), stage 2's
+    reference attends over it where it differs from the reference's only at
+    ties (tie_aware_selection; counts in selection_stats)."""
     from salac import reference as R
     at = attributes_by_op(pkg, plan)
     a = dict(inputs)
@@ -196,20 +228,30 @@ def reference_layer(torch, pkg, plan, inputs, written_before):
         return {"output": (o, tol), "state": (state, TOL_STATE if fused else TOL_ROUNDED)}
     if plan.kind == "sparse":
         ck = next(x for x in plan.arguments if x.type == "compressed_keys").parameters
-        bs = at.get("sala.block_scores", {})
-        tk = at.get("sala.topk_blocks", {})
+        # Stage 1's and top-k's attributes: of their kernels, or of the fused
+        # selection, which carries both.
+        fs = at.get("sala.fused_sparse_select", {})
+        bs = at.get("sala.block_scores", fs)
+        tk = at.get("sala.topk_blocks", fs)
         ls = at.get("sala.length_select", {})
         fa = at.get("sala.fused_sparse_attention", {})
         block = tk.get("block_size", bs.get("block_size", 64))
+        dense_len = fa.get("dense_len", ls.get("threshold", 8192))
+        choose = None
+        if kernel_selection is not None:
+            choose = tie_aware_selection(
+                torch, kernel_selection, a, selection_stats if selection_stats is not None else {},
+                block_size=block, init_blocks=tk.get("init_blocks", 1),
+                local_blocks=tk.get("local_blocks", 32), dense_len=dense_len)
         o = R.sparse_mixer(
             a["query"], a["key"], a["value"], a.get("gate"), a["k_cache"], a["v_cache"],
             a["page_table"], a["keys"], a["key_page_table"], a["cu_seqlens_q"],
             a["seq_lens"], kernel1=ck["kernel_size"], stride1=ck["kernel_stride"],
             block_size=block, topk=tk.get("topk", 64),
             window_size=tk.get("local_blocks", 32) * block,
-            init_blocks=tk.get("init_blocks", 1), dense_len=fa.get("dense_len", ls.get("threshold", 8192)),
+            init_blocks=tk.get("init_blocks", 1), dense_len=dense_len,
             pool_kernel=bs.get("pool_kernel", 5), pool_padding=bs.get("pool_padding", 1),
-            scale=bs.get("scale"))
+            scale=bs.get("scale"), choose_selection=choose)
         # kv_append copies rows (exact); compressed keys are means (bf16 rounding).
         return {"output": (o, TOL_BF16), "k_cache": (a["k_cache"], 0.0),
                 "v_cache": (a["v_cache"], 0.0), "keys": (a["keys"], TOL_BF16)}
@@ -240,6 +282,10 @@ def step_case(torch, pkg, plans, batch, a, device, gen, timed=True):
     written = step.written()
     outputs = step.outputs
     temps = {(lay, n): t for lay in step.layers for n, t in step.intermediates(lay).items()}
+    # Each sparse layer's selection (the fused or the top-k kernel's result):
+    # the reference check compares over it where it differs only at ties.
+    selections = {p.layer: t.name for p in plans for t in p.intermediates
+                  if t.op in ("sala.fused_sparse_select", "sala.topk_blocks")}
 
     def save():
         return {(lay, n): t.clone() for lay, n, t in written}
@@ -274,6 +320,7 @@ def step_case(torch, pkg, plans, batch, a, device, gen, timed=True):
         step.run()
         torch.cuda.synchronize()
         eager = snapshot()
+        kernel_sel = {lay: temps[(lay, n)].clone() for lay, n in selections.items()}
         restore(saved)
         g.replay()
         torch.cuda.synchronize()
@@ -290,10 +337,11 @@ def step_case(torch, pkg, plans, batch, a, device, gen, timed=True):
         exact += not diff and not unwritten
 
         if r == 0:  # every layer against the reference, from this round's start
-            worst, checked = {}, {}
+            worst, checked, sel_stats = {}, {}, {}
             for p in plans:
                 before_l = {n: saved[(p.layer, n)] for (lay, n) in saved if lay == p.layer}
-                refs = reference_layer(torch, pkg, p, inp.layers[p.layer], before_l)
+                refs = reference_layer(torch, pkg, p, inp.layers[p.layer], before_l,
+                                       kernel_sel.get(p.layer), sel_stats)
                 for name, (ref, tol) in refs.items():
                     got = eager[(p.layer, name)]
                     res = compare(torch, got, ref, tol)
@@ -308,6 +356,14 @@ def step_case(torch, pkg, plans, batch, a, device, gen, timed=True):
                 torch.cuda.empty_cache()
             row["reference_layers"] = checked
             row["reference_worst"] = worst
+            if sel_stats:
+                row["selection"] = {k: sel_stats[k] for k in
+                                    ("rows", "exact", "tie_explained", "mismatch",
+                                     "max_tie_gap")}
+                if sel_stats["mismatch"]:
+                    problems.append(f"{sel_stats['mismatch']} selection rows differ from the "
+                                    "reference beyond tied scores, e.g. "
+                                    f"{sel_stats['examples'][:2]}")
     row["bit_exact_rounds"] = f"{exact}/{a.step_rounds}"
 
     if timed:
@@ -366,6 +422,11 @@ def step_section(torch, pkg, a, device, gen):
                      f"rounds, reference {ref.get('linear', 0)} linear (worst "
                      f"{worst.get('linear', 0):.1e}) + {ref.get('sparse', 0)} sparse "
                      f"(worst {worst.get('sparse', 0):.1e})")
+            sel = row.get("selection")
+            if sel:
+                line += (f"; selection rows {sel['rows']}: {sel['exact']} exact, "
+                         f"{sel['tie_explained']} tie-explained (gap <= "
+                         f"{sel['max_tie_gap']:.1e}), {sel['mismatch']} mismatches")
         if row.get("speedup"):
             line += (f"; eager {row['eager_us']:.1f} us/step, replay "
                      f"{row['replay_us']:.1f} us/step ({row['speedup']:.2f}x)")

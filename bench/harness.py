@@ -26,8 +26,11 @@ median). `--graph-only` runs just this section, `--no-graph` skips it.
 step -- every mixer of the package, from the manifest's "mixers" section --
 through salac.DecodeStep at batch 1 and 8 (`--step-batches`) over 4K..8K
 cached tokens (`--step-contexts`), eager and replayed from one captured CUDA
-graph: bit-exact between the two, every layer against the float64 reference,
-then microseconds per step for both.
+graph: bit-exact between the two, every layer against the float64 reference
+(a sparse layer's selection row by row: where it differs from the reference's
+only between blocks whose float64 scores tie within rounding, stage 2's
+reference attends over the kernel's blocks), then microseconds per step for
+both.
 Exits 1 on any failed check.
 """
 

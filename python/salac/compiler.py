@@ -33,7 +33,7 @@ def _layers_arg(layers):
     return ",".join(str(n) for n in nums)
 
 
-def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
+def compile(input=None, emit="package", out_dir=None, chip=None, layers=None,
             mode="both", page_size=64, *, lse_k2=False, strict=False, fuse=True, tp=1,
             tp_rank=0, gpu=None, binary=None, timeout=600):
     """Compiles a model config or a sala MLIR file.
@@ -46,7 +46,9 @@ def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
     compiler warnings become CompileWarning. tp, tp_rank: the mixers of one
     tensor-parallel shard (docs/TensorParallel.md); gpu: "h100" or "h200",
     whose SM count the kernels' split rule fills (default h100); fuse=False:
-    salac --no-fuse (the primitive kernels, no fusion passes)."""
+    salac --no-fuse (the primitive kernels, no fusion passes); chip: the
+    target (default sm_90; emit="sala", the graph before kernels, takes
+    none)."""
     # A builtin-shadowing name on purpose: salac.compile is the public API.
     if emit not in EMITS:
         raise ValueError(f"emit must be one of {', '.join(EMITS)}, got {emit!r}")
@@ -63,8 +65,9 @@ def compile(input=None, emit="package", out_dir=None, chip="sm_90", layers=None,
         raise ValueError(f"out_dir is only used with emit='package' (emit={emit!r} "
                          "returns the text)")
     exe = Path(binary) if binary else find_salac_binary()
-    cmd = [str(exe), f"--emit={emit}", f"--chip={chip}", f"--mode={mode}",
-           f"--page-size={page_size}"]
+    cmd = [str(exe), f"--emit={emit}", f"--mode={mode}", f"--page-size={page_size}"]
+    if chip is not None or emit != "sala":
+        cmd.append(f"--chip={chip or 'sm_90'}")
     la = _layers_arg(layers)
     if la is not None:
         cmd.append(f"--layers={la}")

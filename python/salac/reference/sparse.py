@@ -238,12 +238,19 @@ def sparse_mixer(q, k, v, z, k_cache, v_cache, page_table, k1, k1_page_table,
                  cu_seqlens_q, seq_lens, *, k2=None, k2_page_table=None,
                  kernel1=32, stride1=16, kernel2=128, stride2=64, block_size=64,
                  topk=64, window_size=2048, init_blocks=1, dense_len=8192,
-                 pool_kernel=5, pool_padding=1, lse="exact", scale=None):
+                 pool_kernel=5, pool_padding=1, lse="exact", scale=None,
+                 choose_selection=None):
     """The InfLLM-V2 mixer, composed as sala-decompose does: kv_append;
     compress K1 (and K2); dense causal attention for sequences shorter than
     dense_len, else block_scores -> topk_blocks -> sparse_attention (scores
     kept in float64); then * sigmoid(z) when z is given. Caches update in
-    place. Returns [T, H, D] float64."""
+    place. Returns [T, H, D] float64.
+
+    choose_selection(scores, selection), when given, sees the float64 block
+    scores and the reference's selection and returns the blocks stage 2
+    attends over: a check of a kernel whose selection differs from the
+    reference's only between blocks whose scores tie within rounding passes
+    the kernel's, so that the outputs compare over the same blocks."""
     if lse not in ("exact", "k2"):
         raise ValueError(f"sparse_mixer: lse must be 'exact' or 'k2', got {lse!r}")
     if lse == "k2" and k2 is None:
@@ -269,6 +276,8 @@ def sparse_mixer(q, k, v, z, k_cache, v_cache, page_table, k1, k1_page_table,
         sel = topk_blocks(s, cu_seqlens_q, seq_lens, block_size=block_size,
                           topk=topk, init_blocks=init_blocks,
                           local_blocks=window_size // block_size)
+        if choose_selection is not None:
+            sel = choose_selection(s, sel)
         sparse = sparse_attention(q, k_cache, v_cache, page_table, sel,
                                   cu_seqlens_q, seq_lens, block_size=block_size,
                                   scale=scale)
