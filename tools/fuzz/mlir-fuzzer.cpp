@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 using namespace mlir;
 
@@ -33,7 +34,13 @@ using namespace mlir;
 extern "C" const char *__asan_default_options() { return "allow_user_poisoning=0"; }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  llvm::StringRef text(reinterpret_cast<const char *>(data), size);
+  // MLIR's lexer stops at a NUL past the end of its buffer, as salac's and
+  // salac-opt's file buffers have (llvm::MemoryBuffer); libFuzzer's data
+  // has none, and the lexer read on into the heap (reported as an overflow
+  // in memchr after thousands of inputs, when the byte past the end was not
+  // 0). A std::string keeps one.
+  std::string source(reinterpret_cast<const char *>(data), size);
+  llvm::StringRef text(source);
   if (salac::lineNestedDeeperThan(text, salac::InputSyntax::Mlir))
     return 0; // salac refuses it with one line, before the recursive parser
   // A fresh context an input: nothing one input interns is kept for the next.
