@@ -275,6 +275,13 @@ void costSparseStage2(OpT op, const StepSizes &s, Costing &c) {
     pages += groups * p;
     flops += attentionFlops(heads, k, dim);
   }
+  // Each byte once: a sequence's query tokens together need each of its
+  // cached rows (and page entries) at most once per group. Decode's one
+  // token is far below that; a prefill's neighbouring tokens share most of
+  // their blocks, and the bound is the whole cache.
+  int64_t n = s.seqLen();
+  keys = std::min(keys, groups * n);
+  pages = std::min(pages, groups * pagesSpanned(0, n, page));
   c.read("K cache", s.batch * keys * kvRow, op.getCache());
   c.read("V cache", s.batch * keys * kvRow, op.getCache());
   c.read("page_table", s.batch * pages * kIndexBytes, op.getPageTable());

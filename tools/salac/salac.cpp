@@ -106,10 +106,11 @@ cl::opt<bool> listKernels("list-kernels",
                           cl::init(false), cl::cat(salacCat));
 cl::opt<bool> printPlan(
     "print-kernel-plan",
-    cl::desc("Print every kernel launch of one decode step of the model (all its "
-             "mixers, or --layers), before and after fusion: grid, block, shared "
-             "memory, bytes moved, flops and the roofline floor on --gpu, then "
-             "totals per layer kind and per step (sizes: --batch, --context)"),
+    cl::desc("Print every kernel launch of one step of the model (decode, or "
+             "--mode=prefill; all its mixers, or --layers), before and after fusion: "
+             "grid, block, shared memory, bytes moved, flops and the roofline floor on "
+             "--gpu, then totals per layer kind and per step (sizes: --batch, --q-len, "
+             "--context)"),
     cl::init(false), cl::cat(salacCat));
 cl::opt<std::string> gpuName("gpu",
                              cl::desc("GPU the kernels are planned for: its SM count "
@@ -334,15 +335,18 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
   if (cl::Option *o = firstGiven({&noFuse, &strict, &listKernels}))
     return fail("--" + o->ArgStr + " does not apply to --print-kernel-plan (it plans the "
                 "step with and without fusion)");
-  if (mode == "prefill")
-    return fail("--print-kernel-plan plans a decode step; --mode=prefill is not "
-                "supported");
+  // One step: decode (the default) or prefill.
+  if (mode.getNumOccurrences() && mode != "decode" && mode != "prefill")
+    return fail("--print-kernel-plan plans one step: --mode=decode (the default) or "
+                "--mode=prefill, got '" + mode + "'");
+  bool prefill = mode == "prefill";
   std::optional<GpuSpec> gpu = lookupGpu(gpuName);
   if (!gpu)
     return fail("unknown --gpu '" + gpuName + "' (supported: " + supportedGpus() + ")");
   StepSizes sizes;
   sizes.batch = runBatch.getNumOccurrences() ? runBatch.getValue() : 1;
-  sizes.context = runContext.getNumOccurrences() ? runContext.getValue() : 131072;
+  sizes.queryTokens = runQLen.getNumOccurrences() ? runQLen.getValue() : prefill ? 131072 : 1;
+  sizes.context = runContext.getNumOccurrences() ? runContext.getValue() : prefill ? 0 : 131072;
   // Sizes stay far from int64 overflow in bytes and flops; seq_lens are i32.
   constexpr int64_t kMaxBatch = 65536, kMaxContext = (int64_t(1) << 31) - 2;
   if (sizes.batch < 1 || sizes.batch > kMaxBatch)
@@ -351,15 +355,25 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
   if (sizes.context < 0 || sizes.context > kMaxContext)
     return fail("--context must be between 0 and " + llvm::Twine(kMaxContext) +
                 " (seq_lens are i32), got " + llvm::Twine(sizes.context));
+  // A step of up to 1M new tokens a sequence; every length and the token
+  // count stay i32 (cu_seqlens_q, seq_lens).
+  constexpr int64_t kMaxQLen = int64_t(1) << 20, kMaxI32 = (int64_t(1) << 31) - 1;
+  if (sizes.queryTokens < 1 || sizes.queryTokens > kMaxQLen)
+    return fail("--q-len must be between 1 and " + llvm::Twine(kMaxQLen) + ", got " +
+                llvm::Twine(sizes.queryTokens));
+  if (sizes.seqLen() > kMaxI32 || sizes.tokens() > kMaxI32)
+    return fail("--context + --q-len (" + llvm::Twine(sizes.seqLen()) + ") and --batch x "
+                "--q-len (" + llvm::Twine(sizes.tokens()) + ") must be at most " +
+                llvm::Twine(kMaxI32) + " (seq_lens and cu_seqlens_q are i32)");
 
-  mode = "decode";
+  mode = prefill ? "prefill" : "decode";
   auto loaded = loadInput(ctx, sm);
   if (failed(loaded))
     return 1;
   OwningOpRef<ModuleOp> fused = std::move(*loaded);
   auto model = (*fused)->getAttrOfType<StringAttr>("sala.model");
   if (!model)
-    return fail("--print-kernel-plan plans a model's decode step: give a config.json "
+    return fail("--print-kernel-plan plans a model's step: give a config.json "
                 "(or no input for the embedded MiniCPM-SALA config), not a .mlir block");
   if (failed(verify(*fused)))
     return 1;
@@ -386,7 +400,7 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
     return fail("cannot write '" + outputPath + "': " + errorMessage);
   int64_t mixers = llvm::count_if((*unfused).getOps<func::FuncOp>(),
                                   [](func::FuncOp f) { return !f.isExternal(); });
-  std::string title = (model.getValue() + ", one decode step of " + llvm::Twine(mixers) +
+  std::string title = (model.getValue() + ", one " + mode + " step of " + llvm::Twine(mixers) +
                        " mixer" + (mixers == 1 ? "" : "s"))
                           .str();
   printKernelPlan(output->os(), title, sizes, *gpu, *before, *after);
@@ -431,14 +445,17 @@ int main(int argc, char **argv) {
     pageSize.setDescription("KV-cache page size of a model config (default: 64); for "
                             "a .mlir input, checked against the block");
   } else {
-    // --batch and --context also size the kernel plan.
-    for (cl::Option *o : {(cl::Option *)&runBatch, (cl::Option *)&runContext})
+    // --batch, --q-len and --context also size the kernel plan.
+    for (cl::Option *o :
+         {(cl::Option *)&runBatch, (cl::Option *)&runQLen, (cl::Option *)&runContext})
       o->Categories.assign(1, &salacCat);
-    runBatch.setDescription("Sequences in the decode batch of --print-kernel-plan "
+    runBatch.setDescription("Sequences in the step of --print-kernel-plan "
                             "(default: 1; also a salac run option)");
+    runQLen.setDescription("New tokens per sequence, for --print-kernel-plan (default: "
+                           "1 in decode, 131072 in prefill; also a salac run option)");
     runContext.setDescription("Tokens already cached per sequence, for "
-                              "--print-kernel-plan (default: 131072; also a salac run "
-                              "option)");
+                              "--print-kernel-plan (default: 131072 in decode, 0 in "
+                              "prefill; also a salac run option)");
   }
   cl::HideUnrelatedOptions(run ? runCat : salacCat);
   cl::ParseCommandLineOptions(
@@ -459,13 +476,13 @@ int main(int argc, char **argv) {
             "                             (salac run --help)\n");
   if (run)
     return finishStdout(runMain());
-  if (cl::Option *o = firstGiven({&runFunc, &runLayer, &runQLen, std::addressof(runQLens),
+  if (cl::Option *o = firstGiven({&runFunc, &runLayer, std::addressof(runQLens),
                                   std::addressof(runContexts), &runDenseLen, &runPoolPages,
                                   &runMaxPages, &runPoolSlots, &runSeed, &runTolerance,
                                   &runChecksums}))
     return fail("--" + o->ArgStr + " applies to salac run");
   if (!printPlan) {
-    if (cl::Option *o = firstGiven({&runBatch, &runContext}))
+    if (cl::Option *o = firstGiven({&runBatch, &runQLen, &runContext}))
       return fail("--" + o->ArgStr + " applies to salac run and --print-kernel-plan");
   }
   std::optional<GpuSpec> gpu = lookupGpu(gpuName);

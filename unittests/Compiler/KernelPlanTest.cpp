@@ -92,6 +92,30 @@ TEST_F(KernelPlanTest, LinearRecurrentMovesItsStateOnce) {
   EXPECT_EQ(cost(op, s).bytesOf("state"), 2097152);
 }
 
+TEST_F(KernelPlanTest, SparseAttentionAtPrefillReadsTheCacheOnce) {
+  auto m = decodeModule(false);
+  auto op = first<sala::SparseAttentionOp>(*m);
+  ASSERT_TRUE(op);
+  // 32768 fresh tokens: summed over the tokens the selections cover ~6000
+  // tokens each, but together they need each cached row once per group.
+  StepSizes s;
+  s.context = 0;
+  s.queryTokens = 32768;
+  KernelCost c = cost(op, s);
+  EXPECT_EQ(c.bytesOf("K cache"), 2 * 32768 * 256);
+  EXPECT_EQ(c.bytesOf("V cache"), 2 * 32768 * 256);
+  EXPECT_EQ(c.bytesOf("page_table"), 2 * 512 * 4);
+  // The flops are not bounded: every token attends over its own selection.
+  // Token t sees min(t + 1, 95 * 64 + (t mod 64) + 1) keys (all blocks while
+  // it has at most 96), 32 heads, 4 x 128 + 5 per key and 128 per head.
+  int64_t flops = 0;
+  for (int64_t t = 0; t < 32768; ++t) {
+    int64_t k = t / 64 + 1 <= 96 ? t + 1 : 95 * 64 + t % 64 + 1;
+    flops += 32 * (k * (4 * 128 + 5) + 128);
+  }
+  EXPECT_EQ(c.flops, flops);
+}
+
 TEST_F(KernelPlanTest, SparseAttentionReadsTheSelectedBlocks) {
   auto m = decodeModule(false);
   auto op = first<sala::SparseAttentionOp>(*m);
