@@ -93,15 +93,21 @@ int64_t fusedKVUpdateThreads(sala::KVCacheType cache) {
 /// of its blocks (SelectKernels.cpp): more than 256 selected blocks take more
 /// threads, with the registers that leaves them.
 sala::KernelConfigAttr fusedSelectConfig(sala::FusedSparseSelectOp op, const ConfigMaker &config) {
-  int64_t selected = op.getTopk() + op.getLocalBlocks();
-  if (isHopperOrDatacenterBlackwell(config.t.chip) && 2 * selected <= 512)
+  int64_t twice = 2 * (op.getTopk() + op.getLocalBlocks());
+  if (isHopperOrDatacenterBlackwell(config.t.chip) && twice <= fusedSelectChunkBlocks(512))
     return config(512);
-  int64_t threads = 2 * selected <= 512 ? 256 : int64_t(llvm::alignTo(2 * selected, 32));
+  int64_t threads =
+      twice <= fusedSelectChunkBlocks(256) ? 256 : int64_t(llvm::alignTo(twice, 32));
   int64_t registers = std::min<int64_t>(255, (65536 / threads) & ~int64_t(7));
   return config(threads, 0, registers);
 }
 
 } // namespace
+
+int64_t salac::fusedSelectChunkBlocks(int64_t threads) {
+  constexpr int64_t kAtLeast = 512;
+  return threads * ((kAtLeast + threads - 1) / threads);
+}
 
 int64_t salac::maxSharedBytesPerBlock(StringRef chip) {
   if (isHopperOrDatacenterBlackwell(chip))

@@ -32,6 +32,7 @@
 //===----------------------------------------------------------------------===//
 #include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "MmaEmitter.h"
+#include "salac/Conversion/SalaToGPU/KernelConfig.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -62,28 +63,19 @@ constexpr int64_t kSplitEntries = 2048; // compressed keys per split of stage 1 
 // Candidates of the fused selection's final selection kept in shared memory:
 // 32 chunks of 96, 1M tokens at 64-token blocks.
 constexpr int64_t kFinalStaged = 32 * 96;
-// Blocks of a fused selection's phase B unit, at least: pooled, keyed and
-// their best kept together (chunkBlocksFor).
-constexpr int64_t kChunkBlocks = 512;
 // Candidates the final selection holds in registers a round (4 a thread at
 // 16 warps): the keys of 16 chunks' best, 512K tokens at 64-token blocks.
 constexpr int64_t kFinalPerRound = 2048;
 const float kNegInf = -std::numeric_limits<float>::infinity();
-
-/// A fused selection chunk's blocks: the fewest whole blocks a thread that
-/// reach kChunkBlocks.
-int64_t chunkBlocksFor(int64_t threads) {
-  return threads * ((kChunkBlocks + threads - 1) / threads);
-}
 
 /// Small conveniences over KernelBuilder for the two kernels below.
 struct Emitter {
   KernelBuilder &kb;
   OpBuilder &b;
   Location loc;
-  int64_t threads; // of the block (kernel_config)
 
-  int64_t warps() const { return threads / 32; }
+  int64_t threads() const { return kb.threads(); } // of the block (kernel_config)
+  int64_t warps() const { return threads() / 32; }
 
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
@@ -252,7 +244,7 @@ struct Stage1 {
     e.barrier();
     Value qBase =
         kb.mul(kb.add(kb.mul(token, kb.idx(h)), kb.mul(group, kb.idx(g))), kb.idx(d));
-    e.loop(tid, kb.idx(g * d), kb.idx(e.threads), {}, [&](Value i, ValueRange) {
+    e.loop(tid, kb.idx(g * d), kb.idx(e.threads()), {}, [&](Value i, ValueRange) {
       kb.store(kb.toF32(kb.load(kb.arg(prm.query), kb.add(qBase, i))), qs, i);
       return SmallVector<Value>{};
     });
@@ -318,7 +310,7 @@ struct Stage1 {
       init.push_back(kb.f32(kNegInf));
     for (int64_t hh = 0; hh < g; ++hh)
       init.push_back(kb.f32(0.0));
-    auto st = e.loop(kb.add(lo, tid), hi, kb.idx(e.threads), init, [&](Value i, ValueRange a) {
+    auto st = e.loop(kb.add(lo, tid), hi, kb.idx(e.threads()), init, [&](Value i, ValueRange a) {
       auto [s, ok] = scoresOf(i);
       SmallVector<Value> sv;
       for (int64_t hh = 0; hh < g; ++hh)
@@ -410,7 +402,7 @@ struct Stage1 {
     };
     // Tiles of 8 entries in flight per warp: 2 at 16 warps (what their
     // registers allow), more with fewer warps.
-    const int64_t kTiles = std::max<int64_t>(1, 1024 / e.threads);
+    const int64_t kTiles = std::max<int64_t>(1, 1024 / e.threads());
     int64_t span = e.warps() * 8 * kTiles;
     // Online (max, sum of exp) of heads gid and gid + 8 over this lane's entries.
     SmallVector<Value> init = {kb.f32(kNegInf), kb.f32(kNegInf), kb.f32(0.0), kb.f32(0.0)};
@@ -525,8 +517,10 @@ struct Stage1 {
   /// barriers before reading mAll/lAll.
   void mergeSplits(Value n, function_ref<Value(Value, Value)> statAt) {
     auto forEachHead = [&](function_ref<void(Value)> fn) {
-      if (g <= e.warps()) // a warp a head (the loop below, unrolled)
-        return kb.ifThen(kb.cmp(CmpIPredicate::ult, warp, kb.idx(g)), [&] { fn(warp); });
+      if (g <= e.warps()) { // a warp a head (the loop below, unrolled)
+        kb.ifThen(kb.cmp(CmpIPredicate::ult, warp, kb.idx(g)), [&] { fn(warp); });
+        return;
+      }
       e.loop(warp, kb.idx(g), kb.idx(e.warps()), {}, [&](Value head, ValueRange) {
         fn(head);
         return SmallVector<Value>{};
@@ -585,13 +579,13 @@ struct Stage1 {
                               kb.ptxUnaryF32("lg2.approx.f32", kb.load(lAll, kb.idx(hh)))));
       // A thread's entries in groups of `inFlight`, every load of a group
       // issued before its math.
-      int64_t perThread = (chunkEntries + e.threads - 1) / e.threads;
+      int64_t perThread = (chunkEntries + e.threads() - 1) / e.threads();
       for (int64_t k0 = 0; k0 < perThread; k0 += inFlight) {
         int64_t k1 = std::min(perThread, k0 + inFlight);
         SmallVector<Value> valid;
         SmallVector<SmallVector<Value>> sv;
         for (int64_t k = k0; k < k1; ++k) {
-          Value off = kb.add(tid, kb.idx(k * e.threads));
+          Value off = kb.add(tid, kb.idx(k * e.threads()));
           Value i = kb.add(e0, off);
           valid.push_back(e.land(e.land(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)),
                                         kb.cmp(CmpIPredicate::sge, i, kb.idx(0))),
@@ -608,9 +602,9 @@ struct Stage1 {
             sum = e.fadd(sum, kb.ptxUnaryF32("ex2.approx.ftz.f32",
                                              e.fsub(e.fmul(svk[hh], kb.f32(M_LOG2E)), bias[hh])));
           Value ok = e.land(valid[k - k0], e.lnot(e.isNegInf(svk[0])));
-          Value off = kb.add(tid, kb.idx(k * e.threads));
+          Value off = kb.add(tid, kb.idx(k * e.threads()));
           auto store = [&] { kb.store(kb.select(ok, sum, kb.f32(kNegInf)), pc, off); };
-          if ((k + 1) * e.threads > chunkEntries)
+          if ((k + 1) * e.threads() > chunkEntries)
             kb.ifThen(kb.cmp(CmpIPredicate::ult, off, kb.idx(chunkEntries)), store);
           else
             store();
@@ -618,7 +612,7 @@ struct Stage1 {
       }
     });
     kb.ifThen(e.lnot(stored), [&] {
-      e.loop(tid, kb.idx(chunkEntries), kb.idx(e.threads), {}, [&](Value off, ValueRange) {
+      e.loop(tid, kb.idx(chunkEntries), kb.idx(e.threads()), {}, [&](Value off, ValueRange) {
         Value i = kb.add(e0, off);
         Value inRange = e.land(kb.cmp(CmpIPredicate::sge, i, kb.idx(0)),
                                kb.cmp(CmpIPredicate::slt, i, visible));
@@ -701,7 +695,7 @@ Value selectBest(Emitter &e, Value n, int64_t k, int64_t kHeld, bool cacheKeys,
                                           ArrayAttr())
                     .getResult(0);
   lane = arith::IndexCastOp::create(b, loc, b.getIndexType(), laneI);
-  int64_t perRound = kHeld * e.threads;
+  int64_t perRound = kHeld * e.threads();
   // n known to fit one round: no code for more.
   std::optional<int64_t> nConst = getConstantIntValue(n);
   bool oneRound = nConst && *nConst <= perRound;
@@ -968,7 +962,7 @@ static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Emitter e{kb, b, loc, kb.threads()};
+  Emitter e{kb, b, loc};
   Stage1 st(kb, e, keys, h, d, g, bs.getEffectiveScale(), prm);
   st.kArgStats = partML;
   Value pc = kb.addWorkgroupBuffer(f32, chunkEntries);
@@ -1032,7 +1026,7 @@ static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
       Value rowOut = kb.mul(pairIdx, kb.arg(maxBlocks));
       Value nOwn = kb.add(kb.div(st.pos, kb.idx(block)), kb.idx(1));
       Value nWrite = e.minIdx(nOwn, kb.arg(maxBlocks));
-      e.loop(kb.idx(0), nWrite, kb.idx(e.threads), {}, [&](Value j0, ValueRange) {
+      e.loop(kb.idx(0), nWrite, kb.idx(e.threads()), {}, [&](Value j0, ValueRange) {
         Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
         // Three of a thread's entries (48 loads) in flight at once: this
         // block pools the whole sequence alone (all five spill).
@@ -1049,7 +1043,7 @@ static LogicalResult buildBlockScoresKernel(Operation *op, KernelBuilder &kb) {
         return SmallVector<Value>{};
       });
       // Blocks past the query's own block.
-      e.loop(kb.add(nWrite, tid), kb.arg(maxBlocks), kb.idx(e.threads), {},
+      e.loop(kb.add(nWrite, tid), kb.arg(maxBlocks), kb.idx(e.threads()), {},
              [&](Value j, ValueRange) {
                kb.store(kb.f32(kNegInf), kb.arg(out), kb.add(rowOut, j));
                return SmallVector<Value>{};
@@ -1085,7 +1079,7 @@ static LogicalResult buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
 
   OpBuilder &b = kb.begin();
   Location loc = kb.getLoc();
-  Emitter e{kb, b, loc, kb.threads()};
+  Emitter e{kb, b, loc};
   Value scratch = kb.addWorkgroupBuffer(i32, selectScratch(e.warps()), 16);
   Value tid = kb.threadId();
   Value lane = kb.rem(tid, kb.idx(32)), warp = kb.div(tid, kb.idx(32));
@@ -1111,7 +1105,7 @@ static LogicalResult buildTopkBlocksKernel(Operation *op, KernelBuilder &kb) {
         kb.store(arith::IndexCastOp::create(b, loc, i32, j), kb.arg(out), kb.add(rowOut, rank));
       },
       scratch, tid, warp, lane);
-  e.loop(kb.add(taken, tid), kb.idx(kSel), kb.idx(e.threads), {}, [&](Value r, ValueRange) {
+  e.loop(kb.add(taken, tid), kb.idx(kSel), kb.idx(e.threads()), {}, [&](Value r, ValueRange) {
     kb.store(e.i32(-1), kb.arg(out), kb.add(rowOut, r));
     return SmallVector<Value>{};
   });
@@ -1234,10 +1228,10 @@ public:
         qt(cast<RankedTensorType>(fs.getQuery().getType())), keys(fs.getKeys().getType()),
         kvh(keys.getKvHeads()), g(fs.getGroupSize()), block(fs.getBlockSize()),
         ps(fs.getPoolStride()), pk(fs.getPoolKernel()), pad(fs.getPoolPadding()),
-        kSel(fs.getTopk() + fs.getLocalBlocks()), chunkBlocks(chunkBlocksFor(kb.threads())),
+        kSel(fs.getTopk() + fs.getLocalBlocks()), chunkBlocks(fusedSelectChunkBlocks(kb.threads())),
         blocksPerThread(chunkBlocks / kb.threads()), kc(std::min<int64_t>(kSel, chunkBlocks)),
         chunkEntries(ps * chunkBlocks + pk), f32(Float32Type::get(fs.getContext())),
-        i32(IntegerType::get(fs.getContext(), 32)), e{kb, kb.builder(), kb.getLoc(), kb.threads()},
+        i32(IntegerType::get(fs.getContext(), 32)), e{kb, kb.builder(), kb.getLoc()},
         st(kb, e, keys, qt.getDimSize(1), qt.getDimSize(2), g, fs.getEffectiveScale(), prm) {}
 
   void emit();
@@ -1407,13 +1401,13 @@ void FusedSelectEmitter::chunkUnit(Value u) {
     Value e0 = kb.sub(kb.mul(j0, kb.idx(ps)), kb.idx(pad));
     // Three entries (48 loads) a thread in flight at 16 warps, what their
     // registers allow; fewer warps have more registers for more.
-    int64_t inFlight = std::max<int64_t>(1, 3 * kChunkBlocks / e.threads);
+    int64_t inFlight = std::max<int64_t>(1, 3 * 512 / e.threads());
     st.chunkProbs(e0, pr.visible, pc, chunkEntries, pr.stored, inFlight,
                   [&](Value i, int64_t hh) { return kb.load(kb.arg(p.partS), wsAt(pr, i, hh)); });
     e.barrier();
     // Thread t pools and keys the chunk's blocks t, t + threads, ...
     for (int64_t r = 0; r < blocksPerThread; ++r) {
-      Value local = kb.add(tid, kb.idx(r * e.threads));
+      Value local = kb.add(tid, kb.idx(r * e.threads()));
       Value j = kb.add(j0, local);
       Value key = blockKey(e, st.pooled(pc, local, ps, pk), j, own, fs.getInitBlocks(),
                            fs.getLocalBlocks());
@@ -1446,7 +1440,7 @@ void FusedSelectEmitter::keepChunkBest(const Pair &pr, Value c, Value j0, Value 
         });
       },
       scratch, tid, st.warp, st.lane);
-  e.loop(kb.add(taken, tid), kb.idx(kc), kb.idx(e.threads), {}, [&](Value r, ValueRange) {
+  e.loop(kb.add(taken, tid), kb.idx(kc), kb.idx(e.threads()), {}, [&](Value r, ValueRange) {
     kb.ifThen(single, [&] { kb.store(e.i32(-1), kb.arg(p.out), kb.add(rowOut, r)); });
     kb.ifThen(e.lnot(single), [&] {
       Value at = kb.add(candBase, kb.mul(r, kb.idx(2)));
@@ -1477,7 +1471,7 @@ void FusedSelectEmitter::finalSelection(const Pair &pr, Value nChunks) {
   // thread in registers (more are read again at each pass), and the winners'
   // indices come without another round trip to global memory (3.9-4.5 -> 3.5
   // us for the final selection).
-  e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(e.threads), {},
+  e.loop(tid, e.minIdx(all, kb.idx(kFinalStaged)), kb.idx(e.threads()), {},
          [&](Value pos, ValueRange) {
     Value two = kb.loadVector(kb.arg(p.cand), kb.add(candRow, kb.mul(pos, kb.idx(2))), 2, 8);
     kb.store(vector::ExtractOp::create(b, loc, two, ArrayRef<int64_t>{0}), staged, pos);
@@ -1501,13 +1495,13 @@ void FusedSelectEmitter::finalSelection(const Pair &pr, Value nChunks) {
     return r.getResult(0);
   };
   Value n = selectBest(
-      e, all, kSel, std::max<int64_t>(1, kFinalPerRound / e.threads), /*cacheKeys=*/true,
+      e, all, kSel, std::max<int64_t>(1, kFinalPerRound / e.threads()), /*cacheKeys=*/true,
       [&](Value pos) { return candidate(staged, pos, 0); },
       [&](Value pos, Value rank) {
         kb.store(candidate(stagedIndex, pos, 1), kb.arg(p.out), kb.add(rowOut, rank));
       },
       scratch, tid, st.warp, st.lane);
-  e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(e.threads), {}, [&](Value r, ValueRange) {
+  e.loop(kb.add(n, tid), kb.idx(kSel), kb.idx(e.threads()), {}, [&](Value r, ValueRange) {
     kb.store(e.i32(-1), kb.arg(p.out), kb.add(rowOut, r));
     return SmallVector<Value>{};
   });
@@ -1535,7 +1529,7 @@ void FusedSelectEmitter::resetTickets() {
 
 /// The fused selection takes any whole number of warps from 4 to 32 (its
 /// kernel_config), with the selected blocks at most half a chunk's: a chunk
-/// of C >= 512 blocks (chunkBlocksFor) keeps min(selected, C) candidates, and the
+/// of C >= 512 blocks (fusedSelectChunkBlocks) keeps min(selected, C) candidates, and the
 /// candidates of all chunks must fit the max_blocks rows of their workspace
 /// (n chunks keep n * selected <= (n - 1) * C + 1 of them).
 static LogicalResult checkFusedSelectThreads(sala::FusedSparseSelectOp fs, int64_t threads) {
@@ -1544,7 +1538,7 @@ static LogicalResult checkFusedSelectThreads(sala::FusedSparseSelectOp fs, int64
                             << ": the fused selection needs a multiple of 32 from 128 to "
                             << 32 * kMaxWarps;
   int64_t selected = fs.getTopk() + fs.getLocalBlocks();
-  int64_t chunk = chunkBlocksFor(threads);
+  int64_t chunk = fusedSelectChunkBlocks(threads);
   if (2 * selected > chunk)
     return fs.emitOpError() << "selects " << selected << " blocks (topk + local_blocks), more "
                             << "than half of the " << chunk << " blocks of a chunk ("

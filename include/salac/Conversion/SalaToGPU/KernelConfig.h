@@ -30,6 +30,13 @@ struct KernelTarget {
 /// 99 KiB on sm_86, sm_89 and sm_120.
 int64_t maxSharedBytesPerBlock(llvm::StringRef chip);
 
+/// Blocks a unit of the fused selection's phase B pools and keeps the best
+/// of: the fewest whole blocks a thread that reach 512. It keeps as many
+/// candidates as blocks are selected, at most half of them (the candidate
+/// workspace has max_blocks rows), so the policy gives a larger selection
+/// more threads.
+int64_t fusedSelectChunkBlocks(int64_t threads);
+
 /// The launch policy of `op`'s kernel on `target`, or a null attribute for an
 /// op without a kernel.
 sala::KernelConfigAttr chooseKernelConfig(mlir::Operation *op, const KernelTarget &target);
