@@ -411,6 +411,26 @@ void costLinearTraffic(LinearOp op, const StepSizes &s, Costing &c) {
   c.writeTokens("output", op.getOutput());
 }
 
+/// Chunked in segments (a config `segment`): a segment with a successor
+/// first sums its own K^T V (2 L d^2 a chunk, once more), parks it in its
+/// chain row, reads it back and publishes the state at its end there, which
+/// its successor reads: four f32 d x d states of workspace traffic.
+void costSegmentChain(sala::LinearAttentionOp op, const StepSizes &s, Costing &c) {
+  sala::KernelConfigAttr config = kernelConfigOf(op);
+  int64_t segment = config ? config.getSegment() : 0;
+  if (segment <= 0 || op.getForm() != sala::LinearForm::Chunked)
+    return;
+  auto pool = op.getState().getType();
+  int64_t heads = pool.getHeads(), d = pool.getHeadDim();
+  int64_t linked = s.batch * heads * ((s.queryTokens - 1) / segment);
+  if (linked == 0)
+    return;
+  c.cost.flops += linked * (2 * segment * d * d + segment * d + d * d);
+  int64_t bytes = linked * d * d * 4;
+  c.write("segment chain", 2 * bytes, Value());
+  c.read("segment chain", 2 * bytes, Value());
+}
+
 void costLinearAttention(sala::LinearAttentionOp op, const StepSizes &s, Costing &c) {
   auto pool = op.getState().getType();
   int64_t heads = pool.getHeads(), d = pool.getHeadDim();
@@ -428,6 +448,7 @@ void costLinearAttention(sala::LinearAttentionOp op, const StepSizes &s, Costing
     flops += 4 * l * l * d + l * l + 4 * l * d * d + 2 * l * d + d * d;
   }
   c.cost.flops = s.batch * heads * flops;
+  costSegmentChain(op, s, c);
 }
 
 /// sala-fuse-linear's op: the q/k norms, RoPE, the recurrent step, the output

@@ -78,6 +78,7 @@ private:
   std::optional<SplitRule> splitRule;
   int64_t sparseTiles = 0;
   int64_t splitTileTokens = 0; // tokens a tile of the split-KV kernel (its config's)
+  int64_t segmentTokens = 0;   // tokens a segment of the chunked linear kernel
 };
 
 llvm::Error Planner::collectOps() {
@@ -438,6 +439,8 @@ llvm::Error Planner::bindLaunch(Operation *op, const sala::KernelRoles &roles) {
     sparseTiles = tiles;
   if (splitRuleOf(kernelConfigOf(op)))
     splitTileTokens = tileTokens(op);
+  if (sala::KernelConfigAttr config = kernelConfigOf(op); config && config.getSegment())
+    segmentTokens = config.getSegment();
   plan.launches.push_back(std::move(launch));
   return llvm::Error::success();
 }
@@ -530,6 +533,11 @@ void Planner::planSizes() {
       s.boundSize = "max_key_pages";
       s.mul = *keys->parameters.getInteger("page_size");
       s.div = kSelectPartEntries;
+    } else if (s.name == "segment_rows" && segmentTokens > 0 && has("tokens")) {
+      // Rows of the chunked linear kernel's chain: one per whole segment a
+      // step's tokens can hold.
+      s.boundSize = "tokens";
+      s.div = segmentTokens;
     } else if (s.name == "select_slots" && kv && has("tokens") && has("select_splits")) {
       s.productOf = {"tokens", "select_splits"};
       s.mul = *kv->parameters.getInteger("kv_heads");

@@ -71,6 +71,7 @@ void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse,
   SalaChooseKernelConfigOptions config;
   config.chip = target.chip;
   config.sms = target.sms;
+  config.linearSegment = target.linearSegment;
   pm.addPass(createSalaChooseKernelConfig(config));
   pm.addPass(createConvertSalaToGPU());
   pm.addPass(createCanonicalizerPass());

@@ -35,7 +35,7 @@ def _layers_arg(layers):
 
 def compile(input=None, emit="package", out_dir=None, chip=None, layers=None,
             mode="both", page_size=64, *, lse_k2=False, strict=False, fuse=True, tp=1,
-            tp_rank=0, gpu=None, binary=None, timeout=600):
+            tp_rank=0, gpu=None, linear_segment=0, binary=None, timeout=600):
     """Compiles a model config or a sala MLIR file.
 
     input: None (the embedded MiniCPM-SALA config), a path to a config.json or
@@ -48,7 +48,8 @@ def compile(input=None, emit="package", out_dir=None, chip=None, layers=None,
     whose SM count the kernels' split rule fills (default h100); fuse=False:
     salac --no-fuse (the primitive kernels, no fusion passes); chip: the
     target (default sm_90; emit="sala", the graph before kernels, takes
-    none)."""
+    none); linear_segment: tokens a block of the chunked linear kernel walks
+    (salac --linear-segment; 0, the default: a whole sequence)."""
     # A builtin-shadowing name on purpose: salac.compile is the public API.
     if emit not in EMITS:
         raise ValueError(f"emit must be one of {', '.join(EMITS)}, got {emit!r}")
@@ -59,6 +60,9 @@ def compile(input=None, emit="package", out_dir=None, chip=None, layers=None,
     for name, v, lo in (("tp", tp, 1), ("tp_rank", tp_rank, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    if isinstance(linear_segment, bool) or not isinstance(linear_segment, int) \
+            or linear_segment < 0:
+        raise ValueError(f"linear_segment must be an int >= 0, got {linear_segment!r}")
     if tp_rank >= tp:
         raise ValueError(f"tp_rank {tp_rank} is out of range: ranks are 0..{tp - 1} for tp={tp}")
     if out_dir is not None and emit != "package":
@@ -81,6 +85,8 @@ def compile(input=None, emit="package", out_dir=None, chip=None, layers=None,
         cmd += [f"--tp={tp}", f"--tp-rank={tp_rank}"]
     if gpu is not None:
         cmd.append(f"--gpu={gpu}")
+    if linear_segment:
+        cmd.append(f"--linear-segment={linear_segment}")
 
     tmp = None
     try:

@@ -103,12 +103,13 @@ def test_warnings_become_compile_warnings(salac_bin, tmp_path):
     assert lines == [l for l in pkg.compile_log.splitlines() if "warning:" in l]
 
 
-@pytest.mark.parametrize("fuse", [True, False])
-def test_grids_fit_a_million_token_prefill(salac_bin, fuse):
+@pytest.mark.parametrize("fuse,segment", [(True, 0), (False, 0), (True, 64)])
+def test_grids_fit_a_million_token_prefill(salac_bin, fuse, segment):
     """Grid y and z stay within CUDA's 65535 by construction, x within 2^31-1,
     when one launch takes a 1M-token prompt (every scalar 1 otherwise; a
-    fused selection's parts at a 1M context: 65536 compressed keys / 512)."""
-    pkg = salac.compile(fuse=fuse)
+    fused selection's parts at a 1M context: 65536 compressed keys / 512;
+    the chunked linear kernel in its smallest segments)."""
+    pkg = salac.compile(fuse=fuse, linear_segment=segment)
     big = {"tokens": 1 << 20, "max_q_len": 1 << 20, "select_splits": 128}
     for k in pkg:
         scalars = {p.name: big.get(p.name, 1) for p in k.spec.scalar_params}

@@ -15,6 +15,7 @@
 #include "salac/Compiler/Package.h"
 #include "salac/Compiler/Pipeline.h"
 #include "salac/Conversion/SalaToGPU/KernelBuilder.h"
+#include "salac/Dialect/Sala/IR/SalaLimits.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 #include "salac/InitAll.h"
 #include "salac/Model/InputDepth.h"
@@ -90,6 +91,12 @@ cl::opt<int64_t> tpRank("tp-rank",
                         cl::desc("Which shard of --tp to emit, 0..N-1 (default: 0); "
                                  "shards differ in their linear heads' decay slopes"),
                         cl::value_desc("R"), cl::init(0), cl::cat(salacCat));
+cl::opt<int64_t> linearSegment(
+    "linear-segment",
+    cl::desc("Tokens a block of chunked linear attention (prefill) walks, a multiple of "
+             "its 64-token chunk: a sequence's segments run in parallel and chain their "
+             "states (0, the default: one block walks a whole sequence)"),
+    cl::value_desc("N"), cl::init(0), cl::cat(salacCat));
 cl::opt<bool> strict("strict",
                      cl::desc("Fail when an op has no GPU lowering yet (default: "
                               "warn and emit the kernels that exist)"),
@@ -211,7 +218,8 @@ cl::Option *firstGiven(std::initializer_list<cl::Option *> options) {
 
 int runMain() {
   if (cl::Option *o = firstGiven({&emit, &chip, &outputPath, std::addressof(layers),
-                                  &strict, &listKernels, &printPlan, &gpuName}))
+                                  &strict, &listKernels, &printPlan, &gpuName,
+                                  &linearSegment}))
     return fail("--" + o->ArgStr + " does not apply to salac run");
   runner::RunOptions o;
   o.input = inputPath;
@@ -383,6 +391,7 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
     GpuTarget target;
     target.chip = chip; // the kernel configs (shared memory a block) depend on it
     target.sms = gpu->sms;
+    target.linearSegment = linearSegment;
     buildSalaToKernelsPipeline(pm, fuse, target);
     if (failed(pm.run(module)))
       return 1;
@@ -494,6 +503,9 @@ int main(int argc, char **argv) {
                 ")");
   if (mode != "decode" && mode != "prefill" && mode != "both")
     return fail("--mode must be decode, prefill or both, got '" + mode + "'");
+  if (linearSegment < 0 || linearSegment > sala::kMaxSegmentTokens)
+    return fail("--linear-segment must be in [0, " + llvm::Twine(sala::kMaxSegmentTokens) +
+                "] tokens, got " + llvm::Twine(int64_t(linearSegment)));
 
   llvm::InitializeAllTargetInfos();
   llvm::InitializeAllTargets();
@@ -511,7 +523,8 @@ int main(int argc, char **argv) {
     return printPlanMain(ctx, sm);
   // --emit=sala prints the graph before fusion and kernel formation.
   if (emit == Emit::Sala)
-    if (cl::Option *o = firstGiven({&noFuse, &chip, &strict, &listKernels, &gpuName}))
+    if (cl::Option *o = firstGiven({&noFuse, &chip, &strict, &listKernels, &gpuName,
+                                    &linearSegment}))
       return fail("--" + o->ArgStr + " does not apply to --emit=sala (the graph before "
                   "fusion and kernels)");
 
@@ -543,6 +556,7 @@ int main(int argc, char **argv) {
   GpuTarget kernelTarget;
   kernelTarget.chip = chip;
   kernelTarget.sms = gpu->sms;
+  kernelTarget.linearSegment = linearSegment;
   buildSalaToKernelsPipeline(pm, /*fuse=*/!noFuse, kernelTarget);
   if (failed(pm.run(module)))
     return 1;

@@ -13,6 +13,8 @@ struct GpuTarget {
   std::string chip = "sm_90";
   /// SMs of the GPU: what the split-KV rule fills (sala-choose-kernel-config).
   int64_t sms = 132;
+  /// Tokens a block of chunked linear attention walks (0: a whole sequence).
+  int64_t linearSegment = 0;
   int optLevel = 3;
   /// PTX ISA feature string for the chip ("+ptx80" for sm_90): the upstream
   /// default is too old for sm_90.

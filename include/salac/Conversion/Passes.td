@@ -145,6 +145,9 @@ def SalaChooseKernelConfig : Pass<"sala-choose-kernel-config", "::mlir::ModuleOp
            "Target chip (sm_80 ... sm_120)">,
     Option<"sms", "sms", "int64_t", /*default=*/"132",
            "SMs of the GPU the split rule fills (H100 SXM and H200: 132)">,
+    Option<"linearSegment", "linear-segment", "int64_t", /*default=*/"0",
+           "Tokens a block of chunked linear attention walks, a multiple of the "
+           "op's chunk_size (0: one block a whole sequence)">,
   ];
 }
 

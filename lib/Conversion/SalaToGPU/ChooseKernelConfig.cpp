@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "salac/Conversion/Passes.h"
 #include "salac/Conversion/SalaToGPU/KernelConfig.h"
+#include "salac/Dialect/Sala/IR/SalaLimits.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
 #include "llvm/ADT/TypeSwitch.h"
@@ -44,9 +45,10 @@ struct ConfigMaker {
   sala::KernelConfigAttr operator()(int64_t threads, int64_t minBlocks = 0,
                                     int64_t maxRegisters = 0, int64_t tile = 0,
                                     int64_t stages = 0,
-                                    sala::SplitRuleAttr split = nullptr) const {
+                                    sala::SplitRuleAttr split = nullptr,
+                                    int64_t segment = 0) const {
     return sala::KernelConfigAttr::get(ctx, threads, minBlocks, maxRegisters, tile, stages,
-                                       split, maxSharedBytesPerBlock(t.chip));
+                                       split, maxSharedBytesPerBlock(t.chip), segment);
   }
 };
 
@@ -141,13 +143,18 @@ sala::KernelConfigAttr salac::chooseKernelConfig(Operation *op, const KernelTarg
       })
       .Case([&](sala::LinearAttentionOp o) {
         // Recurrent: one thread per state column; chunked: 8 warps over the
-        // op's chunks, Q, K and V of one chunk in shared memory at once.
+        // op's chunks, Q, K and V of one chunk in shared memory at once, in
+        // segments of the target's linearSegment tokens when it sets one
+        // (the pass checks that they are whole chunks). Segments register the
+        // state across chunks: up to 255 registers.
         int64_t d = cast<RankedTensorType>(o.getQuery().getType()).getDimSize(2);
         if (o.getForm() == sala::LinearForm::Recurrent)
           return config(d);
         int64_t chunk = o.getEffectiveChunkSize();
         if (chunk > 4096) // past a config's tile bound: no kernel takes it anyway
           return config(256);
+        if (t.linearSegment > 0 && t.linearSegment % chunk == 0)
+          return config(256, 0, 255, /*tile=*/chunk, /*stages=*/1, nullptr, t.linearSegment);
         return config(256, 0, 0, /*tile=*/chunk, /*stages=*/1);
       })
       // Decode is bound by the state traffic: keep 6 blocks (24 warps) a SM in
@@ -201,7 +208,23 @@ struct SalaChooseKernelConfig
                                  << smCount;
       return signalPassFailure();
     }
-    KernelTarget target{chip, smCount};
+    if (linearSegment < 0 || linearSegment > sala::kMaxSegmentTokens) {
+      getOperation().emitError() << "sala-choose-kernel-config: linear-segment must be in [0, "
+                                 << sala::kMaxSegmentTokens << "] tokens, got "
+                                 << int64_t(linearSegment);
+      return signalPassFailure();
+    }
+    KernelTarget target{chip, smCount, linearSegment};
+    WalkResult chunks = getOperation().walk([&](sala::LinearAttentionOp op) {
+      int64_t chunk = op.getEffectiveChunkSize();
+      if (op.getForm() != sala::LinearForm::Chunked || linearSegment % chunk == 0)
+        return WalkResult::advance();
+      op.emitError() << "linear-segment " << int64_t(linearSegment)
+                     << " is not a multiple of the op's chunk_size " << chunk;
+      return WalkResult::interrupt();
+    });
+    if (chunks.wasInterrupted())
+      return signalPassFailure();
     getOperation().walk([&](sala::KernelOpInterface op) {
       if (sala::KernelConfigAttr c = chooseKernelConfig(op, target))
         op->setAttr(sala::KernelConfigAttr::kOpAttrName, c);

@@ -81,6 +81,8 @@ DictionaryAttr configDictionary(sala::KernelConfigAttr c) {
   if (c.getTile())
     fields.append({b.getNamedAttr("tile", b.getI64IntegerAttr(c.getTile())),
                    b.getNamedAttr("stages", b.getI64IntegerAttr(c.getStages()))});
+  if (c.getSegment())
+    fields.push_back(b.getNamedAttr("segment", b.getI64IntegerAttr(c.getSegment())));
   if (sala::SplitRuleAttr r = c.getSplit())
     fields.push_back(b.getNamedAttr(
         "split_rule",
@@ -137,6 +139,7 @@ FailureOr<SymbolRefAttr> KernelTable::getOrBuild(Operation *op, BuildFn build) {
       kb.setBlock(config.getThreads());
       kb.setOccupancy(config.getMinBlocksPerSm(), config.getMaxRegisters());
       kb.setTiling(config.getTile(), config.getStages());
+      kb.setSegment(config.getSegment());
     }
     if (failed(build(kb))) {
       failedBuild = true;

@@ -250,16 +250,69 @@ class LinearRecurrentCase(OpCase):
 class LinearChunkedCase(LinearRecurrentCase):
     """The chunked (prefill) kernel: ragged prefills that are and are not
     multiples of the chunk, fresh and continuing sequences, then long prefills.
-    The reference is the recurrent form: the two must agree."""
+    The reference is the recurrent form: the two must agree.
+
+    A kernel whose config has a `segment` chains its blocks' states through a
+    workspace: its states start NaN (read only after they are written), its
+    flags and ticket counter start at zero and must be zero again after every
+    launch (checked as outputs). Its scenarios add sequences of one, several
+    and a partial last segment, fresh and continuing, in one batch."""
+    scalars = LinearRecurrentCase.scalars + ("max_q_len", "segment_rows")
 
     def unsupported(self, spec):
         if spec.attributes.get("form") != "chunked":
             return f"no harness support for {spec.op} (form {spec.attributes.get('form')})"
         return OpCase.unsupported(self, spec)
 
+    @staticmethod
+    def segment(spec):
+        return int(spec.config.get("segment", 0))
+
+    def chained(self, spec):
+        return self.segment(spec) > 0
+
     def scenarios(self, spec, tokens=DEFAULT_TOKENS):
         out = [{"tokens": 295, "q_lens": (64, 100, 1, 130)}]
+        seg = self.segment(spec)
+        if seg:
+            q_lens = (3 * seg + 37, 1, 2 * seg, seg + 64, 100, seg)
+            out.append({"tokens": sum(q_lens), "q_lens": q_lens})
+            out.append({"tokens": 17 * seg + 5, "q_lens": (17 * seg + 5,)})
         return out + [{"tokens": t} for t in tokens if t >= 4096]
+
+    def make_inputs(self, spec, sc, device, gen):
+        import torch
+        a = super().make_inputs(spec, sc, device, gen)
+        seg = self.segment(spec)
+        if not seg:
+            return a
+        cu = a["cu_seqlens_q"].tolist()
+        a["max_q_len"] = max(cu[i + 1] - cu[i] for i in range(a["batch"]))
+        a["segment_rows"] = -(-a["tokens"] // seg)
+        p = spec.param("segment_states")
+        a["segment_states"] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype),
+                                          device=device)
+        poison(a["segment_states"])
+        for name in ("segment_flags", "tickets"):
+            a[name] = torch.zeros(spec.param(name).resolve_shape(a), dtype=torch.int32,
+                                  device=device)
+        return a
+
+    def compare_outputs(self, spec, args, ref):
+        from . import compare
+        out = super().compare_outputs(spec, args, ref)
+        for name in ("segment_flags", "tickets"):
+            if name in ref:
+                out[name] = compare(args[name], ref[name], "i32")
+        return out
+
+    def reference(self, spec, a):
+        import torch
+        ref = super().reference(spec, a)
+        if "segment_flags" in a:
+            ref["segment_flags"] = torch.zeros_like(a["segment_flags"])
+            ref["tickets"] = torch.zeros_like(a["tickets"])
+        return ref
 
 
 class FusedLinearCase(LinearRecurrentCase):

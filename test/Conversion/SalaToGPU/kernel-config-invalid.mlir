@@ -88,3 +88,21 @@ func.func @select_chunk(%q: !q, %k: !ck, %kt: tensor<?x?xi32>, %cu: tensor<?xi32
   %b = sala.fused_sparse_select %q, %k[%kt] lens(%cu, %lens) {block_size = 64, group_size = 16, init_blocks = 1, local_blocks = 32, pool_kernel = 5, pool_padding = 1, pool_stride = 4, topk = 300, sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 255>} : !q, !ck -> tensor<?x2x332xi32>
   return %b : tensor<?x2x332xi32>
 }
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+func.func @segment_of_whole_tiles(%q: !q, %z: !q) -> !q {
+  // expected-error @+1 {{#sala.kernel_config segment (100) must be a multiple of the tile (64)}}
+  %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, tile = 64, stages = 1, segment = 100>} : !q
+  return %g : !q
+}
+
+// -----
+
+!q = tensor<?x32x128xbf16>
+func.func @segment_bound(%q: !q, %z: !q) -> !q {
+  // expected-error @+1 {{#sala.kernel_config segment must be 0 (none) or in [1, 1048576] tokens, got 2097152}}
+  %g = sala.sigmoid_gate %q, %z {sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 0, tile = 64, stages = 1, segment = 2097152>} : !q
+  return %g : !q
+}

@@ -3,6 +3,16 @@
 // RUN: salac %S/fused-linear-kernel.mlir --emit=ptx -o %t.fused.ptx 2>/dev/null
 // RUN: %check-ptx %t.fused.ptx | FileCheck %s --check-prefix=FUSED
 // RUN: %check-ptx %t.ptx | FileCheck %s
+// Chunked in segments (the state in registers, 255 at most): no spills on
+// sm_90 and sm_100 (sm_80: 4 bytes, docs/Kernels.md).
+// RUN: salac %S/linear-kernels.mlir --emit=ptx --linear-segment=1024 -o %t.seg90.ptx 2>/dev/null
+// RUN: %check-ptx %t.seg90.ptx | FileCheck %s --check-prefix=SEG90
+// RUN: salac %S/linear-kernels.mlir --emit=ptx --chip=sm_100 --linear-segment=1024 -o %t.seg100.ptx 2>/dev/null
+// RUN: %check-ptx %t.seg100.ptx | FileCheck %s --check-prefix=SEG100
+// SEG90: check-ptx: ok sala_linear_attention_chunked_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
+// SEG90: check-ptx: 2 kernels assembled for sm_90, no spills
+// SEG100: check-ptx: ok sala_linear_attention_chunked_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
+// SEG100: check-ptx: 2 kernels assembled for sm_100, no spills
 // CHECK-DAG: check-ptx: ok sala_linear_attention_recurrent_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
 // CHECK-DAG: check-ptx: ok sala_linear_attention_chunked_h32_d128_bf16 registers={{[0-9]+}} spill_bytes=0
 // CHECK: check-ptx: 2 kernels assembled for sm_90, no spills

@@ -93,6 +93,10 @@ public:
     tile = tileTokens;
     stages = tileStages;
   }
+  /// The kernel config's segment: tokens a block of a chunked scan walks (0:
+  /// a block walks a whole sequence). Set before the builder runs.
+  void setSegment(int64_t tokens) { segment = tokens; }
+  int64_t segmentTokens() const { return segment; }
   /// Fails, naming both, unless the config gives tiles of `tokens` with
   /// `stageCount` stages: for kernels whose code is built for one tiling.
   mlir::LogicalResult requireTiling(mlir::Operation *op, int64_t tokens,
@@ -232,7 +236,7 @@ private:
   llvm::SmallVector<mlir::Type> workgroupTypes;
   std::array<int64_t, 3> block = {256, 1, 1};
   int64_t minBlocks = 0, maxRegs = 0;
-  int64_t tile = 0, stages = 0;
+  int64_t tile = 0, stages = 0, segment = 0;
   std::array<GridDim, 3> grid = {GridDim::fixed(1), GridDim::fixed(1),
                                  GridDim::fixed(1)};
   mlir::gpu::GPUFuncOp func;

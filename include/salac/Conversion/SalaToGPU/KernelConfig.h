@@ -23,6 +23,9 @@ namespace salac {
 struct KernelTarget {
   std::string chip = "sm_90";
   int64_t sms = 132;
+  /// Tokens a block of chunked linear attention walks (0: a whole sequence);
+  /// see the chunked kernel (LinearChunkedKernels.cpp).
+  int64_t linearSegment = 0;
 };
 
 /// Shared memory a block may opt in to on `chip` (CUDA's

@@ -220,7 +220,8 @@ LogicalResult SplitRuleAttr::verify(function_ref<InFlightDiagnostic()> emitError
 LogicalResult KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                        int64_t threads, int64_t minBlocksPerSm,
                                        int64_t maxRegisters, int64_t tile, int64_t stages,
-                                       SplitRuleAttr, int64_t maxSharedBytes) {
+                                       SplitRuleAttr, int64_t maxSharedBytes,
+                                       int64_t segment) {
   StringRef w = "#sala.kernel_config";
   if (threads < 32 || threads > 1024 || threads % 32 != 0)
     return emitError() << w << " threads must be a multiple of 32 in [32, 1024], got "
@@ -244,5 +245,11 @@ LogicalResult KernelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitEr
   if (maxSharedBytes < 49152 || maxSharedBytes > 232448)
     return emitError() << w << " max_shared_bytes must be in [49152, 232448], got "
                        << maxSharedBytes;
+  if (segment < 0 || segment > kMaxSegmentTokens)
+    return emitError() << w << " segment must be 0 (none) or in [1, " << kMaxSegmentTokens
+                       << "] tokens, got " << segment;
+  if (segment && (tile == 0 || segment % tile != 0))
+    return emitError() << w << " segment (" << segment
+                       << ") must be a multiple of the tile (" << tile << ")";
   return success();
 }

@@ -113,7 +113,11 @@ def Sala_KernelConfigAttr : AttrDef<Sala_Dialect, "KernelConfig"> {
     (0) for kernels without; for split-KV attention, the split rule; and `max_shared_bytes`, the
     shared memory a block may have on the target (its opt-in limit; 232448,
     the Hopper value, when omitted): a kernel that needs more than 48 KiB
-    takes it as dynamic shared memory, up to this.
+    takes it as dynamic shared memory, up to this. For chunked linear
+    attention, `segment` (tokens, a multiple of `tile`; 0, the default: one
+    block walks a whole sequence): each block walks one segment of a
+    sequence, and the segments' states are chained across blocks, so a long
+    prefill fills the GPU.
 
     ```mlir
     sala.fused_sparse_attention ... {sala.kernel_config = #sala.kernel_config<
@@ -126,7 +130,8 @@ def Sala_KernelConfigAttr : AttrDef<Sala_Dialect, "KernelConfig"> {
                         DefaultValuedParameter<"int64_t", "0">:$tile,
                         DefaultValuedParameter<"int64_t", "0">:$stages,
                         OptionalParameter<"SplitRuleAttr">:$split,
-                        DefaultValuedParameter<"int64_t", "232448">:$max_shared_bytes);
+                        DefaultValuedParameter<"int64_t", "232448">:$max_shared_bytes,
+                        DefaultValuedParameter<"int64_t", "0">:$segment);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -29,6 +29,8 @@ inline constexpr int64_t kMaxSelectedBlocks = 4096;
 inline constexpr int64_t kMaxWindowTokens = int64_t(1) << 24;
 /// Tokens of a chunk of chunked linear attention.
 inline constexpr int64_t kMaxChunkSize = 4096;
+/// Tokens a block of a chunked scan walks (a kernel config's `segment`, 1M).
+inline constexpr int64_t kMaxSegmentTokens = int64_t(1) << 20;
 /// Tokens of one step (a static token dimension).
 inline constexpr int64_t kMaxTokens = (int64_t(1) << 31) - 1;
 
