@@ -336,3 +336,32 @@ def test_real_package_binds_every_decode_mixer(package_dir, ptr):
     # Workspaces that must start at zero were allocated zeroed.
     zero = [w for p in plans for w in p.workspaces if w.init == "zero"]
     assert len([m for m in alloc.made if m[2]]) == len(zero)
+
+
+def test_segmented_prefill_sizes_its_chain_from_the_manifest(salac_bin, tmp_path, ptr):
+    """A package whose chunked linear kernel walks 128-token segments: the
+    prefill step sizes the chain's workspace from the manifest's rules
+    (segment_rows = ceil(tokens / 128); max_q_len bounded by tokens), and
+    allocates the flags and the ticket counter zeroed."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", salac.CompileWarning)
+        pkg = salac.compile(out_dir=tmp_path / "pkg", layers=[1], mode="prefill",
+                            linear_segment=128)
+    (plan,) = pkg.manifest.mixers_for("prefill")
+    pkg._native, pkg.device = FakeNative(FakeContext(FakeRuntime())), 0
+    tokens = 300
+    sizes = {s.name: {"tokens": tokens, "batch": 2, "slots": 3}.get(s.name, 5)
+             for s in plan.sizes if s.buffer is not None}
+    layer = {n: FakeTensor(b.resolve_shape(sizes), Allocator.TORCH[b.dtype], ptr=ptr())
+             for n, b in plan.buffers.items()}
+    step, alloc = make(pkg, {1: layer}, ptr, batch=2, mode="prefill")
+    got = step.sizes(1)
+    assert got["segment_rows"] == 3 and got["max_q_len"] == tokens
+    work = step.workspaces(1)
+    assert tuple(work["segment_states"].shape) == (3, 32, 128, 128)
+    assert tuple(work["segment_flags"].shape) == (3, 32)
+    assert tuple(work["tickets"].shape) == (1,)
+    assert {w.name for w in plan.workspaces if w.init == "zero"} == {"segment_flags", "tickets"}
+    step.run()
+    assert [name for name, _, _ in pkg._native.launches] == [l.kernel for l in plan.launches]

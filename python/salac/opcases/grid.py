@@ -201,11 +201,18 @@ def dense_scenarios(rng, c=FULL):
     ]
 
 
-def linear_scenarios(rng, form, c=FULL):
+def linear_scenarios(rng, form, c=FULL, segment=0):
     if form == "chunked":  # lengths that are and are not multiples of the chunk (64)
         small = c.prefill_chunks[0]
-        return [_prefill(f"prefill {small}x3+100", [small] * 3 + [100],
-                         [0] + _draw(rng, 3, *c.history))] + _chunks(c, rng, fresh=True)[1:]
+        out = [_prefill(f"prefill {small}x3+100", [small] * 3 + [100],
+                        [0] + _draw(rng, 3, *c.history))] + _chunks(c, rng, fresh=True)[1:]
+        if segment:  # chained segments: one, several, a partial last one; fresh, continuing
+            q = [3 * segment + 37, 1, 2 * segment, segment + 64, 100, segment]
+            out.append(_prefill(f"segments of {segment}: {'+'.join(map(str, q))}", q,
+                                [0, 0] + _draw(rng, 4, *c.history)))
+            out.append(_prefill(f"segments of {segment}: 1x{9 * segment + 5} fresh",
+                                [9 * segment + 5], [0]))
+        return out
     out = []
     for b in c.decode_batches:   # one sequence in eight fresh (seq_len 1)
         ctx = _draw(rng, b, 2, c.max_context)
@@ -256,7 +263,8 @@ def scenarios(spec, seed=0, c=FULL):
     if fam == "dense":
         return dense_scenarios(rng, c)
     if fam and fam.startswith("linear-"):
-        return linear_scenarios(rng, fam[len("linear-"):], c)
+        return linear_scenarios(rng, fam[len("linear-"):], c,
+                                int(spec.config.get("segment", 0)))
     if fam == "select":
         return select_scenarios(rng, int(spec.attributes.get("threshold", c.dense_len)), c)
     if fam == "tokens":
