@@ -26,12 +26,12 @@ from .graph import Graph, capture
 from .manifest import FORMAT_VERSION, KernelSpec, Manifest, Param
 from .package import Kernel, Package
 from .runtime import Runtime, default_runtime
-from .step import DecodeStep
+from .step import DecodeStep, PrefillStep
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "compile", "capture", "Graph", "DecodeStep", "Package", "Kernel", "Manifest", "KernelSpec", "Param",
+    "compile", "capture", "Graph", "DecodeStep", "PrefillStep", "Package", "Kernel", "Manifest", "KernelSpec", "Param",
     "Runtime", "default_runtime", "find_salac_binary", "find_salart_library",
     "FORMAT_VERSION", "SalacError", "CompileError", "CompileWarning",
     "BinaryNotFoundError", "LibraryNotFoundError", "ManifestError",

@@ -352,7 +352,7 @@ class DecodeStep:
     # --- what is in it ----------------------------------------------------------
 
     def __repr__(self):
-        return (f"<salac.DecodeStep {self.mode} of {len(self._mixers)} mixers, batch "
+        return (f"<salac.{type(self).__name__} {self.mode} of {len(self._mixers)} mixers, batch "
                 f"{self.batch}, tokens {self.tokens}, {self.num_launches} launches>")
 
     @property
@@ -424,3 +424,18 @@ def _device_sms(tensors):
             except (ImportError, RuntimeError, AssertionError):
                 return None  # not a torch device we can ask
     return None
+
+
+class PrefillStep(DecodeStep):
+    """Every prefill mixer of a package (compiled with --mode=prefill or
+    both) over a batch of prompts, fresh or continuing a history: chunked
+    linear attention, the fused KV update, selection and stage 2 for every
+    new token. The same as DecodeStep(..., mode="prefill"); tokens default to
+    what the first layer's tensors say (the sum of the prompts' new tokens),
+    and an engine that prefills in chunks (say 8K at a time onto the cache)
+    makes one step per chunk shape."""
+
+    def __init__(self, package, layers, *, batch=None, tokens=None, sizes=None,
+                 allocate=None):
+        super().__init__(package, layers, batch=batch, tokens=tokens, sizes=sizes,
+                         mode="prefill", allocate=allocate)

@@ -365,3 +365,9 @@ def test_segmented_prefill_sizes_its_chain_from_the_manifest(salac_bin, tmp_path
     assert {w.name for w in plan.workspaces if w.init == "zero"} == {"segment_flags", "tickets"}
     step.run()
     assert [name for name, _, _ in pkg._native.launches] == [l.kernel for l in plan.launches]
+
+
+def test_prefill_step_is_the_prefill_mode(pkg, ptr):
+    step = salac.PrefillStep(pkg, {1: layer_inputs(ptr)[1]}, allocate=Allocator(ptr))
+    assert step.mode == "prefill" and step.plans[1].name == "layer_01_linear_prefill"
+    assert repr(step).startswith("<salac.PrefillStep prefill of 1 mixers")
