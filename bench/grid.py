@@ -175,12 +175,15 @@ class Runner:
             for path, pkg, k in order:
                 if only and not any(s in k.name for s in only):
                     continue
-                if k.name in seen:
+                # One kernel: the same name and launch config (a config's
+                # segment, say, changes the kernel under the same name).
+                key = (k.name, json.dumps(k.spec.config, sort_keys=True, default=str))
+                if key in seen:
                     if seed == self.a.seeds[0]:
-                        print(f"{k.name} ({path}): same kernel as in {seen[k.name]}, "
+                        print(f"{k.name} ({path}): same kernel as in {seen[key]}, "
                               "not run again", flush=True)
                     continue
-                seen[k.name] = path
+                seen[key] = path
                 self.run_kernel(path, pkg, k)
 
     def run_kernel(self, path, pkg, k):

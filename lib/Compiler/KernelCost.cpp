@@ -415,7 +415,8 @@ void costLinearTraffic(LinearOp op, const StepSizes &s, Costing &c) {
 /// first sums its own K^T V (2 L d^2 a chunk, once more), parks it in its
 /// chain row, reads it back and publishes the state at its end there, which
 /// its successor reads: four f32 d x d states of workspace traffic.
-void costSegmentChain(sala::LinearAttentionOp op, const StepSizes &s, Costing &c) {
+template <typename LinearOp>
+void costSegmentChain(LinearOp op, const StepSizes &s, Costing &c) {
   sala::KernelConfigAttr config = kernelConfigOf(op);
   int64_t segment = config ? config.getSegment() : 0;
   if (segment <= 0 || op.getForm() != sala::LinearForm::Chunked)
@@ -431,35 +432,39 @@ void costSegmentChain(sala::LinearAttentionOp op, const StepSizes &s, Costing &c
   c.read("segment chain", 2 * bytes, Value());
 }
 
-void costLinearAttention(sala::LinearAttentionOp op, const StepSizes &s, Costing &c) {
+/// The linear attention's own flops in `form`: per token, or per chunk of L
+/// tokens and head: Q K^T and P V over the chunk (2 L^2 d each), the decay
+/// mask (L^2), Q S and K^T V against the state (2 L d^2 each), decayed q and
+/// k (2 L d), the state's decay (d^2).
+template <typename LinearOp>
+int64_t linearFlops(LinearOp op, const StepSizes &s) {
   auto pool = op.getState().getType();
   int64_t heads = pool.getHeads(), d = pool.getHeadDim();
-  costLinearTraffic(op, s, c);
-  if (op.getForm() == sala::LinearForm::Recurrent) {
-    c.cost.flops = recurrentFlops(s.tokens(), heads, d);
-    return;
-  }
-  // Chunked: per chunk of L tokens and head, Q K^T and P V over the chunk
-  // (2 L^2 d each), the decay mask (L^2), Q S and K^T V against the state
-  // (2 L d^2 each), decayed q and k (2 L d), the state's decay (d^2).
+  if (op.getForm() == sala::LinearForm::Recurrent)
+    return recurrentFlops(s.tokens(), heads, d);
   int64_t chunk = op.getEffectiveChunkSize(), flops = 0;
   for (int64_t done = 0; done < s.queryTokens; done += chunk) {
     int64_t l = std::min(chunk, s.queryTokens - done);
     flops += 4 * l * l * d + l * l + 4 * l * d * d + 2 * l * d + d * d;
   }
-  c.cost.flops = s.batch * heads * flops;
+  return s.batch * heads * flops;
+}
+
+void costLinearAttention(sala::LinearAttentionOp op, const StepSizes &s, Costing &c) {
+  costLinearTraffic(op, s, c);
+  c.cost.flops = linearFlops(op, s);
   costSegmentChain(op, s, c);
 }
 
-/// sala-fuse-linear's op: the q/k norms, RoPE, the recurrent step, the output
-/// norm and the gate in one kernel; only its inputs, the state and its
-/// output reach memory.
+/// sala-fuse-linear's op: the q/k norms, RoPE, the linear attention (either
+/// form), the output norm and the gate in one kernel; only its inputs, the
+/// state and its output reach memory.
 void costFusedLinearAttention(sala::FusedLinearAttentionOp op, const StepSizes &s,
                               Costing &c) {
   auto [heads, dim] = c.rows(op.getQuery());
   int64_t elements = s.tokens() * heads * dim;
   costLinearTraffic(op, s, c);
-  int64_t flops = recurrentFlops(s.tokens(), heads, dim);
+  int64_t flops = linearFlops(op, s);
   if (Value qw = op.getQNormWeight()) {
     c.readWhole("q_norm_weight", qw);
     c.readWhole("k_norm_weight", op.getKNormWeight());
@@ -478,6 +483,7 @@ void costFusedLinearAttention(sala::FusedLinearAttentionOp op, const StepSizes &
     flops += gateFlops(elements);
   }
   c.cost.flops = flops;
+  costSegmentChain(op, s, c);
 }
 
 } // namespace

@@ -51,7 +51,7 @@ bool salac::isSupportedChip(llvm::StringRef chip) {
 }
 
 void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse,
-                                       const GpuTarget &target) {
+                                       const GpuTarget &target, bool fuseLinearPrefill) {
   pm.addPass(sala::createSalaDecompose());
   // ---- Fusion passes: added here and nowhere else (DESIGN.md section 5) ----
   // They run between decomposition and kernel formation, in this order:
@@ -64,7 +64,9 @@ void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse,
     pm.addPass(sala::createSalaFuseKVAccess());
     pm.addPass(sala::createSalaFuseSparseSelect());
     pm.addPass(sala::createSalaFuseSparseAttention());
-    pm.addPass(sala::createSalaFuseLinear());
+    sala::SalaFuseLinearOptions linear;
+    linear.prefill = fuseLinearPrefill;
+    pm.addPass(sala::createSalaFuseLinear(linear));
   }
   // ---------------------------------------------------------------------------
   // The launch policy, chosen once per op from the target, then the kernels.

@@ -35,7 +35,8 @@ def _layers_arg(layers):
 
 def compile(input=None, emit="package", out_dir=None, chip=None, layers=None,
             mode="both", page_size=64, *, lse_k2=False, strict=False, fuse=True, tp=1,
-            tp_rank=0, gpu=None, linear_segment=0, binary=None, timeout=600):
+            tp_rank=0, gpu=None, linear_segment=0, fuse_linear_prefill=False, binary=None,
+            timeout=600):
     """Compiles a model config or a sala MLIR file.
 
     input: None (the embedded MiniCPM-SALA config), a path to a config.json or
@@ -49,7 +50,9 @@ def compile(input=None, emit="package", out_dir=None, chip=None, layers=None,
     salac --no-fuse (the primitive kernels, no fusion passes); chip: the
     target (default sm_90; emit="sala", the graph before kernels, takes
     none); linear_segment: tokens a block of the chunked linear kernel walks
-    (salac --linear-segment; 0, the default: a whole sequence)."""
+    (salac --linear-segment; 0, the default: a whole sequence);
+    fuse_linear_prefill: fold the q/k norms and RoPE into the chunked linear
+    kernel (salac --fuse-linear-prefill)."""
     # A builtin-shadowing name on purpose: salac.compile is the public API.
     if emit not in EMITS:
         raise ValueError(f"emit must be one of {', '.join(EMITS)}, got {emit!r}")
@@ -87,6 +90,8 @@ def compile(input=None, emit="package", out_dir=None, chip=None, layers=None,
         cmd.append(f"--gpu={gpu}")
     if linear_segment:
         cmd.append(f"--linear-segment={linear_segment}")
+    if fuse_linear_prefill:
+        cmd.append("--fuse-linear-prefill")
 
     tmp = None
     try:

@@ -97,6 +97,12 @@ cl::opt<int64_t> linearSegment(
              "its 64-token chunk: a sequence's segments run in parallel and chain their "
              "states (0, the default: one block walks a whole sequence)"),
     cl::value_desc("N"), cl::init(0), cl::cat(salacCat));
+cl::opt<bool> fuseLinearPrefill(
+    "fuse-linear-prefill",
+    cl::desc("Fold the q/k RMSNorms and RoPE into chunked linear attention (prefill) "
+             "too: one kernel reads q and k once (not yet measured on a GPU; default: "
+             "off)"),
+    cl::init(false), cl::cat(salacCat));
 cl::opt<bool> strict("strict",
                      cl::desc("Fail when an op has no GPU lowering yet (default: "
                               "warn and emit the kernels that exist)"),
@@ -219,7 +225,7 @@ cl::Option *firstGiven(std::initializer_list<cl::Option *> options) {
 int runMain() {
   if (cl::Option *o = firstGiven({&emit, &chip, &outputPath, std::addressof(layers),
                                   &strict, &listKernels, &printPlan, &gpuName,
-                                  &linearSegment}))
+                                  &linearSegment, &fuseLinearPrefill}))
     return fail("--" + o->ArgStr + " does not apply to salac run");
   runner::RunOptions o;
   o.input = inputPath;
@@ -392,7 +398,7 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
     target.chip = chip; // the kernel configs (shared memory a block) depend on it
     target.sms = gpu->sms;
     target.linearSegment = linearSegment;
-    buildSalaToKernelsPipeline(pm, fuse, target);
+    buildSalaToKernelsPipeline(pm, fuse, target, fuseLinearPrefill);
     if (failed(pm.run(module)))
       return 1;
   }
@@ -524,9 +530,12 @@ int main(int argc, char **argv) {
   // --emit=sala prints the graph before fusion and kernel formation.
   if (emit == Emit::Sala)
     if (cl::Option *o = firstGiven({&noFuse, &chip, &strict, &listKernels, &gpuName,
-                                    &linearSegment}))
+                                    &linearSegment, &fuseLinearPrefill}))
       return fail("--" + o->ArgStr + " does not apply to --emit=sala (the graph before "
                   "fusion and kernels)");
+
+  if (noFuse && fuseLinearPrefill)
+    return fail("--fuse-linear-prefill does not apply with --no-fuse (no fusion pass runs)");
 
   auto loaded = loadInput(ctx, sm);
   if (failed(loaded))
@@ -557,7 +566,7 @@ int main(int argc, char **argv) {
   kernelTarget.chip = chip;
   kernelTarget.sms = gpu->sms;
   kernelTarget.linearSegment = linearSegment;
-  buildSalaToKernelsPipeline(pm, /*fuse=*/!noFuse, kernelTarget);
+  buildSalaToKernelsPipeline(pm, /*fuse=*/!noFuse, kernelTarget, fuseLinearPrefill);
   if (failed(pm.run(module)))
     return 1;
 

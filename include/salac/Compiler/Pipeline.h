@@ -28,8 +28,11 @@ bool isSupportedChip(llvm::StringRef chip);
 /// sala graph -> kernels: sala-decompose, the fusion passes (when `fuse`),
 /// convert-sala-to-gpu, cleanup. `fuse = false` forms one kernel per primitive
 /// op: the "before fusion" side of `salac --print-kernel-plan`.
+/// `fuseLinearPrefill`: sala-fuse-linear folds q/k norms and RoPE into chunked
+/// linear attention too (off until that kernel is measured on a GPU).
 void buildSalaToKernelsPipeline(mlir::OpPassManager &pm, bool fuse = true,
-                                const GpuTarget &target = {});
+                                const GpuTarget &target = {},
+                                bool fuseLinearPrefill = false);
 /// Kernels (gpu/scf/arith/memref) -> NVVM/LLVM dialect, target attached.
 void buildKernelsToNVVMPipeline(mlir::OpPassManager &pm, const GpuTarget &target);
 /// NVVM -> gpu.binary holding PTX (LLVM's NVPTX backend; no CUDA toolkit).

@@ -52,6 +52,19 @@ struct ConfigMaker {
   }
 };
 
+/// Chunked linear attention: 8 warps over the op's chunks, Q, K and V of one
+/// chunk in shared memory at once, in segments of the target's linearSegment
+/// tokens when it sets one (the pass checks that they are whole chunks).
+/// Segments keep the state in registers across chunks: up to 255 of them.
+sala::KernelConfigAttr chunkedLinearConfig(int64_t chunk, const ConfigMaker &config,
+                                           const KernelTarget &t) {
+  if (chunk > 4096) // past a config's tile bound: no kernel takes it anyway
+    return config(256);
+  if (t.linearSegment > 0 && t.linearSegment % chunk == 0)
+    return config(256, 0, 255, /*tile=*/chunk, /*stages=*/1, nullptr, t.linearSegment);
+  return config(256, 0, 0, /*tile=*/chunk, /*stages=*/1);
+}
+
 /// Stage 2 and dense attention walk 64-key tiles (16 keys for each of 4
 /// warps), K and V of one tile in shared memory at once (the copies of one
 /// overlap the products of the other).
@@ -142,25 +155,20 @@ sala::KernelConfigAttr salac::chooseKernelConfig(Operation *op, const KernelTarg
         return attentionConfig(o, o.getCache().getType(), t);
       })
       .Case([&](sala::LinearAttentionOp o) {
-        // Recurrent: one thread per state column; chunked: 8 warps over the
-        // op's chunks, Q, K and V of one chunk in shared memory at once, in
-        // segments of the target's linearSegment tokens when it sets one
-        // (the pass checks that they are whole chunks). Segments register the
-        // state across chunks: up to 255 registers.
+        // Recurrent: one thread per state column.
         int64_t d = cast<RankedTensorType>(o.getQuery().getType()).getDimSize(2);
         if (o.getForm() == sala::LinearForm::Recurrent)
           return config(d);
-        int64_t chunk = o.getEffectiveChunkSize();
-        if (chunk > 4096) // past a config's tile bound: no kernel takes it anyway
-          return config(256);
-        if (t.linearSegment > 0 && t.linearSegment % chunk == 0)
-          return config(256, 0, 255, /*tile=*/chunk, /*stages=*/1, nullptr, t.linearSegment);
-        return config(256, 0, 0, /*tile=*/chunk, /*stages=*/1);
+        return chunkedLinearConfig(o.getEffectiveChunkSize(), config, t);
       })
       // Decode is bound by the state traffic: keep 6 blocks (24 warps) a SM in
       // flight, i.e. at most 80 registers a thread (ptxas-linear.mlir checks
       // that this does not spill).
-      .Case([&](sala::FusedLinearAttentionOp) { return config(128, 6); })
+      .Case([&](sala::FusedLinearAttentionOp o) {
+        if (o.getForm() == sala::LinearForm::Chunked)
+          return chunkedLinearConfig(o.getEffectiveChunkSize(), config, t);
+        return config(128, 6);
+      })
       .Default([](Operation *) { return sala::KernelConfigAttr(); });
 }
 
@@ -215,13 +223,19 @@ struct SalaChooseKernelConfig
       return signalPassFailure();
     }
     KernelTarget target{chip, smCount, linearSegment};
-    WalkResult chunks = getOperation().walk([&](sala::LinearAttentionOp op) {
-      int64_t chunk = op.getEffectiveChunkSize();
-      if (op.getForm() != sala::LinearForm::Chunked || linearSegment % chunk == 0)
+    auto checkChunk = [&](Operation *op, sala::LinearForm form, int64_t chunk) {
+      if (form != sala::LinearForm::Chunked || linearSegment % chunk == 0)
         return WalkResult::advance();
-      op.emitError() << "linear-segment " << int64_t(linearSegment)
-                     << " is not a multiple of the op's chunk_size " << chunk;
+      op->emitError() << "linear-segment " << int64_t(linearSegment)
+                      << " is not a multiple of the op's chunk_size " << chunk;
       return WalkResult::interrupt();
+    };
+    WalkResult chunks = getOperation().walk([&](Operation *op) {
+      if (auto la = dyn_cast<sala::LinearAttentionOp>(op))
+        return checkChunk(op, la.getForm(), la.getEffectiveChunkSize());
+      if (auto f = dyn_cast<sala::FusedLinearAttentionOp>(op))
+        return checkChunk(op, f.getForm(), f.getEffectiveChunkSize());
+      return WalkResult::advance();
     });
     if (chunks.wasInterrupted())
       return signalPassFailure();

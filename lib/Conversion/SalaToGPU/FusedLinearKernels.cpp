@@ -22,6 +22,7 @@
 // another: there is no spinning, whatever the launch order.
 //
 //===----------------------------------------------------------------------===//
+#include "LinearKernels.h"
 #include "salac/Conversion/SalaToGPU/SalaToGPU.h"
 #include "salac/Dialect/Sala/IR/SalaOps.h"
 
@@ -43,6 +44,8 @@ constexpr int64_t kWarps = 4;      // row groups of the state
 
 static bool fusedLinearKernelSupports(Operation *op) {
   auto f = cast<sala::FusedLinearAttentionOp>(op);
+  if (f.getForm() == sala::LinearForm::Chunked) // the chunked kernel, stages folded in
+    return linearChunkedKernelSupports(op);
   auto qt = cast<RankedTensorType>(f.getQuery().getType());
   int64_t d = qt.getDimSize(2);
   // A thread per channel of a head (d <= 128 threads); d / 32 column slices
@@ -418,6 +421,8 @@ void FusedLinearEmitter::outNormToken(Value j) {
 
 static LogicalResult buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
   auto f = cast<sala::FusedLinearAttentionOp>(op);
+  if (f.getForm() == sala::LinearForm::Chunked)
+    return buildLinearChunkedKernel(op, kb);
   auto qt = cast<RankedTensorType>(f.getQuery().getType());
   int64_t h = qt.getDimSize(1), d = qt.getDimSize(2);
   if (!fusedLinearKernelSupports(op))
@@ -435,6 +440,7 @@ static LogicalResult buildFusedLinearKernel(Operation *op, KernelBuilder &kb) {
 
 void salac::populateSalaFusedLinearToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
   addFormKernelPattern<sala::FusedLinearAttentionOp>(patterns, table, buildFusedLinearKernel, fusedLinearKernelSupports,
-      "needs head_dim a multiple of 32, at most 128, and an output-norm weight of "
-      "the activations' type");
+      "recurrent: needs head_dim a multiple of 32, at most 128, and an output-norm "
+      "weight of the activations' type; chunked: head_dim 128, chunk 64, bf16, "
+      "no output norm or gate");
 }

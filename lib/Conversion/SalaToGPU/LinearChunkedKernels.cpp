@@ -56,33 +56,84 @@ namespace {
 constexpr int64_t kChunk = 64, kDim = 128, kWarps = 8, kThreads = 32 * kWarps;
 } // namespace
 
+namespace {
+
+/// What the chunked kernel needs of its op: a chunked linear_attention, or a
+/// chunked fused_linear_attention, which folds the q/k norms and RoPE in.
+struct ChunkedOp {
+  Operation *op;
+  RankedTensorType query;
+  Type stateElem;
+  ArrayRef<double> slopes;
+  float scale;
+  int64_t chunk;
+  Value qNormWeight, kNormWeight, positions; // the folded stages, when present
+  float qkEps = 0;
+  double theta = 0;
+  bool neox = true;
+  bool unfoldable = false; // an output norm or gate: not this kernel's
+};
+
+template <typename OpT>
+ChunkedOp describeCommon(OpT o) {
+  return {o, cast<RankedTensorType>(o.getQuery().getType()),
+          o.getState().getType().getElementType(), o.getSlopes(), o.getEffectiveScale(),
+          o.getEffectiveChunkSize(), {}, {}, {}};
+}
+
+ChunkedOp describe(Operation *op) {
+  if (auto la = dyn_cast<sala::LinearAttentionOp>(op))
+    return describeCommon(la);
+  auto f = cast<sala::FusedLinearAttentionOp>(op);
+  ChunkedOp c = describeCommon(f);
+  c.qNormWeight = f.getQNormWeight();
+  c.kNormWeight = f.getKNormWeight();
+  c.positions = f.getPositions();
+  c.qkEps = f.getQkEps().convertToFloat();
+  c.theta = f.getTheta().convertToDouble();
+  c.neox = f.getRopeStyle() == sala::RopeStyle::NeoX;
+  c.unfoldable = f.getOutNormWeight() || f.getGate();
+  return c;
+}
+
+Type elementOf(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+
+} // namespace
+
 bool salac::linearChunkedKernelSupports(Operation *op) {
-  auto la = cast<sala::LinearAttentionOp>(op);
-  auto qt = cast<RankedTensorType>(la.getQuery().getType());
-  return qt.getDimSize(2) == kDim && la.getEffectiveChunkSize() == kChunk &&
-         qt.getElementType().isBF16();
+  ChunkedOp c = describe(op);
+  bool weightsOk = !c.qNormWeight || (elementOf(c.qNormWeight).isBF16() &&
+                                      elementOf(c.kNormWeight).isBF16());
+  return c.query.getDimSize(2) == kDim && c.chunk == kChunk &&
+         c.query.getElementType().isBF16() && !c.unfoldable && weightsOk;
 }
 
 namespace {
 
-/// The chunked kernel's parameters (the segment chain's only with segments).
+/// The chunked kernel's parameters (the folded stages' and the segment
+/// chain's only where they are).
 struct ChunkedParams {
-  unsigned q, k, v, state, slotIds, cu, lens, out, batch, slots;
+  unsigned q, k, v, qw = 0, kw = 0, pos = 0, state, slotIds, cu, lens, out, batch, slots;
   unsigned segmentStates = 0, segmentFlags = 0, tickets = 0;
 };
 
-ChunkedParams declareChunkedParams(KernelBuilder &kb, sala::LinearAttentionOp la,
-                                   int64_t segment) {
-  auto qt = cast<RankedTensorType>(la.getQuery().getType());
-  int64_t h = qt.getDimSize(1), d = qt.getDimSize(2);
-  Type bf16 = qt.getElementType(), i32 = IntegerType::get(la.getContext(), 32);
-  Type f32 = Float32Type::get(la.getContext());
+ChunkedParams declareChunkedParams(KernelBuilder &kb, const ChunkedOp &c, int64_t segment) {
+  int64_t h = c.query.getDimSize(1), d = c.query.getDimSize(2);
+  MLIRContext *ctx = c.op->getContext();
+  Type bf16 = c.query.getElementType(), i32 = IntegerType::get(ctx, 32);
+  Type f32 = Float32Type::get(ctx);
   SmallVector<Extent> rows = {"tokens", h, d};
   ChunkedParams p;
   p.q = kb.addBuffer("query", bf16, rows, "[tokens, heads, head_dim] q");
   p.k = kb.addBuffer("key", bf16, rows, "[tokens, heads, head_dim] k");
   p.v = kb.addBuffer("value", bf16, rows, "[tokens, heads, head_dim] v");
-  p.state = kb.addBuffer("state", la.getState().getType().getElementType(), {"slots", h, d, d},
+  if (c.qNormWeight) {
+    p.qw = kb.addBuffer("q_norm_weight", bf16, {d}, "[head_dim] per-head RMSNorm weight of q");
+    p.kw = kb.addBuffer("k_norm_weight", bf16, {d}, "[head_dim] per-head RMSNorm weight of k");
+  }
+  if (c.positions)
+    p.pos = kb.addBuffer("positions", i32, {"tokens"}, "[tokens] RoPE position of each token");
+  p.state = kb.addBuffer("state", c.stateElem, {"slots", h, d, d},
                          "[slots, heads, head_dim, head_dim] state pool, "
                          "S[dk][dv]; updated in place");
   p.slotIds = kb.addBuffer("slot_ids", i32, {"batch"}, "[batch] state slot of each sequence");
@@ -117,13 +168,12 @@ ChunkedParams declareChunkedParams(KernelBuilder &kb, sala::LinearAttentionOp la
 /// The chunked kernel's body, part by part.
 class ChunkedEmitter {
 public:
-  ChunkedEmitter(sala::LinearAttentionOp la, KernelBuilder &kb, const ChunkedParams &p,
+  ChunkedEmitter(const ChunkedOp &c, KernelBuilder &kb, const ChunkedParams &p,
                  int64_t segment)
-      : la(la), kb(kb), b(kb.builder()), loc(kb.getLoc()), p(p), segment(segment),
-        h(cast<RankedTensorType>(la.getQuery().getType()).getDimSize(1)), d(kDim),
-        bf16(cast<RankedTensorType>(la.getQuery().getType()).getElementType()),
-        f32(Float32Type::get(la.getContext())), i32(IntegerType::get(la.getContext(), 32)),
-        stateElem(la.getState().getType().getElementType()),
+      : c(c), kb(kb), b(kb.builder()), loc(kb.getLoc()), p(p), segment(segment),
+        h(c.query.getDimSize(1)), d(kDim), bf16(c.query.getElementType()),
+        f32(Float32Type::get(c.op->getContext())),
+        i32(IntegerType::get(c.op->getContext(), 32)), stateElem(c.stateElem),
         m{kb, kb.builder(), kb.getLoc(), bf16, f32, i32} {}
 
   void emit();
@@ -165,6 +215,7 @@ private:
   Value transRow() { return kb.add(kb.mul(kb.rem(mi, idx(2)), idx(8)), r8); }
   void beginChunk(Value i0);
   void loadChunk(Value i0, bool withQ);
+  void foldStages(Value i0, bool withQ);
   SmallVector<Value, 4> qFrag(int64_t kk);
   void scaleRows(SmallVector<Value> &o);
   SmallVector<Value> intraChunkScores();
@@ -200,7 +251,7 @@ private:
   }
   Value chainState(Value x) { return kb.mul(chainFlag(x), idx(d * d)); }
 
-  sala::LinearAttentionOp la;
+  const ChunkedOp &c;
   KernelBuilder &kb;
   OpBuilder &b;
   Location loc;
@@ -242,7 +293,7 @@ void ChunkedEmitter::setUp(ArrayRef<double> log2Gammas) {
 
 /// What each warp owns.
 void ChunkedEmitter::assignWarps() {
-  tokenTy = nvgpu::DeviceAsyncTokenType::get(la.getContext());
+  tokenTy = nvgpu::DeviceAsyncTokenType::get(c.op->getContext());
   rowBlock = kb.rem(warp, idx(4));
   colHalf = kb.div(warp, idx(4));
   rowA0 = kb.mul(rowBlock, idx(16)); // first O row of this warp
@@ -257,7 +308,7 @@ void ChunkedEmitter::locate(Value seqIndex, Value headIndex) {
   log2g = kb.f32(log2GammaOf[0]);
   for (int64_t i = 1; i < h; ++i)
     log2g = kb.select(kb.cmp(CmpIPredicate::eq, head, idx(i)), kb.f32(log2GammaOf[i]), log2g);
-  scale = kb.f32(la.getEffectiveScale());
+  scale = kb.f32(c.scale);
   start = kb.loadIndex(kb.arg(p.cu), seq);
   qLen = kb.sub(kb.loadIndex(kb.arg(p.cu), kb.add(seq, idx(1))), start);
   fresh = kb.cmp(CmpIPredicate::eq, kb.loadIndex(kb.arg(p.lens), seq), qLen);
@@ -270,7 +321,7 @@ Value ChunkedEmitter::slotBase() {
 
 void ChunkedEmitter::emit() {
   SmallVector<double> log2Gammas;
-  for (double sl : la.getSlopes())
+  for (double sl : c.slopes)
     log2Gammas.push_back(-sl * M_LOG2E);
   setUp(log2Gammas);
   if (segment)
@@ -313,6 +364,81 @@ void ChunkedEmitter::loadChunk(Value i0, bool withQ) {
   }
   Value group = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies);
   nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+  barrier();
+  if (c.qNormWeight || c.positions)
+    foldStages(i0, withQ);
+}
+
+/// The folded stages on the tiles as they arrived: each thread takes the
+/// 16-byte chunks it copied (rows tid / 16 + 16 j, chunk tid % 16; a row's 16
+/// chunks are 16 neighbouring lanes), RMS-normalises them by the row's sum of
+/// squares over those lanes, rotates them (NeoX: chunk c with chunk c ^ 8,
+/// by a shuffle; interleaved: within the chunk) and writes them back: one
+/// bf16 rounding after both stages. Rows past the chunk stay zero.
+void ChunkedEmitter::foldStages(Value i0, bool withQ) {
+  Value cr = kb.div(tid, idx(kRowChunks)), cc = kb.rem(tid, idx(kRowChunks));
+  auto v8 = VectorType::get({8}, bf16), f8 = VectorType::get({8}, f32);
+  SmallVector<std::pair<Value, unsigned>> tiles;
+  if (withQ)
+    tiles.push_back({qs, p.qw});
+  tiles.push_back({ks, p.kw});
+  auto lanesOf = [&](Value vec) {
+    SmallVector<Value, 8> x;
+    for (int64_t e = 0; e < 8; ++e)
+      x.push_back(vector::ExtractOp::create(b, loc, vec, ArrayRef<int64_t>{e}));
+    return x;
+  };
+  Value shuffleWidth = kb.i32(32), eight = kb.i32(8);
+  for (int64_t j = 0; j < kChunk * kRowChunks / kThreads; ++j) {
+    Value r = kb.add(cr, idx(j * kThreads / kRowChunks));
+    Value in = kb.cmp(CmpIPredicate::ult, r, len);
+    Value cosv[8], sinv[8];
+    if (c.positions) {
+      Value token = kb.add(start, kb.add(i0, kb.select(in, r, idx(0))));
+      Value position = kb.load(kb.arg(p.pos), token);
+      for (int64_t e = 0; e < 8; ++e) {
+        // NeoX: pair (c % 8) * 8 + e; interleaved: c * 4 + e / 2.
+        Value pair = c.neox ? kb.add(kb.mul(kb.rem(cc, idx(8)), idx(8)), idx(e))
+                            : kb.add(kb.mul(cc, idx(4)), idx(e / 2));
+        std::tie(cosv[e], sinv[e]) = kb.ropeCosSin(position, pair, c.theta, d);
+      }
+    }
+    for (auto [tile, weight] : tiles) {
+      Value at = sharedAt(r, cc);
+      SmallVector<Value, 8> x =
+          lanesOf(arith::ExtFOp::create(b, loc, f8, kb.loadVector(tile, at, 8, 16)));
+      if (c.qNormWeight) {
+        Value ss = kb.f32(0.0);
+        for (Value xe : x)
+          ss = m.fadd(ss, m.fmul(xe, xe));
+        Value ms = m.fmul(kb.warpSum(ss, kRowChunks), kb.f32(1.0 / double(d)));
+        Value rstd = kb.rsqrtF32(m.fadd(ms, kb.f32(c.qkEps)));
+        SmallVector<Value, 8> w = lanesOf(arith::ExtFOp::create(
+            b, loc, f8, kb.loadVector(kb.arg(weight), kb.mul(cc, idx(8)), 8, 16)));
+        for (int64_t e = 0; e < 8; ++e)
+          x[e] = m.fmul(m.fmul(x[e], rstd), w[e]);
+      }
+      if (c.positions) {
+        // first of its pair: x cos - x' sin; second: x cos + x' sin.
+        Value first = c.neox ? kb.cmp(CmpIPredicate::ult, cc, idx(8)) : Value();
+        SmallVector<Value, 8> y(8);
+        for (int64_t e = 0; e < 8; ++e) {
+          Value partner = c.neox ? gpu::ShuffleOp::create(b, loc, x[e], eight, shuffleWidth,
+                                                          gpu::ShuffleMode::XOR)
+                                       .getShuffleResult()
+                                 : x[e ^ 1];
+          Value isFirst = c.neox ? first
+                                 : arith::ConstantOp::create(b, loc, b.getBoolAttr(e % 2 == 0));
+          Value sgn = kb.select(isFirst, arith::NegFOp::create(b, loc, sinv[e]), sinv[e]);
+          y[e] = m.fadd(m.fmul(x[e], cosv[e]), m.fmul(partner, sgn));
+        }
+        x = y;
+      }
+      Value out = arith::TruncFOp::create(b, loc, v8,
+                                          vector::FromElementsOp::create(b, loc, f8, x));
+      kb.storeVector(out, tile, at, 16);
+    }
+  }
   barrier();
 }
 
@@ -702,15 +828,15 @@ SmallVector<Value> ChunkedEmitter::chunkInRegisters(Value i0, ValueRange sIn) {
 } // namespace
 
 LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) {
-  auto la = cast<sala::LinearAttentionOp>(op);
   if (!linearChunkedKernelSupports(op))
     return op->emitOpError() << "no chunked GPU kernel for this shape yet (needs "
-                                "head_dim 128, chunk 64, bf16)";
+                                "head_dim 128, chunk 64, bf16, no output norm or gate)";
+  ChunkedOp c = describe(op);
   int64_t segment = kb.segmentTokens();
-  ChunkedParams params = declareChunkedParams(kb, la, segment);
+  ChunkedParams params = declareChunkedParams(kb, c, segment);
   if (failed(kb.requireThreads(op, kThreads)) || failed(kb.requireTiling(op, kChunk, 1)))
     return failure();
-  int64_t h = cast<RankedTensorType>(la.getQuery().getType()).getDimSize(1);
+  int64_t h = c.query.getDimSize(1);
   // Segments: batch x heads blocks a segment along x, the segments along y
   // (at most 2^20 / 64 = 16384 of them for a 1M-token sequence).
   if (segment)
@@ -718,6 +844,6 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
   else
     kb.setGrid(GridDim::scaled("batch", h, 1));
   kb.begin();
-  ChunkedEmitter(la, kb, params, segment).emit();
+  ChunkedEmitter(c, kb, params, segment).emit();
   return success();
 }

@@ -16,7 +16,8 @@ from .base import (DEFAULT_TOKENS, TOLERANCE, OpCase, RmsNormCase, RopeCase,  # 
 __all__ = ["CASES", "DEFAULT_TOKENS", "TOLERANCE", "OpCase", "case_for", "compare", "poison",
            "torch_dtype"]
 from .paged import (BlockScoresCase, CompressKeysCase, DenseAttentionCase,  # noqa: F401
-                    FusedKvUpdateCase, FusedLinearCase, FusedLinearUnnormedCase,
+                    FusedKvUpdateCase, FusedLinearCase, FusedLinearChunkedCase,
+                    FusedLinearUnnormedCase,
                     FusedSparseAttentionCase,
                     FusedSparseSelectCase, KvAppendCase, LengthSelectCase, LinearChunkedCase,
                     LinearRecurrentCase,
@@ -25,6 +26,7 @@ from .paged import (BlockScoresCase, CompressKeysCase, DenseAttentionCase,  # no
 _ALL = (SigmoidGateCase(), RmsNormCase(), RopeCase(), KvAppendCase(), CompressKeysCase(),
         FusedKvUpdateCase(),
         LinearRecurrentCase(), LinearChunkedCase(), FusedLinearCase(), FusedLinearUnnormedCase(),
+        FusedLinearChunkedCase(),
         DenseAttentionCase(),
         SparseAttentionCase(), FusedSparseAttentionCase(), BlockScoresCase(), TopkBlocksCase(),
         FusedSparseSelectCase(),

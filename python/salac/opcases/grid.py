@@ -76,8 +76,8 @@ def family(spec):
         return "dense"
     if op == "sala.linear_attention":
         return "linear-" + str(spec.attributes.get("form", "recurrent"))
-    if op == "sala.fused_linear_attention":  # a recurrent step with more stages
-        return "linear-recurrent"
+    if op == "sala.fused_linear_attention":  # a linear attention with more stages
+        return "linear-" + str(spec.attributes.get("form", "recurrent"))
     if op == "sala.length_select":
         return "select"
     if op in ("sala.rms_norm", "sala.rope", "sala.sigmoid_gate"):

@@ -268,12 +268,9 @@ class LinearChunkedCase(LinearRecurrentCase):
     def segment(spec):
         return int(spec.config.get("segment", 0))
 
-    def chained(self, spec):
-        return self.segment(spec) > 0
-
     def scenarios(self, spec, tokens=DEFAULT_TOKENS):
         out = [{"tokens": 295, "q_lens": (64, 100, 1, 130)}]
-        seg = self.segment(spec)
+        seg = LinearChunkedCase.segment(spec)
         if seg:
             q_lens = (3 * seg + 37, 1, 2 * seg, seg + 64, 100, seg)
             out.append({"tokens": sum(q_lens), "q_lens": q_lens})
@@ -281,38 +278,50 @@ class LinearChunkedCase(LinearRecurrentCase):
         return out + [{"tokens": t} for t in tokens if t >= 4096]
 
     def make_inputs(self, spec, sc, device, gen):
-        import torch
-        a = super().make_inputs(spec, sc, device, gen)
-        seg = self.segment(spec)
-        if not seg:
-            return a
-        cu = a["cu_seqlens_q"].tolist()
-        a["max_q_len"] = max(cu[i + 1] - cu[i] for i in range(a["batch"]))
-        a["segment_rows"] = -(-a["tokens"] // seg)
-        p = spec.param("segment_states")
-        a["segment_states"] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype),
-                                          device=device)
-        poison(a["segment_states"])
-        for name in ("segment_flags", "tickets"):
-            a[name] = torch.zeros(spec.param(name).resolve_shape(a), dtype=torch.int32,
-                                  device=device)
-        return a
+        return chain_workspace(spec, super().make_inputs(spec, sc, device, gen), device)
 
     def compare_outputs(self, spec, args, ref):
-        from . import compare
-        out = super().compare_outputs(spec, args, ref)
-        for name in ("segment_flags", "tickets"):
-            if name in ref:
-                out[name] = compare(args[name], ref[name], "i32")
-        return out
+        return compare_chain(super().compare_outputs(spec, args, ref), args, ref)
 
     def reference(self, spec, a):
-        import torch
-        ref = super().reference(spec, a)
-        if "segment_flags" in a:
-            ref["segment_flags"] = torch.zeros_like(a["segment_flags"])
-            ref["tickets"] = torch.zeros_like(a["tickets"])
-        return ref
+        return chain_reference(super().reference(spec, a), a)
+
+
+def chain_workspace(spec, a, device):
+    """The chunked kernel's segment chain, for a kernel with a `segment`: the
+    sizes, its states NaN-poisoned, its flags and ticket counter zero."""
+    import torch
+    seg = LinearChunkedCase.segment(spec)
+    if not seg:
+        return a
+    cu = a["cu_seqlens_q"].tolist()
+    a["max_q_len"] = max(cu[i + 1] - cu[i] for i in range(a["batch"]))
+    a["segment_rows"] = -(-a["tokens"] // seg)
+    p = spec.param("segment_states")
+    a["segment_states"] = torch.empty(p.resolve_shape(a), dtype=torch_dtype(p.dtype),
+                                      device=device)
+    poison(a["segment_states"])
+    for name in ("segment_flags", "tickets"):
+        a[name] = torch.zeros(spec.param(name).resolve_shape(a), dtype=torch.int32,
+                              device=device)
+    return a
+
+
+def compare_chain(out, args, ref):
+    """The chain's flags and ticket counter, back at zero after the launch."""
+    from . import compare
+    for name in ("segment_flags", "tickets"):
+        if name in ref:
+            out[name] = compare(args[name], ref[name], "i32")
+    return out
+
+
+def chain_reference(ref, a):
+    import torch
+    if "segment_flags" in a:
+        ref["segment_flags"] = torch.zeros_like(a["segment_flags"])
+        ref["tickets"] = torch.zeros_like(a["tickets"])
+    return ref
 
 
 class FusedLinearCase(LinearRecurrentCase):
@@ -327,13 +336,21 @@ class FusedLinearCase(LinearRecurrentCase):
     inout = ("state", "counters")
 
     def unsupported(self, spec):
+        if spec.attributes.get("form", "recurrent") != "recurrent":
+            return f"no harness support for {spec.op} (form {spec.attributes['form']})"
         return OpCase.unsupported(self, spec)
+
+    def before_stages(self, spec, a, device):
+        """Inputs of the kernel's own that the stages' loop below must not
+        draw (none here)."""
+        return a
 
     def make_inputs(self, spec, sc, device, gen):
         import torch
         a = super().make_inputs(spec, sc, device, gen)
         T, B = a["tokens"], a["batch"]
         names = set(spec.param_names)
+        a = self.before_stages(spec, a, device)
         for p in spec.pointer_params:
             if p.name in a:
                 continue
@@ -399,6 +416,31 @@ class FusedLinearUnnormedCase(FusedLinearCase):
     all-gather). No cross-block sum, hence no counters."""
     outputs = ("output", "state")
     inout = ("state",)
+
+
+class FusedLinearChunkedCase(FusedLinearUnnormedCase):
+    """The chunked (prefill) kernel with the q/k norms and RoPE folded in
+    (sala-fuse-linear{prefill=true}): the chunked kernel's scenarios and
+    segment chain, the fused case's inputs and chain reference (the norms
+    and rotation in float64, then the recurrence)."""
+    scalars = LinearChunkedCase.scalars
+
+    def unsupported(self, spec):
+        if spec.attributes.get("form") != "chunked":
+            return f"no harness support for {spec.op} (form {spec.attributes.get('form')})"
+        return OpCase.unsupported(self, spec)
+
+    def scenarios(self, spec, tokens=DEFAULT_TOKENS):
+        return LinearChunkedCase.scenarios(self, spec, tokens)
+
+    def before_stages(self, spec, a, device):
+        return chain_workspace(spec, a, device)
+
+    def compare_outputs(self, spec, args, ref):
+        return compare_chain(super().compare_outputs(spec, args, ref), args, ref)
+
+    def reference(self, spec, a):
+        return chain_reference(super().reference(spec, a), a)
 
 
 def split_workspace(spec, a, splits, kv_heads, partials, device,

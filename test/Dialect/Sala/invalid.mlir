@@ -1409,3 +1409,21 @@ func.func @e(%q: tensor<?x2x16xf32>, %pool: !sala.state_pool<heads = 2, head_dim
   %o = sala.linear_attention chunked %q, %q, %q, %pool[%slots] lens(%cu, %lens) {slopes = array<f64: 1.0, 0.5>, chunk_size = 4294967296} : tensor<?x2x16xf32>, !sala.state_pool<heads = 2, head_dim = 16, element_type = f32> -> tensor<?x2x16xf32>
   return
 }
+
+// -----
+
+!st = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
+func.func @fused_linear_chunk_of_recurrent(%q: tensor<?x4x16xbf16>, %pool: !st, %s: tensor<?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x4x16xbf16> {
+  // expected-error @+1 {{'sala.fused_linear_attention' op chunk_size is only meaningful for the chunked form}}
+  %o = sala.fused_linear_attention %q, %q, %q state(%pool[%s]) lens(%cu, %l) {slopes = array<f64: 0.5, 0.25, 0.125, 0.0625>, chunk_size = 64} : tensor<?x4x16xbf16>, !st
+  return %o : tensor<?x4x16xbf16>
+}
+
+// -----
+
+!st = !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
+func.func @fused_linear_chunk_bound(%q: tensor<?x4x16xbf16>, %pool: !st, %s: tensor<?xi32>, %cu: tensor<?xi32>, %l: tensor<?xi32>) -> tensor<?x4x16xbf16> {
+  // expected-error @+1 {{'sala.fused_linear_attention' op chunk_size must be at most 4096, got 8192}}
+  %o = sala.fused_linear_attention %q, %q, %q state(%pool[%s]) lens(%cu, %l) {slopes = array<f64: 0.5, 0.25, 0.125, 0.0625>, form = #sala<linear_form chunked>, chunk_size = 8192} : tensor<?x4x16xbf16>, !st
+  return %o : tensor<?x4x16xbf16>
+}

@@ -269,7 +269,8 @@ std::string FusedLinearAttentionOp::getKernelName() {
     stages += "o";
   if (getGate())
     stages += "g";
-  return "sala_fused_linear_attention" + (stages.empty() ? "" : "_" + stages) +
+  std::string form = getForm() == LinearForm::Chunked ? "_chunked" : "";
+  return "sala_fused_linear_attention" + form + (stages.empty() ? "" : "_" + stages) +
          shapeSuffix(getQuery());
 }
 

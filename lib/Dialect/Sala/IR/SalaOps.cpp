@@ -519,15 +519,29 @@ LogicalResult LinearMixerOp::verify() {
 }
 
 LogicalResult FusedLinearAttentionOp::verify() {
-  return verifyLinearStages(*this, [&] {
-    if (failed(checkPositive(*this, "qk_eps", getQkEps())))
+  if (failed(verifyLinearStages(*this, [&] {
+        if (failed(checkPositive(*this, "qk_eps", getQkEps())))
+          return failure();
+        return checkPositive(*this, "out_eps", getOutEps());
+      })))
+    return failure();
+  if (getChunkSize()) {
+    if (getForm() != LinearForm::Chunked)
+      return emitOpError() << "chunk_size is only meaningful for the chunked form";
+    if (s64(*getChunkSize()) <= 0)
+      return emitOpError() << "chunk_size must be positive, got " << s64(*getChunkSize());
+    if (failed(checkAtMost(*this, "chunk_size", s64(*getChunkSize()), kMaxChunkSize)))
       return failure();
-    return checkPositive(*this, "out_eps", getOutEps());
-  });
+  }
+  return success();
 }
 
 float FusedLinearAttentionOp::getEffectiveScale() {
   return defaultScale(getQuery(), getScale());
+}
+
+int64_t FusedLinearAttentionOp::getEffectiveChunkSize() {
+  return getChunkSize() ? s64(*getChunkSize()) : 64;
 }
 
 #define GET_OP_CLASSES

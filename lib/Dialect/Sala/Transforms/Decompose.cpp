@@ -146,9 +146,8 @@ struct DecomposeFusedLinear : OpRewritePattern<FusedLinearAttentionOp> {
 
   LogicalResult matchAndRewrite(FusedLinearAttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, buildLinearChain(op, rewriter, LinearForm::Recurrent,
-                                            op.getQkEps(), op.getOutEps(),
-                                            IntegerAttr()));
+    rewriter.replaceOp(op, buildLinearChain(op, rewriter, op.getForm(), op.getQkEps(),
+                                            op.getOutEps(), op.getChunkSizeAttr()));
     return success();
   }
 };

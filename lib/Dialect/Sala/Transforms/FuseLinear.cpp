@@ -2,7 +2,8 @@
 //
 // Folds the stages around a recurrent linear_attention (q/k RMSNorm and RoPE
 // before it, the full RMSNorm and the gate after it) into one
-// sala.fused_linear_attention. Unfused, every stage is a kernel that writes its
+// sala.fused_linear_attention; with `prefill`, the stages before a chunked
+// one too. Unfused, every stage is a kernel that writes its
 // result to global memory for the next one to read back; fused, q and k are
 // normed and rotated in registers and the output is normalised and gated
 // before it is written.
@@ -63,17 +64,19 @@ void fuse(LinearAttentionOp la) {
     k = nk.getInput();
     producers.append({nq, nk});
   }
-  // The full RMSNorm of the output, then the gate.
+  // The full RMSNorm of the output, then the gate (decode only: at prefill
+  // the norm spans heads that other blocks of the chunked kernel compute).
   Value out = la.getOutput();
   Operation *last = la;
   SmallVector<Operation *> consumers;
   Value outWeight, gate;
   FloatAttr outEps;
+  bool recurrent = la.getForm() == LinearForm::Recurrent;
   auto follows = [&](Operation *user) {
     return user && user->getBlock() == la->getBlock() && onlyPureBetween(la, user);
   };
   if (auto n = dyn_cast_or_null<RMSNormOp>(soleUser(out));
-      n && follows(n) && n.getScope() == NormScope::Full && n.getInput() == out) {
+      recurrent && n && follows(n) && n.getScope() == NormScope::Full && n.getInput() == out) {
     outWeight = n.getWeight();
     outEps = n.getEpsAttr();
     out = n.getOutput();
@@ -81,7 +84,7 @@ void fuse(LinearAttentionOp la) {
     consumers.push_back(n);
   }
   if (auto g = dyn_cast_or_null<SigmoidGateOp>(soleUser(out));
-      g && follows(g) && g.getInput() == out) {
+      recurrent && g && follows(g) && g.getInput() == out) {
     gate = g.getGate();
     out = g.getOutput();
     last = g;
@@ -94,7 +97,8 @@ void fuse(LinearAttentionOp la) {
   auto fused = FusedLinearAttentionOp::create(
       b, la.getLoc(), out.getType(), q, k, la.getValue(), gate, qWeight, kWeight, outWeight,
       positions, la.getState(), la.getSlots(), la.getCuSeqlensQ(), la.getSeqLens(),
-      la.getSlopesAttr(), qkEps, outEps, theta, style, la.getScaleAttr());
+      la.getSlopesAttr(), qkEps, outEps, theta, style, la.getScaleAttr(), la.getFormAttr(),
+      la.getChunkSizeAttr());
   out.replaceAllUsesWith(fused.getOutput());
   for (Operation *op : llvm::reverse(consumers))
     op->erase();
@@ -104,10 +108,11 @@ void fuse(LinearAttentionOp la) {
 }
 
 struct SalaFuseLinear : salac::sala::impl::SalaFuseLinearBase<SalaFuseLinear> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<LinearAttentionOp> chains;
     getOperation()->walk([&](LinearAttentionOp op) {
-      if (op.getForm() == LinearForm::Recurrent)
+      if (op.getForm() == LinearForm::Recurrent || prefill)
         chains.push_back(op);
     });
     for (LinearAttentionOp la : chains)

@@ -612,16 +612,22 @@ def Sala_LinearMixerOp : Sala_Op<"linear_mixer",
 
 def Sala_FusedLinearAttentionOp : Sala_Op<"fused_linear_attention",
     [Sala_Kernel, AttrSizedOperandSegments, AllTypesMatch<["query", "key", "value", "output"]>]> {
-  let summary = "a linear-attention decode step fused into one kernel";
+  let summary = "linear attention with its neighbouring stages in one kernel";
   let description = [{
     What `sala-fuse-linear` makes of the chain per-head RMSNorm of q and k ->
-    RoPE -> recurrent `linear_attention` -> RMSNorm over all channels ->
+    RoPE -> `linear_attention` -> RMSNorm over all channels ->
     `sigmoid_gate`. Each stage is present exactly when its operands are:
     `qk_norm` weights (eps `qk_eps`), `positions` (RoPE with `theta`,
     `rope_style`), `out_norm` weight (eps `out_eps`), `gate`. Its meaning is that
-    chain of primitive ops, in that order (`sala-unfuse` expands it back);
-    the kernel computes it in f32 without rounding between the stages, reading
-    the state once and writing it once per token.
+    chain of primitive ops, in that order, with the linear attention in
+    `form` (`recurrent`, the default, or `chunked` with `chunk_size`);
+    `sala-unfuse` expands it back. The recurrent kernel (decode) computes the
+    chain in f32 without rounding between the stages, reading the state once
+    and writing it once per token. The chunked kernel (prefill, made by
+    `sala-fuse-linear{prefill=true}`) takes the norms and the rotation only:
+    it applies them to the q and k tiles in shared memory as they arrive (one
+    bf16 rounding after both), so q and k are read once instead of five
+    times; the output norm spans every head, and stays a kernel of its own.
 
     ```mlir
     %o = sala.fused_linear_attention %q, %k, %v gate(%z : tensor<?x32x128xbf16>)
@@ -647,7 +653,10 @@ def Sala_FusedLinearAttentionOp : Sala_Op<"fused_linear_attention",
                        DefaultValuedAttr<F32Attr, "10000.0">:$theta,
                        DefaultValuedAttr<Sala_RopeStyleAttr,
                            "::salac::sala::RopeStyle::NeoX">:$rope_style,
-                       OptionalAttr<F32Attr>:$scale);
+                       OptionalAttr<F32Attr>:$scale,
+                       DefaultValuedAttr<Sala_LinearFormAttr,
+                           "::salac::sala::LinearForm::Recurrent">:$form,
+                       OptionalAttr<I64Attr>:$chunk_size);
   let results = (outs Sala_TokenTensor:$output);
   let assemblyFormat = [{
     $query `,` $key `,` $value
@@ -663,6 +672,8 @@ def Sala_FusedLinearAttentionOp : Sala_Op<"fused_linear_attention",
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     float getEffectiveScale();
+    /// Chunk length of the chunked form (64 when unset).
+    int64_t getEffectiveChunkSize();
   }];
 }
 

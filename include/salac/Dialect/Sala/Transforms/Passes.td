@@ -49,7 +49,11 @@ def SalaFuseLinear : Pass<"sala-fuse-linear"> {
     RoPE in registers, the state read once and written once, the output norm
     and gate applied before anything is written. Results do not change
     (`sala-unfuse` expands the fused op back into the same chain). Chunked
-    (prefill) linear attention is left alone.
+    (prefill) linear attention is left alone unless `prefill` is set: then its
+    q/k norms and RoPE are folded into a `form = chunked` fused op (the output
+    norm spans every head, so it and the gate stay kernels of their own). The
+    chunked fused kernel has not yet been measured on a GPU, hence off by
+    default (`salac --fuse-linear-prefill`).
 
     Before:
 
@@ -73,6 +77,10 @@ def SalaFuseLinear : Pass<"sala-fuse-linear"> {
         lens(%cu, %lens) {slopes = array<f64: ...>} : tensor<?x32x128xbf16>, !st
     ```
   }];
+  let options = [
+    Option<"prefill", "prefill", "bool", /*default=*/"false",
+           "Also fold the q/k norms and RoPE into chunked (prefill) linear attention">,
+  ];
 }
 
 def SalaFuseKVAccess : Pass<"sala-fuse-kv-access"> {
