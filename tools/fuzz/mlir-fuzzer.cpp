@@ -60,7 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pm.addPass(salac::sala::createSalaFuseKVAccess());
   pm.addPass(salac::sala::createSalaFuseSparseSelect());
   pm.addPass(salac::sala::createSalaFuseSparseAttention());
-  pm.addPass(salac::sala::createSalaFuseLinear());
+  salac::sala::SalaFuseLinearOptions linear;
+  linear.prefill = true; // the chunked fold too (a superset of the default)
+  pm.addPass(salac::sala::createSalaFuseLinear(linear));
   pm.addPass(salac::sala::createSalaUnfuse());
   (void)pm.run(*module);
   return 0;
