@@ -377,68 +377,71 @@ void ChunkedEmitter::loadChunk(Value i0, bool withQ) {
 /// bf16 rounding after both stages. Rows past the chunk stay zero.
 void ChunkedEmitter::foldStages(Value i0, bool withQ) {
   Value cr = kb.div(tid, idx(kRowChunks)), cc = kb.rem(tid, idx(kRowChunks));
-  auto v8 = VectorType::get({8}, bf16), f8 = VectorType::get({8}, f32);
+  auto f8 = VectorType::get({8}, f32);
   SmallVector<std::pair<Value, unsigned>> tiles;
   if (withQ)
     tiles.push_back({qs, p.qw});
   tiles.push_back({ks, p.kw});
-  auto lanesOf = [&](Value vec) {
-    SmallVector<Value, 8> x;
-    for (int64_t e = 0; e < 8; ++e)
-      x.push_back(vector::ExtractOp::create(b, loc, vec, ArrayRef<int64_t>{e}));
-    return x;
-  };
   Value shuffleWidth = kb.i32(32), eight = kb.i32(8);
-  for (int64_t j = 0; j < kChunk * kRowChunks / kThreads; ++j) {
-    Value r = kb.add(cr, idx(j * kThreads / kRowChunks));
-    Value in = kb.cmp(CmpIPredicate::ult, r, len);
-    Value cosv[8], sinv[8];
-    if (c.positions) {
-      Value token = kb.add(start, kb.add(i0, kb.select(in, r, idx(0))));
-      Value position = kb.load(kb.arg(p.pos), token);
-      for (int64_t e = 0; e < 8; ++e) {
-        // NeoX: pair (c % 8) * 8 + e; interleaved: c * 4 + e / 2.
-        Value pair = c.neox ? kb.add(kb.mul(kb.rem(cc, idx(8)), idx(8)), idx(e))
-                            : kb.add(kb.mul(cc, idx(4)), idx(e / 2));
-        std::tie(cosv[e], sinv[e]) = kb.ropeCosSin(position, pair, c.theta, d);
-      }
-    }
+  // A loop, not unrolled: one row's values live at a time, beside the state
+  // registers of the segmented kernel.
+  int64_t rowsPerThread = kChunk * kRowChunks / kThreads;
+  kb.forLoop(idx(0), idx(rowsPerThread), idx(1), {}, [&](Value j, ValueRange) {
+    Value r = kb.add(cr, kb.mul(j, idx(kThreads / kRowChunks)));
+    Value at = sharedAt(r, cc);
+    // Both tiles' chunks, normalised: x[t][e].
+    SmallVector<SmallVector<Value, 8>> x;
     for (auto [tile, weight] : tiles) {
-      Value at = sharedAt(r, cc);
-      SmallVector<Value, 8> x =
-          lanesOf(arith::ExtFOp::create(b, loc, f8, kb.loadVector(tile, at, 8, 16)));
+      Value raw = arith::ExtFOp::create(b, loc, f8, kb.loadVector(tile, at, 8, 16));
+      SmallVector<Value, 8> xt;
+      for (int64_t e = 0; e < 8; ++e)
+        xt.push_back(vector::ExtractOp::create(b, loc, raw, ArrayRef<int64_t>{e}));
       if (c.qNormWeight) {
         Value ss = kb.f32(0.0);
-        for (Value xe : x)
+        for (Value xe : xt)
           ss = m.fadd(ss, m.fmul(xe, xe));
         Value ms = m.fmul(kb.warpSum(ss, kRowChunks), kb.f32(1.0 / double(d)));
         Value rstd = kb.rsqrtF32(m.fadd(ms, kb.f32(c.qkEps)));
-        SmallVector<Value, 8> w = lanesOf(arith::ExtFOp::create(
-            b, loc, f8, kb.loadVector(kb.arg(weight), kb.mul(cc, idx(8)), 8, 16)));
+        Value w = arith::ExtFOp::create(
+            b, loc, f8, kb.loadVector(kb.arg(weight), kb.mul(cc, idx(8)), 8, 16));
         for (int64_t e = 0; e < 8; ++e)
-          x[e] = m.fmul(m.fmul(x[e], rstd), w[e]);
+          xt[e] = m.fmul(m.fmul(xt[e], rstd),
+                         vector::ExtractOp::create(b, loc, w, ArrayRef<int64_t>{e}));
       }
-      if (c.positions) {
-        // first of its pair: x cos - x' sin; second: x cos + x' sin.
-        Value first = c.neox ? kb.cmp(CmpIPredicate::ult, cc, idx(8)) : Value();
-        SmallVector<Value, 8> y(8);
-        for (int64_t e = 0; e < 8; ++e) {
-          Value partner = c.neox ? gpu::ShuffleOp::create(b, loc, x[e], eight, shuffleWidth,
-                                                          gpu::ShuffleMode::XOR)
-                                       .getShuffleResult()
-                                 : x[e ^ 1];
-          Value isFirst = c.neox ? first
-                                 : arith::ConstantOp::create(b, loc, b.getBoolAttr(e % 2 == 0));
-          Value sgn = kb.select(isFirst, arith::NegFOp::create(b, loc, sinv[e]), sinv[e]);
-          y[e] = m.fadd(m.fmul(x[e], cosv[e]), m.fmul(partner, sgn));
-        }
-        x = y;
-      }
-      Value out = arith::TruncFOp::create(b, loc, v8,
-                                          vector::FromElementsOp::create(b, loc, f8, x));
-      kb.storeVector(out, tile, at, 16);
+      x.push_back(xt);
     }
-  }
+    if (c.positions) {
+      // One angle a channel pair, for both tiles: the first of a pair takes
+      // x cos - x' sin, the second x cos + x' sin.
+      Value in = kb.cmp(CmpIPredicate::ult, r, len);
+      Value token = kb.add(start, kb.add(i0, kb.select(in, r, idx(0))));
+      Value position = kb.load(kb.arg(p.pos), token);
+      SmallVector<SmallVector<Value, 8>> y(x.size(), SmallVector<Value, 8>(8));
+      for (int64_t e = 0; e < 8; ++e) {
+        // NeoX: pair (c % 8) * 8 + e, partner chunk c ^ 8 (lane ^ 8);
+        // interleaved: pair c * 4 + e / 2, partner element e ^ 1.
+        Value pair = c.neox ? kb.add(kb.mul(kb.rem(cc, idx(8)), idx(8)), idx(e))
+                            : kb.add(kb.mul(cc, idx(4)), idx(e / 2));
+        auto [cs, sn] = kb.ropeCosSin(position, pair, c.theta, d);
+        Value first = c.neox ? kb.cmp(CmpIPredicate::ult, cc, idx(8))
+                             : arith::ConstantOp::create(b, loc, b.getBoolAttr(e % 2 == 0));
+        Value sgn = kb.select(first, arith::NegFOp::create(b, loc, sn), sn);
+        for (size_t t = 0; t < x.size(); ++t) {
+          Value partner = c.neox ? gpu::ShuffleOp::create(b, loc, x[t][e], eight,
+                                                          shuffleWidth, gpu::ShuffleMode::XOR)
+                                       .getShuffleResult()
+                                 : x[t][e ^ 1];
+          y[t][e] = m.fadd(m.fmul(x[t][e], cs), m.fmul(partner, sgn));
+        }
+      }
+      x = y;
+    }
+    for (size_t t = 0; t < x.size(); ++t)
+      kb.storeVector(arith::TruncFOp::create(b, loc, VectorType::get({8}, bf16),
+                                             vector::FromElementsOp::create(b, loc, f8, x[t])),
+                     tiles[t].first, at, 16);
+    return SmallVector<Value>{};
+  });
   barrier();
 }
 

@@ -11,7 +11,7 @@
 // RUN: %check-ptx %t.seg100.ptx | FileCheck %s --check-prefix=SEG100
 // The prefill layer with its q/k norms and RoPE folded into the chunked
 // kernel (--fuse-linear-prefill): no spills on sm_90, sm_80 and sm_120 (with
-// segments too, 72-80 bytes: docs/Kernels.md).
+// segments too, 60 bytes: docs/Kernels.md).
 // RUN: salac --layers=1 --mode=prefill --fuse-linear-prefill -o %t.fold90.ptx 2>/dev/null
 // RUN: %check-ptx %t.fold90.ptx | FileCheck %s --check-prefix=FOLD
 // RUN: salac --layers=1 --mode=prefill --fuse-linear-prefill --chip=sm_80 -o %t.fold80.ptx 2>/dev/null
