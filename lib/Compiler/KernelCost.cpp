@@ -379,6 +379,18 @@ void costRMSNorm(sala::RMSNormOp op, const StepSizes &s, Costing &c) {
   c.cost.flops = rmsNormFlops(s.tokens() * heads * dim, rows);
 }
 
+/// sala-fuse-linear's prefill tail: the input and the gate read once, the
+/// output written once (the normalised tensor stays on chip).
+void costFusedRMSNormGate(sala::FusedRMSNormGateOp op, const StepSizes &s, Costing &c) {
+  c.readTokens("input", op.getInput());
+  c.readWhole("out_norm_weight", op.getWeight());
+  c.readTokens("gate", op.getGate());
+  c.writeTokens("output", op.getOutput());
+  auto [heads, dim] = c.rows(op.getInput());
+  int64_t elements = s.tokens() * heads * dim;
+  c.cost.flops = rmsNormFlops(elements, s.tokens()) + gateFlops(elements);
+}
+
 void costRope(sala::RopeOp op, const StepSizes &s, Costing &c) {
   c.readTokens("input", op.getInput());
   c.read("positions", s.tokens() * kIndexBytes, op.getPositions());
@@ -592,6 +604,7 @@ void salac::registerKernelCostModels(DialectRegistry &registry) {
     attach<sala::LengthSelectOp, costLengthSelect>(ctx);
     attach<sala::SigmoidGateOp, costSigmoidGate>(ctx);
     attach<sala::RMSNormOp, costRMSNorm>(ctx);
+    attach<sala::FusedRMSNormGateOp, costFusedRMSNormGate>(ctx);
     attach<sala::RopeOp, costRope>(ctx);
     attach<sala::LinearAttentionOp, costLinearAttention>(ctx);
     attach<sala::FusedLinearAttentionOp, costFusedLinearAttention>(ctx);

@@ -237,6 +237,63 @@ TEST_F(KernelPlanTest, FusedLinearDropsTheIntermediates) {
   EXPECT_EQ(c.bytesOf("state"), 4194304);
 }
 
+/// At prefill, sala-fuse-linear{prefill=true} makes a linear layer two
+/// kernels (the chunked attention with the q/k norms and RoPE; the output
+/// norm with the gate): the chain's flops, its bytes less the intermediate
+/// tensors but the attention's output, and less the second read of the
+/// positions.
+TEST_F(KernelPlanTest, PrefillFoldDropsTheIntermediates) {
+  auto config = model::defaultModelConfig();
+  ASSERT_TRUE(bool(config));
+  ModelBuildOptions opts;
+  opts.layers = {1};
+  opts.decode = false;
+  auto m = buildModelModule(&ctx, *config, opts);
+  ASSERT_TRUE(bool(m));
+  PassManager decompose(&ctx);
+  decompose.addPass(sala::createSalaDecompose());
+  ASSERT_TRUE(succeeded(decompose.run(**m)));
+  StepSizes s;
+  s.context = 0;
+  s.queryTokens = 300;
+  auto total = [&](ModuleOp module, int64_t &intermediate) {
+    KernelCost sum;
+    intermediate = 0;
+    module.walk([&](Operation *op) {
+      if (!isa<KernelCostOpInterface>(op))
+        return;
+      KernelCost c = cost(op, s);
+      sum.flops += c.flops;
+      for (const Traffic &t : c.traffic) {
+        sum.traffic.push_back(t);
+        bool between = t.write ? t.value && t.value.getDefiningOp() == op &&
+                                     !isa<func::ReturnOp>(*t.value.getUsers().begin())
+                               : t.value && t.value.getDefiningOp();
+        intermediate += between ? t.bytes : 0;
+      }
+    });
+    return sum;
+  };
+  int64_t intermediate = 0;
+  KernelCost chain = total(**m, intermediate);
+  int64_t elements = 300 * 32 * 128;
+  // q, k: norm -> rope -> attention; o: -> norm -> gate (bf16).
+  EXPECT_EQ(intermediate, 6 * 2 * elements * 2);
+
+  PassManager pm(&ctx);
+  sala::SalaFuseLinearOptions prefill;
+  prefill.prefill = true;
+  pm.addPass(sala::createSalaFuseLinear(prefill));
+  ASSERT_TRUE(succeeded(pm.run(**m)));
+  ASSERT_TRUE(first<sala::FusedLinearAttentionOp>(**m));
+  ASSERT_TRUE(first<sala::FusedRMSNormGateOp>(**m));
+  int64_t left = 0;
+  KernelCost fused = total(**m, left);
+  EXPECT_EQ(left, 2 * elements * 2); // o: attention -> norm and gate
+  EXPECT_EQ(fused.flops, chain.flops);
+  EXPECT_EQ(fused.bytes(), chain.bytes() - intermediate + left - 300 * 4);
+}
+
 TEST_F(KernelPlanTest, EveryOpWithAKernelHasACostModel) {
   // The ops that declare KernelOpInterface (they have a kernel) are the ops
   // with a cost model, so that a plan can cost every launch.
@@ -248,7 +305,7 @@ TEST_F(KernelPlanTest, EveryOpWithAKernelHasACostModel) {
     EXPECT_EQ(kernel, name.hasInterface<KernelCostOpInterface>()) << name.getStringRef().str();
     withKernel += kernel;
   }
-  EXPECT_EQ(withKernel, 15);
+  EXPECT_EQ(withKernel, 16);
 }
 
 TEST_F(KernelPlanTest, UnknownOpsAreErrors) {

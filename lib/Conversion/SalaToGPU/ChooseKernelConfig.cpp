@@ -135,7 +135,8 @@ int64_t salac::maxSharedBytesPerBlock(StringRef chip) {
 sala::KernelConfigAttr salac::chooseKernelConfig(Operation *op, const KernelTarget &t) {
   ConfigMaker config{op->getContext(), t};
   return llvm::TypeSwitch<Operation *, sala::KernelConfigAttr>(op)
-      .Case<sala::RMSNormOp, sala::RopeOp, sala::SigmoidGateOp, sala::LengthSelectOp,
+      .Case<sala::RMSNormOp, sala::FusedRMSNormGateOp, sala::RopeOp, sala::SigmoidGateOp,
+            sala::LengthSelectOp,
             sala::KVAppendOp, sala::CompressKeysOp>(
           [&](Operation *) { return config(256); })
       .Case([&](sala::FusedKVUpdateOp o) {

@@ -75,23 +75,39 @@ static LogicalResult buildSigmoidGateKernel(Operation *op, KernelBuilder &kb) {
 // across warps, through workgroup memory.
 //===----------------------------------------------------------------------===//
 
-static LogicalResult buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
-  auto norm = cast<sala::RMSNormOp>(op);
-  Shape s = shapeOf(norm.getInput());
-  bool perHead = norm.getScope() == sala::NormScope::Head;
+namespace {
+/// What a norm kernel computes: RMSNorm of `input` per head or over a whole
+/// token with `weight` (its parameter `weightName`), then, with a `gate`,
+/// the sigmoid gate (sala.fused_rms_norm_gate).
+struct NormSpec {
+  Value input, weight, gate;
+  bool perHead;
+  double eps;
+  StringRef weightName;
+};
+} // namespace
+
+static LogicalResult buildNormKernel(const NormSpec &spec, KernelBuilder &kb) {
+  Shape s = shapeOf(spec.input);
+  bool perHead = spec.perHead;
   int64_t rowLen = perHead ? s.headDim : s.heads * s.headDim;
   int64_t rowsPerToken = perHead ? s.heads : 1;
   const int64_t threads = kb.threads(); // the kernel config's
   int64_t tpr = rowLen >= 1024 ? threads : 32; // threads per row
   int64_t rowsPerBlock = threads / tpr;
   int64_t warpsPerRow = tpr / 32;
-  Type wType = cast<RankedTensorType>(norm.getWeight().getType()).getElementType();
+  Type wType = cast<RankedTensorType>(spec.weight.getType()).getElementType();
 
   unsigned x = kb.addBuffer("input", s.elementType, tokensShape(s), describe(s, "values"));
-  unsigned w = kb.addBuffer("weight", wType, {rowLen},
+  unsigned w = kb.addBuffer(spec.weightName, wType, {rowLen},
                             "[" + std::to_string(rowLen) + "] norm weight");
+  unsigned z = 0;
+  if (spec.gate)
+    z = kb.addBuffer("gate", s.elementType, tokensShape(s), describe(s, "gate logits z"));
   unsigned y = kb.addBuffer("output", s.elementType, tokensShape(s),
-                            describe(s, "normalised values; may alias input"));
+                            spec.gate ? describe(s, "normalised values * sigmoid(gate); may "
+                                                    "alias input")
+                                      : describe(s, "normalised values; may alias input"));
   unsigned n = kb.addSize("tokens", "number of tokens");
   kb.setGrid(GridDim::scaled("tokens", rowsPerToken, rowsPerBlock));
 
@@ -144,7 +160,7 @@ static LogicalResult buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
           kb.load(partials, arith::AddIOp::create(b, loc, first, kb.idx(k))));
   }
   Value mean = arith::DivFOp::create(b, loc, sum, kb.f32(double(rowLen)));
-  Value eps = kb.f32(norm.getEps().convertToDouble());
+  Value eps = kb.f32(spec.eps);
   Value inv = kb.rsqrtF32(arith::AddFOp::create(b, loc, mean, eps));
 
   auto outLoop = scf::ForOp::create(b, loc, lane, kb.idx(rowLen), kb.idx(tpr));
@@ -156,10 +172,30 @@ static LogicalResult buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
     Value v = kb.toF32(kb.load(kb.arg(x), at));
     Value wv = kb.toF32(kb.load(kb.arg(w), c));
     Value r = arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, v, inv), wv);
+    if (spec.gate) { // as the gate kernel: r / (1 + exp(-z))
+      Value zv = kb.toF32(kb.load(kb.arg(z), at));
+      Value e = kb.expF32(arith::NegFOp::create(b, loc, zv));
+      r = arith::DivFOp::create(b, loc, r, arith::AddFOp::create(b, loc, kb.f32(1.0), e));
+    }
     kb.store(kb.fromF32(r, s.elementType), kb.arg(y), at);
   }
   b.setInsertionPointAfter(ifOp);
   return success();
+}
+
+static LogicalResult buildRMSNormKernel(Operation *op, KernelBuilder &kb) {
+  auto norm = cast<sala::RMSNormOp>(op);
+  return buildNormKernel({norm.getInput(), norm.getWeight(), Value(),
+                          norm.getScope() == sala::NormScope::Head,
+                          norm.getEps().convertToDouble(), "weight"},
+                         kb);
+}
+
+static LogicalResult buildFusedRMSNormGateKernel(Operation *op, KernelBuilder &kb) {
+  auto f = cast<sala::FusedRMSNormGateOp>(op);
+  return buildNormKernel({f.getInput(), f.getWeight(), f.getGate(), /*perHead=*/false,
+                          f.getEps().convertToDouble(), "out_norm_weight"},
+                         kb);
 }
 
 //===----------------------------------------------------------------------===//
@@ -262,6 +298,7 @@ static LogicalResult buildLengthSelectKernel(Operation *op, KernelBuilder &kb) {
 
 void salac::populateSalaElementwiseToGPUPatterns(KernelTable &table, RewritePatternSet &patterns) {
   addFormKernelPattern<sala::RMSNormOp>(patterns, table, buildRMSNormKernel);
+  addFormKernelPattern<sala::FusedRMSNormGateOp>(patterns, table, buildFusedRMSNormGateKernel);
   addFormKernelPattern<sala::RopeOp>(patterns, table, buildRopeKernel);
   addFormKernelPattern<sala::SigmoidGateOp>(patterns, table, buildSigmoidGateKernel);
   addFormKernelPattern<sala::LengthSelectOp>(patterns, table, buildLengthSelectKernel);

@@ -53,7 +53,7 @@ struct ConvertSalaToLoops
         return WalkResult::interrupt();
       }
       if (isa<sala::FusedSparseSelectOp, sala::FusedSparseAttentionOp, sala::FusedKVUpdateOp,
-              sala::FusedLinearAttentionOp>(op)) {
+              sala::FusedLinearAttentionOp, sala::FusedRMSNormGateOp>(op)) {
         op->emitOpError() << "is a fused op: run sala-unfuse before convert-sala-to-loops";
         return WalkResult::interrupt();
       }

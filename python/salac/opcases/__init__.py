@@ -10,8 +10,8 @@ Needs torch (imported lazily).
 
 import math
 
-from .base import (DEFAULT_TOKENS, TOLERANCE, OpCase, RmsNormCase, RopeCase,  # noqa: F401
-                   SigmoidGateCase, poison, torch_dtype)
+from .base import (DEFAULT_TOKENS, TOLERANCE, FusedRmsNormGateCase, OpCase,  # noqa: F401
+                   RmsNormCase, RopeCase, SigmoidGateCase, poison, torch_dtype)
 
 __all__ = ["CASES", "DEFAULT_TOKENS", "TOLERANCE", "OpCase", "case_for", "compare", "poison",
            "torch_dtype"]
@@ -23,8 +23,8 @@ from .paged import (BlockScoresCase, CompressKeysCase, DenseAttentionCase,  # no
                     LinearRecurrentCase,
                     SparseAttentionCase, TopkBlocksCase)
 
-_ALL = (SigmoidGateCase(), RmsNormCase(), RopeCase(), KvAppendCase(), CompressKeysCase(),
-        FusedKvUpdateCase(),
+_ALL = (SigmoidGateCase(), RmsNormCase(), FusedRmsNormGateCase(), RopeCase(), KvAppendCase(),
+        CompressKeysCase(), FusedKvUpdateCase(),
         LinearRecurrentCase(), LinearChunkedCase(), FusedLinearCase(), FusedLinearUnnormedCase(),
         FusedLinearChunkedCase(),
         DenseAttentionCase(),

@@ -119,6 +119,23 @@ class RmsNormCase(OpCase):
                                      scope=at.get("scope", "head"))}
 
 
+class FusedRmsNormGateCase(OpCase):
+    """sala.fused_rms_norm_gate: the full RMSNorm then the sigmoid gate, in
+    one kernel; the reference is the two primitive references in float64."""
+    op = "sala.fused_rms_norm_gate"
+    required = ("input", "out_norm_weight", "gate")
+
+    def fill(self, spec, param, shape, device, gen):
+        # Gate logits spread wide enough to reach sigmoid's saturated tails.
+        return randn(shape, param.dtype, device, gen, 3.0 if param.name == "gate" else 1.0)
+
+    def reference(self, spec, a):
+        from .. import reference as R
+        n = R.rms_norm(a["input"], a["out_norm_weight"], eps=spec.attributes.get("eps", 1e-6),
+                       scope="full").reshape(a["input"].shape)
+        return {"output": R.sigmoid_gate(n, a["gate"])}
+
+
 class RopeCase(OpCase):
     op = "sala.rope"
     required = ("input", "positions")

@@ -80,7 +80,7 @@ def family(spec):
         return "linear-" + str(spec.attributes.get("form", "recurrent"))
     if op == "sala.length_select":
         return "select"
-    if op in ("sala.rms_norm", "sala.rope", "sala.sigmoid_gate"):
+    if op in ("sala.rms_norm", "sala.rope", "sala.sigmoid_gate", "sala.fused_rms_norm_gate"):
         return "tokens"
     return None
 

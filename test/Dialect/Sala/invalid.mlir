@@ -1427,3 +1427,11 @@ func.func @fused_linear_chunk_bound(%q: tensor<?x4x16xbf16>, %pool: !st, %s: ten
   %o = sala.fused_linear_attention %q, %q, %q state(%pool[%s]) lens(%cu, %l) {slopes = array<f64: 0.5, 0.25, 0.125, 0.0625>, form = #sala<linear_form chunked>, chunk_size = 8192} : tensor<?x4x16xbf16>, !st
   return %o : tensor<?x4x16xbf16>
 }
+
+// -----
+
+func.func @fused_norm_gate_weight(%o: tensor<?x4x16xbf16>, %w: tensor<16xbf16>) -> tensor<?x4x16xbf16> {
+  // expected-error @+1 {{'sala.fused_rms_norm_gate' op weight has 16 elements but heads x head_dim is 64}}
+  %y = sala.fused_rms_norm_gate %o, %w, %o : tensor<?x4x16xbf16>, tensor<16xbf16>
+  return %y : tensor<?x4x16xbf16>
+}

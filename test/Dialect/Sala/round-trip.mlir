@@ -96,3 +96,13 @@ func.func @mixers(%q: !q, %k: !kvt, %v: !kvt, %z: !q, %kv: !kv, %pt: tensor<?x?x
   %d = sala.linear_mixer prefill %q, %q, %q state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.8408964152537145, 0.70710678118654757, 0.59460355750136051, 0.5, 0.42044820762685725, 0.35355339059327379, 0.29730177875068026, 0.25, 0.21022410381342863, 0.17677669529663689, 0.14865088937534013, 0.125, 0.10511205190671431, 0.088388347648318447, 0.074325444687670064, 0.0625, 0.052556025953357156, 0.044194173824159223, 0.037162722343835032, 0.03125, 0.026278012976678578, 0.022097086912079612, 0.018581361171917516, 0.015625, 0.013139006488339289, 0.011048543456039806, 0.009290680585958758, 0.0078125, 0.0065695032441696445, 0.0055242717280199029, 0.004645340292979379, 0.00390625>, chunk_size = 128, rope_style = #sala<rope_style interleaved>} : !q, !st
   return
 }
+
+// The fused ops of a prefill linear layer (sala-fuse-linear{prefill=true}).
+// CHECK-LABEL: func.func @prefill_linear_fused
+func.func @prefill_linear_fused(%q: tensor<?x4x16xbf16>, %w: tensor<16xbf16>, %ow: tensor<64xbf16>, %pool: !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>, %slots: tensor<?xi32>, %cu: tensor<?xi32>, %lens: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x4x16xbf16> {
+  // CHECK: sala.fused_linear_attention %{{.*}} qk_norm({{.*}}) positions(%{{.*}}) state({{.*}}) lens({{.*}}) {chunk_size = 32 : i64, form = #sala<linear_form chunked>
+  %a = sala.fused_linear_attention %q, %q, %q qk_norm(%w, %w : tensor<16xbf16>, tensor<16xbf16>) positions(%pos) state(%pool[%slots]) lens(%cu, %lens) {slopes = array<f64: 0.5, 0.25, 0.125, 0.0625>, form = #sala<linear_form chunked>, chunk_size = 32} : tensor<?x4x16xbf16>, !sala.state_pool<heads = 4, head_dim = 16, element_type = f32>
+  // CHECK: sala.fused_rms_norm_gate %{{.*}}, %{{.*}}, %{{.*}} {eps = 9.99999974E-6 : f32} : tensor<?x4x16xbf16>, tensor<64xbf16>
+  %g = sala.fused_rms_norm_gate %a, %ow, %q {eps = 1.0e-05 : f32} : tensor<?x4x16xbf16>, tensor<64xbf16>
+  return %g : tensor<?x4x16xbf16>
+}

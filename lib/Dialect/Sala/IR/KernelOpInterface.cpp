@@ -278,6 +278,16 @@ std::string FusedLinearAttentionOp::getKernelName() {
 // Elementwise
 //===----------------------------------------------------------------------===//
 
+void FusedRMSNormGateOp::getKernelRoles(KernelRoles &r) {
+  r.in("input", getInput());
+  r.in("out_norm_weight", getWeight());
+  r.in("gate", getGate());
+  r.out("output", getOutput());
+}
+std::string FusedRMSNormGateOp::getKernelName() {
+  return "sala_fused_rms_norm_gate" + shapeSuffix(getInput());
+}
+
 void RMSNormOp::getKernelRoles(KernelRoles &r) {
   r.in("input", getInput());
   r.in("weight", getWeight());

@@ -387,6 +387,15 @@ LogicalResult LinearAttentionOp::verify() {
   return success();
 }
 
+LogicalResult FusedRMSNormGateOp::verify() {
+  if (failed(checkStaticHeads(*this, "input", getInput())))
+    return failure();
+  TokenShape x = shapeOf(getInput());
+  if (!(getEps().convertToFloat() > 0))
+    return emitOpError() << "eps must be positive, got " << getEps().convertToFloat();
+  return checkWeight(*this, "weight", getWeight(), x.heads * x.headDim, "heads x head_dim");
+}
+
 LogicalResult RMSNormOp::verify() {
   if (failed(checkStaticHeads(*this, "input", getInput())))
     return failure();

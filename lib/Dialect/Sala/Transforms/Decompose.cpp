@@ -152,6 +152,20 @@ struct DecomposeFusedLinear : OpRewritePattern<FusedLinearAttentionOp> {
   }
 };
 
+// The fused norm and gate mean the full RMSNorm then the gate (see
+// sala-fuse-linear).
+struct DecomposeFusedRMSNormGate : OpRewritePattern<FusedRMSNormGateOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FusedRMSNormGateOp op,
+                                PatternRewriter &rewriter) const override {
+    Value n = RMSNormOp::create(rewriter, op.getLoc(), op.getInput().getType(),
+                                NormScope::Full, op.getInput(), op.getWeight(), op.getEps());
+    rewriter.replaceOpWithNewOp<SigmoidGateOp>(op, op.getInput().getType(), n, op.getGate());
+    return success();
+  }
+};
+
 // The fused selection means stage 1 then top-k (see sala-fuse-sparse-select).
 struct DecomposeFusedSparseSelect : OpRewritePattern<FusedSparseSelectOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -231,7 +245,7 @@ void salac::sala::populateDecomposePatterns(RewritePatternSet &patterns) {
 }
 
 void salac::sala::populateUnfusePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposeFusedLinear, DecomposeFusedSparseSelect, DecomposeFusedKVUpdate,
-               DecomposeFusedSparseAttention>(
+  patterns.add<DecomposeFusedLinear, DecomposeFusedRMSNormGate, DecomposeFusedSparseSelect,
+               DecomposeFusedKVUpdate, DecomposeFusedSparseAttention>(
       patterns.getContext());
 }

@@ -32,6 +32,28 @@ namespace {
 using fusion::onlyPureBetween;
 using fusion::soleUser;
 
+/// At prefill, the full RMSNorm of the attention's output and the gate after
+/// it become one sala.fused_rms_norm_gate (the norm spans every head, which
+/// the chunked kernel's blocks split, so it cannot join the attention).
+void fuseNormGate(LinearAttentionOp la) {
+  auto follows = [&](Operation *user) {
+    return user && user->getBlock() == la->getBlock() && onlyPureBetween(la, user);
+  };
+  auto n = dyn_cast_or_null<RMSNormOp>(soleUser(la.getOutput()));
+  if (!n || !follows(n) || n.getScope() != NormScope::Full)
+    return;
+  auto g = dyn_cast_or_null<SigmoidGateOp>(soleUser(n.getOutput()));
+  if (!g || !follows(g) || g.getInput() != n.getOutput())
+    return;
+  OpBuilder b(g);
+  auto fused = FusedRMSNormGateOp::create(b, g.getLoc(), g.getOutput().getType(),
+                                          n.getInput(), n.getWeight(), g.getGate(),
+                                          n.getEpsAttr());
+  g.getOutput().replaceAllUsesWith(fused.getOutput());
+  g->erase();
+  n->erase();
+}
+
 void fuse(LinearAttentionOp la) {
   Value q = la.getQuery(), k = la.getKey();
   SmallVector<Operation *> producers; // erased after the fused op exists
@@ -90,6 +112,8 @@ void fuse(LinearAttentionOp la) {
     last = g;
     consumers.push_back(g);
   }
+  if (!recurrent)
+    fuseNormGate(la);
   if (producers.empty() && consumers.empty())
     return; // nothing to fuse: the plain kernel is as good
 

@@ -610,6 +610,31 @@ def Sala_LinearMixerOp : Sala_Op<"linear_mixer",
 // Fused ops: made by the fusion passes, one GPU kernel each
 //===----------------------------------------------------------------------===//
 
+def Sala_FusedRMSNormGateOp : Sala_Op<"fused_rms_norm_gate",
+    [Sala_Kernel, Pure, AllTypesMatch<["input", "gate", "output"]>]> {
+  let summary = "RMSNorm over all channels of a token, then the sigmoid gate";
+  let description = [{
+    What `sala-fuse-linear{prefill=true}` makes of a prefill linear layer's
+    tail: `rms_norm full` of `input` with `weight` and `eps`, then
+    `sigmoid_gate` with `gate` (`sala-unfuse` expands it back). One kernel
+    reads the input and the gate once and writes the result once; unfused,
+    the normalised tensor goes to memory and back.
+
+    ```mlir
+    %y = sala.fused_rms_norm_gate %o, %w, %z {eps = 1.0e-06 : f32}
+        : tensor<?x32x128xbf16>, tensor<4096xbf16>
+    ```
+  }];
+  let arguments = (ins Sala_TokenTensor:$input, Sala_Weight:$weight,
+                       Sala_TokenTensor:$gate,
+                       DefaultValuedAttr<F32Attr, "1.0e-6">:$eps);
+  let results = (outs Sala_TokenTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $gate attr-dict `:` type($input) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+}
+
 def Sala_FusedLinearAttentionOp : Sala_Op<"fused_linear_attention",
     [Sala_Kernel, AttrSizedOperandSegments, AllTypesMatch<["query", "key", "value", "output"]>]> {
   let summary = "linear attention with its neighbouring stages in one kernel";
@@ -627,7 +652,8 @@ def Sala_FusedLinearAttentionOp : Sala_Op<"fused_linear_attention",
     `sala-fuse-linear{prefill=true}`) takes the norms and the rotation only:
     it applies them to the q and k tiles in shared memory as they arrive (one
     bf16 rounding after both), so q and k are read once instead of five
-    times; the output norm spans every head, and stays a kernel of its own.
+    times; the output norm spans every head, so it and the gate become a
+    `sala.fused_rms_norm_gate` instead.
 
     ```mlir
     %o = sala.fused_linear_attention %q, %k, %v gate(%z : tensor<?x32x128xbf16>)

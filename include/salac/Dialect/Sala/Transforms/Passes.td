@@ -50,10 +50,11 @@ def SalaFuseLinear : Pass<"sala-fuse-linear"> {
     and gate applied before anything is written. Results do not change
     (`sala-unfuse` expands the fused op back into the same chain). Chunked
     (prefill) linear attention is left alone unless `prefill` is set: then its
-    q/k norms and RoPE are folded into a `form = chunked` fused op (the output
-    norm spans every head, so it and the gate stay kernels of their own). The
-    chunked fused kernel has not yet been measured on a GPU, hence off by
-    default (`salac --fuse-linear-prefill`).
+    q/k norms and RoPE are folded into a `form = chunked` fused op, and the
+    output norm (it spans every head, which the chunked kernel's blocks split)
+    and the gate after it into one `sala.fused_rms_norm_gate`. These prefill
+    kernels have not yet been measured on a GPU, hence off by default
+    (`salac --fuse-linear-prefill`).
 
     Before:
 
