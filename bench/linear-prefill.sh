@@ -10,7 +10,8 @@
 #   bash bench/linear-prefill.sh PKGDIR [-- linear_prefill.py options...]
 #
 # Logs in $OUT (else out/linear-prefill): build.log, grid-*.log,
-# linear_prefill.log and .json. Exits 1 if a grid failed.
+# linear_prefill.log and .json, linear_layer.log and .json (the whole layer,
+# unfused and folded). Exits 1 if a grid failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${1:?usage: linear-prefill.sh PKGDIR [-- linear_prefill.py options...]}
@@ -27,7 +28,7 @@ export SALART_LIB=$root/build-rt/lib/libsalart.so
 status=0
 for p in "$dir"/*/; do
   name=$(basename "$p")
-  python3 bench/grid.py --package "$p" --only linear_attention \
+  python3 bench/grid.py --package "$p" --only linear_attention,rms_norm_gate \
     --json "$out/grid-$name.json" >"$out/grid-$name.log" 2>&1 || status=1
   echo "grid $name: $(tail -1 "$out/grid-$name.log")"
 done
@@ -37,5 +38,12 @@ for p in whole seg1024 seg2048; do  # the fold packages: grid only (more work th
 done
 python3 bench/linear_prefill.py "${pkgs[@]}" --json "$out/linear_prefill.json" "$@" \
   2>&1 | tee "$out/linear_prefill.log"
+# The whole layer: 7 launches unfused, 2 with the fold (whole and in segments).
+layers=()
+for p in whole fold seg1024 fold-seg1024; do
+  [ -d "$dir/$p" ] && layers+=(--package "$dir/$p")
+done
+python3 bench/linear_prefill.py --layer "${layers[@]}" --json "$out/linear_layer.json" "$@" \
+  2>&1 | tee "$out/linear_layer.log"
 echo "== done $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 exit $status

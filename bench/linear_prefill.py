@@ -19,6 +19,11 @@ Ends with a table (ms; speedup = fla / salac).
 
 Shapes: BxT (B fresh sequences of T tokens), or "ragged" (fresh and
 continuing sequences of mixed lengths in one batch).
+
+With --layer: the whole linear layer instead (q/k RMSNorm, RoPE, the
+attention, the output RMSNorm, the gate), salac.PrefillStep of layer 1 of each
+package -- 7 launches unfused, 2 with --fuse-linear-prefill -- against the
+float64 chain (salac.reference.linear_mixer).
 """
 
 import argparse
@@ -167,6 +172,73 @@ def run_shape(torch, pkgs, shape, dev, gen, fla, rows):
     return row
 
 
+def layer_constants(pkg):
+    """(qk eps, rope theta, output-norm eps) of a package's linear layer, from
+    its kernels' attributes (fused or not)."""
+    qk_eps = theta = out_eps = None
+    for k in pkg:
+        at = k.attributes
+        if k.op == "sala.fused_linear_attention":
+            qk_eps, theta = at.get("qk_eps", 1e-6), at.get("theta", 10000.0)
+        elif k.op == "sala.rms_norm" and at.get("scope") == "head":
+            qk_eps = at.get("eps", 1e-6)
+        elif k.op == "sala.rope":
+            theta = at.get("theta", 10000.0)
+        elif k.op == "sala.fused_rms_norm_gate" or (k.op == "sala.rms_norm" and
+                                                     at.get("scope") == "full"):
+            out_eps = at.get("eps", 1e-6)
+    return qk_eps, theta, out_eps
+
+
+def run_layer_shape(torch, paths, shape, dev, gen, rows):
+    """The whole linear layer at prefill (q/k norms, RoPE, the attention, the
+    output norm, the gate) through salac.PrefillStep, per package, against
+    the float64 chain (salac.reference.linear_mixer, chunked)."""
+    from salac import reference as R
+    seqs = parse_shape(shape)
+    T, B, H, D = sum(n for n, _ in seqs), len(seqs), 32, 128
+    bf, i32 = torch.bfloat16, torch.int32
+    r = lambda *s, sc=1.0: (torch.randn(*s, generator=gen, device=dev) * sc).to(bf)  # noqa
+    q, k, v, z = r(T, H, D), r(T, H, D), r(T, H, D), r(T, H, D, sc=3.0)
+    qw = (1 + 0.2 * torch.randn(D, generator=gen, device=dev)).to(bf)
+    kw = (1 + 0.2 * torch.randn(D, generator=gen, device=dev)).to(bf)
+    ow = (1 + 0.2 * torch.randn(H * D, generator=gen, device=dev)).to(bf)
+    S0 = torch.randn(B, H, D, D, generator=gen, device=dev) * 0.05
+    cu = [0]
+    for n, _ in seqs:
+        cu.append(cu[-1] + n)
+    cu_t = torch.tensor(cu, dtype=i32, device=dev)
+    lens = torch.tensor([n + h for n, h in seqs], dtype=i32, device=dev)
+    pos = torch.cat([torch.arange(h, h + n, dtype=i32, device=dev) for n, h in seqs])
+    row = {"shape": shape + " (layer)", "tokens": T, "sequences": B}
+    ref = None
+    for path in paths:
+        pkg = salac.Package(path).load(0)
+        label = os.path.basename(os.path.normpath(path))
+        qk_eps, theta, out_eps = layer_constants(pkg)
+        if ref is None:
+            S_ref = S0.clone()
+            slopes = next(kk.attributes["slopes"] for kk in pkg if "slopes" in kk.attributes)
+            ref = R.linear_mixer(q, k, v, z, qw, kw, None, S_ref,
+                                 torch.arange(B, device=dev), cu_t, lens, positions=pos,
+                                 eps=qk_eps, theta=theta, slopes=slopes, form="chunked")
+            ref = R.sigmoid_gate(R.rms_norm(ref, ow, out_eps, "full"), z)
+        inputs = dict(query=q, key=k, value=v, gate=z, q_norm_weight=qw, k_norm_weight=kw,
+                      out_norm_weight=ow, positions=pos, state=S0.clone(),
+                      slot_ids=torch.arange(B, dtype=i32, device=dev), cu_seqlens_q=cu_t,
+                      seq_lens=lens)
+        step = salac.PrefillStep(pkg, {1: inputs})
+        step.output(1).fill_(float("nan"))
+        step.run()
+        torch.cuda.synchronize()
+        row[f"{label}_err"] = rel_err(step.output(1), ref)
+        row[f"{label}_state_err"] = rel_err(inputs["state"], S_ref)
+        row[f"{label}_launches"] = step.num_launches
+        row[f"{label}_ms"] = event_ms(torch, step.run)
+    rows.append(row)
+    return row
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--package", action="append", required=True,
@@ -174,14 +246,20 @@ def main():
     ap.add_argument("--shapes", default="1x8K,1x32K,1x64K,1x128K,4x8K,ragged")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--layer", action="store_true",
+                    help="time the whole linear layer (salac.PrefillStep of layer 1) of "
+                         "each package instead: packages of salac --layers=1 "
+                         "--mode=prefill, fused (--fuse-linear-prefill) or not; no fla")
     a = ap.parse_args()
     import torch
-    dev = torch.device("cuda")
+    dev = torch.device("cuda", 0)
     gen = torch.Generator(device=dev)
     gen.manual_seed(a.seed)
+    if a.layer:
+        return main_layer(torch, a, dev, gen)
     pkgs = []
     for path in a.package:
-        pkg = salac.Package(path)
+        pkg = salac.Package(path).load(0)
         ks = [k for k in pkg.kernels_for_op("sala.linear_attention")
               if k.attributes.get("form") == "chunked"]
         if not ks:
@@ -211,6 +289,23 @@ def main():
             best = min(r[l + "_ms"] for l, _ in pkgs)
             tail = f" {r['fla_ms'] / best:.2f}x |"
         print(f"| {r['shape']} | {r['tokens']} | " + " | ".join(cells) + " |" + tail)
+
+
+def main_layer(torch, a, dev, gen):
+    rows = []
+    print(f"{torch.cuda.get_device_name()}; layer of: {', '.join(a.package)}")
+    for shape in a.shapes.split(","):
+        print(json.dumps(run_layer_shape(torch, a.package, shape, dev, gen, rows)), flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    labels = [os.path.basename(os.path.normpath(p)) for p in a.package]
+    print("\n| shape | tokens | " + " | ".join(f"{l} ms (launches, err)" for l in labels) + " |")
+    print("|---|---:|" + "---:|" * len(labels))
+    for r in rows:
+        cells = [f"{r[l + '_ms']:.3f} ({r[l + '_launches']}, {r[l + '_err']:.1e})"
+                 for l in labels]
+        print(f"| {r['shape']} | {r['tokens']} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
