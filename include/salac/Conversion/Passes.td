@@ -118,7 +118,9 @@ def SalaChooseKernelConfig : Pass<"sala-choose-kernel-config", "::mlir::ModuleOp
     #sala.kernel_config<...>` on every sala op that has a kernel (threads per
     block, the occupancy asked of ptxas, and for split-KV attention the split
     rule), from the op's shapes and the target: `chip` (the PTX target) and
-    `sms` (the GPU's SM count, which the split rule fills). The kernel
+    `sms` (the GPU's SM count, which the split rule fills); `linear-segment`
+    walks chunked linear attention in segments of that many tokens, a block
+    each (0, the default: a block a whole sequence). The kernel
     builders, the kernel plan (`--print-kernel-plan`) and the manifest read
     it; `convert-sala-to-gpu` asks the same policy for an op that has none.
 

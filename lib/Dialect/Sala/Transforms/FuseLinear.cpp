@@ -3,7 +3,8 @@
 // Folds the stages around a recurrent linear_attention (q/k RMSNorm and RoPE
 // before it, the full RMSNorm and the gate after it) into one
 // sala.fused_linear_attention; with `prefill`, the stages before a chunked
-// one too. Unfused, every stage is a kernel that writes its
+// one too, and the full RMSNorm and gate after it into one
+// sala.fused_rms_norm_gate. Unfused, every stage is a kernel that writes its
 // result to global memory for the next one to read back; fused, q and k are
 // normed and rotated in registers and the output is normalised and gated
 // before it is written.
@@ -40,7 +41,7 @@ void fuseNormGate(LinearAttentionOp la) {
     return user && user->getBlock() == la->getBlock() && onlyPureBetween(la, user);
   };
   auto n = dyn_cast_or_null<RMSNormOp>(soleUser(la.getOutput()));
-  if (!n || !follows(n) || n.getScope() != NormScope::Full)
+  if (!n || !follows(n) || n.getScope() != NormScope::Full || n.getInput() != la.getOutput())
     return;
   auto g = dyn_cast_or_null<SigmoidGateOp>(soleUser(n.getOutput()));
   if (!g || !follows(g) || g.getInput() != n.getOutput())
