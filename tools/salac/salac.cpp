@@ -97,6 +97,12 @@ cl::opt<int64_t> linearSegment(
              "its 64-token chunk: a sequence's segments run in parallel and chain their "
              "states (0, the default: one block walks a whole sequence)"),
     cl::value_desc("N"), cl::init(0), cl::cat(salacCat));
+cl::opt<int64_t> selectThreads(
+    "select-threads",
+    cl::desc("Threads a block of the fused selection takes, a multiple of 32 in "
+             "[128, 1024], to time one block size against another (default: the "
+             "policy's for the chip: 512 on sm_90/sm_100, 256 elsewhere)"),
+    cl::value_desc("N"), cl::init(0), cl::cat(salacCat));
 cl::opt<bool> fuseLinearPrefill(
     "fuse-linear-prefill",
     cl::desc("Fuse the linear layer at prefill too: the q/k RMSNorms and RoPE into "
@@ -225,7 +231,7 @@ cl::Option *firstGiven(std::initializer_list<cl::Option *> options) {
 int runMain() {
   if (cl::Option *o = firstGiven({&emit, &chip, &outputPath, std::addressof(layers),
                                   &strict, &listKernels, &printPlan, &gpuName,
-                                  &linearSegment, &fuseLinearPrefill}))
+                                  &linearSegment, &fuseLinearPrefill, &selectThreads}))
     return fail("--" + o->ArgStr + " does not apply to salac run");
   runner::RunOptions o;
   o.input = inputPath;
@@ -398,6 +404,7 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
     target.chip = chip; // the kernel configs (shared memory a block) depend on it
     target.sms = gpu->sms;
     target.linearSegment = linearSegment;
+    target.selectThreads = selectThreads;
     buildSalaToKernelsPipeline(pm, fuse, target, fuseLinearPrefill);
     if (failed(pm.run(module)))
       return 1;
@@ -509,6 +516,10 @@ int main(int argc, char **argv) {
                 ")");
   if (mode != "decode" && mode != "prefill" && mode != "both")
     return fail("--mode must be decode, prefill or both, got '" + mode + "'");
+  if (selectThreads != 0 &&
+      (selectThreads < 128 || selectThreads > 1024 || selectThreads % 32 != 0))
+    return fail("--select-threads must be a multiple of 32 in [128, 1024], got " +
+                llvm::Twine(int64_t(selectThreads)));
   if (linearSegment < 0 || linearSegment > sala::kMaxSegmentTokens)
     return fail("--linear-segment must be in [0, " + llvm::Twine(sala::kMaxSegmentTokens) +
                 "] tokens, got " + llvm::Twine(int64_t(linearSegment)));
@@ -530,7 +541,7 @@ int main(int argc, char **argv) {
   // --emit=sala prints the graph before fusion and kernel formation.
   if (emit == Emit::Sala)
     if (cl::Option *o = firstGiven({&noFuse, &chip, &strict, &listKernels, &gpuName,
-                                    &linearSegment, &fuseLinearPrefill}))
+                                    &linearSegment, &fuseLinearPrefill, &selectThreads}))
       return fail("--" + o->ArgStr + " does not apply to --emit=sala (the graph before "
                   "fusion and kernels)");
 
@@ -566,6 +577,7 @@ int main(int argc, char **argv) {
   kernelTarget.chip = chip;
   kernelTarget.sms = gpu->sms;
   kernelTarget.linearSegment = linearSegment;
+  kernelTarget.selectThreads = selectThreads;
   buildSalaToKernelsPipeline(pm, /*fuse=*/!noFuse, kernelTarget, fuseLinearPrefill);
   if (failed(pm.run(module)))
     return 1;

@@ -15,6 +15,8 @@ struct GpuTarget {
   int64_t sms = 132;
   /// Tokens a block of chunked linear attention walks (0: a whole sequence).
   int64_t linearSegment = 0;
+  /// Threads a block of the fused selection takes (0: the policy's).
+  int64_t selectThreads = 0;
   int optLevel = 3;
   /// PTX ISA feature string for the chip ("+ptx80" for sm_90): the upstream
   /// default is too old for sm_90.

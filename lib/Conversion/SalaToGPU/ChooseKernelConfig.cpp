@@ -103,18 +103,27 @@ int64_t fusedKVUpdateThreads(sala::KVCacheType cache) {
 /// (test/salac/chip-ptxas-*.test), one block a SM either way. On an H100 an
 /// earlier 8-warp version (chunks of 256 blocks) was 2% faster at B=8 128K
 /// and 8% slower at B=1 512K (2026-12-08); until this one (512-block chunks,
-/// more loads in flight) is timed there, sm_90/sm_100 keep 16 warps. Each
+/// more loads in flight) is timed there, sm_90/sm_100 keep 16 warps (salac
+/// --select-threads=256 builds the 8-warp kernel for that comparison:
+/// scripts/select-packages.sh, bench/select-warps.sh). Each
 /// chunk keeps the selected count of candidates, which must be at most half
 /// of its blocks (SelectKernels.cpp): more than 256 selected blocks take more
 /// threads, with the registers that leaves them.
 sala::KernelConfigAttr fusedSelectConfig(sala::FusedSparseSelectOp op, const ConfigMaker &config) {
+  auto withRegisters = [&](int64_t threads) {
+    // 16 warps and more: the registers ptxas gives them (128 at 512).
+    if (threads >= 512)
+      return config(threads);
+    return config(threads, 0, std::min<int64_t>(255, (65536 / threads) & ~int64_t(7)));
+  };
+  if (config.t.selectThreads > 0) // asked for (the builder checks that it fits)
+    return withRegisters(config.t.selectThreads);
   int64_t twice = 2 * (op.getTopk() + op.getLocalBlocks());
   if (isHopperOrDatacenterBlackwell(config.t.chip) && twice <= fusedSelectChunkBlocks(512))
     return config(512);
   int64_t threads =
       twice <= fusedSelectChunkBlocks(256) ? 256 : int64_t(llvm::alignTo(twice, 32));
-  int64_t registers = std::min<int64_t>(255, (65536 / threads) & ~int64_t(7));
-  return config(threads, 0, registers);
+  return config(threads, 0, std::min<int64_t>(255, (65536 / threads) & ~int64_t(7)));
 }
 
 } // namespace
@@ -223,7 +232,14 @@ struct SalaChooseKernelConfig
                                  << int64_t(linearSegment);
       return signalPassFailure();
     }
-    KernelTarget target{chip, smCount, linearSegment};
+    if (selectThreads != 0 &&
+        (selectThreads < 128 || selectThreads > 1024 || selectThreads % 32 != 0)) {
+      getOperation().emitError() << "sala-choose-kernel-config: select-threads must be 0 "
+                                    "(the policy's) or a multiple of 32 in [128, 1024], got "
+                                 << int64_t(selectThreads);
+      return signalPassFailure();
+    }
+    KernelTarget target{chip, smCount, linearSegment, selectThreads};
     auto checkChunk = [&](Operation *op, sala::LinearForm form, int64_t chunk) {
       if (form != sala::LinearForm::Chunked || linearSegment % chunk == 0)
         return WalkResult::advance();

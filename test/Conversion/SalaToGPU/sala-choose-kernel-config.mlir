@@ -3,6 +3,9 @@
 // RUN: salac-opt %s --sala-choose-kernel-config --convert-sala-to-gpu --verify-each | FileCheck %s --check-prefix=GPU
 // RUN: salac-opt %s --sala-choose-kernel-config="chip=sm_86" --verify-each | FileCheck %s --check-prefix=SM86
 // RUN: salac-opt %s --sala-choose-kernel-config="chip=sm_80" --verify-each | FileCheck %s --check-prefix=SM80
+// RUN: salac-opt %s --sala-choose-kernel-config="select-threads=256" --verify-each | FileCheck %s --check-prefix=SEL256
+// RUN: not salac-opt %s --sala-choose-kernel-config="select-threads=100" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADSEL
+// RUN: not salac-opt %s --sala-choose-kernel-config="select-threads=256" --convert-sala-to-gpu -o /dev/null 2>&1 | FileCheck %s --check-prefix=SELFIT
 // RUN: salac-opt %s --sala-choose-kernel-config="chip=sm_90a" --verify-each | FileCheck %s --check-prefix=SM90A
 // RUN: not salac-opt %s --sala-choose-kernel-config="sms=0" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADSMS
 
@@ -63,6 +66,12 @@ func.func @select(%q: !q, %k: !ck, %kt: tensor<?x?xi32>, %cu: tensor<?xi32>, %le
 // CHECK: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 512, min_blocks_per_sm = 0, max_registers = 0>
 // CHECK: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 672, min_blocks_per_sm = 0, max_registers = 96>
 // SM86-LABEL: func.func @select
+// select-threads: the fused selection's block size asked for (8 warps on
+// sm_90, with every register they want), to time it against the policy's.
+// SEL256: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 255>
+// SEL256: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 255>
+// SELFIT: error: 'sala.fused_sparse_select' op selects 332 blocks (topk + local_blocks), more than half of the 512 blocks of a chunk (256 threads)
+// BADSEL: error: sala-choose-kernel-config: select-threads must be 0 (the policy's) or a multiple of 32 in [128, 1024], got 100
 // SM86: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 256, min_blocks_per_sm = 0, max_registers = 255, max_shared_bytes = 101376>
 // SM86: sala.fused_sparse_select {{.*}}sala.kernel_config = #sala.kernel_config<threads = 672, min_blocks_per_sm = 0, max_registers = 96, max_shared_bytes = 101376>
 // GPU-LABEL: gpu.func @sala_fused_sparse_select_k32_s16_b64_k64_i1_l32_h32_d128_bf16
