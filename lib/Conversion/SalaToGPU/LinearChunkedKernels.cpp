@@ -43,6 +43,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -54,6 +56,9 @@ using arith::CmpIPredicate;
 
 namespace {
 constexpr int64_t kChunk = 64, kDim = 128, kWarps = 8, kThreads = 32 * kWarps;
+/// How long a segment waits for its predecessor before it traps: far above
+/// any real wait (a predecessor's own pass over at most 1M tokens, ~16 ms).
+constexpr int64_t kSpinLimitNs = 10'000'000'000;
 } // namespace
 
 namespace {
@@ -742,14 +747,24 @@ SmallVector<Value> ChunkedEmitter::segmentDelta(Value segStart) {
 
 /// The state at the start of segment x > 0, once its predecessor has
 /// published it; the flag is cleared for the next launch (this block is its
-/// only reader).
+/// only reader). A predecessor that never publishes -- the chain's workspace
+/// left dirty by an aborted launch, which DecodeStep.reset_workspaces()
+/// clears -- makes the block trap after kSpinLimitNs: the launch fails with
+/// an error instead of hanging.
 SmallVector<Value> ChunkedEmitter::awaitPrefix(Value x) {
   Value flagAt = chainFlag(kb.sub(x, idx(1)));
   kb.ifThen(kb.cmp(CmpIPredicate::eq, tid, idx(0)), [&] {
+    Type i64 = b.getI64Type();
+    Value since = NVVM::GlobalTimerOp::create(b, loc, i64);
     scf::WhileOp::create(
         b, loc, TypeRange{}, ValueRange{},
         [&](OpBuilder &, Location, ValueRange) {
           Value seen = kb.atomicAdd(kb.arg(p.segmentFlags), flagAt, kb.i32(0));
+          Value waited = arith::SubIOp::create(b, loc, NVVM::GlobalTimerOp::create(b, loc, i64),
+                                               since);
+          Value limit = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(kSpinLimitNs));
+          kb.ifThen(kb.cmp(CmpIPredicate::ugt, waited, limit),
+                    [&] { LLVM::Trap::create(b, loc); });
           scf::ConditionOp::create(b, loc, kb.cmp(CmpIPredicate::eq, seen, kb.i32(0)),
                                    ValueRange{});
         },

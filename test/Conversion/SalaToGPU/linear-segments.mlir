@@ -40,9 +40,13 @@ func.func @prefill(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>,
 // CHECK-COUNT-8: nvgpu.device_async_copy
 // CHECK-NOT: nvgpu.device_async_copy
 // CHECK: nvgpu.ldmatrix {{.*}}transpose = true
-// The wait on the predecessor's flag, then the acquire fence.
+// The wait on the predecessor's flag (a trap past 10 s: an error, not a
+// hang), then the acquire fence.
 // CHECK: scf.while
 // CHECK: memref.atomic_rmw addi
+// CHECK: nvvm.read.ptx.sreg.globaltimer
+// CHECK: arith.constant 10000000000 : i64
+// CHECK: llvm.intr.trap
 // CHECK: scf.condition
 // CHECK: fence.acq_rel.gpu
 // The publish: the release fence, then the flag.
