@@ -79,6 +79,8 @@ def test_argument_errors(salac_bin, tmp_path):
         salac.compile(tp=0)
     with pytest.raises(ValueError, match="tp_rank 2 is out of range: ranks are 0..1 for tp=2"):
         salac.compile(tp=2, tp_rank=2)
+    with pytest.raises(ValueError, match="linear_segment must be an int >= 0, got -64"):
+        salac.compile(linear_segment=-64)
 
 
 def test_tensor_parallel_shard_and_gpu(salac_bin):
@@ -103,13 +105,15 @@ def test_warnings_become_compile_warnings(salac_bin, tmp_path):
     assert lines == [l for l in pkg.compile_log.splitlines() if "warning:" in l]
 
 
-@pytest.mark.parametrize("fuse,segment", [(True, 0), (False, 0), (True, 64)])
-def test_grids_fit_a_million_token_prefill(salac_bin, fuse, segment):
+@pytest.mark.parametrize("fuse,segment,fold", [(True, 0, False), (False, 0, False),
+                                               (True, 64, False), (True, 64, True)])
+def test_grids_fit_a_million_token_prefill(salac_bin, fuse, segment, fold):
     """Grid y and z stay within CUDA's 65535 by construction, x within 2^31-1,
     when one launch takes a 1M-token prompt (every scalar 1 otherwise; a
     fused selection's parts at a 1M context: 65536 compressed keys / 512;
-    the chunked linear kernel in its smallest segments)."""
-    pkg = salac.compile(fuse=fuse, linear_segment=segment)
+    the chunked linear kernel in its smallest segments, with the prefill
+    fold's kernels too)."""
+    pkg = salac.compile(fuse=fuse, linear_segment=segment, fuse_linear_prefill=fold)
     big = {"tokens": 1 << 20, "max_q_len": 1 << 20, "select_splits": 128}
     for k in pkg:
         scalars = {p.name: big.get(p.name, 1) for p in k.spec.scalar_params}
