@@ -4,7 +4,7 @@
 # runtime-only, then correctness first -- the grid on every package's linear
 # kernels (poisoned outputs, float64 reference, the segment chain's flags and
 # counter back at zero) -- then bench/linear_prefill.py: the chunked kernels
-# (whole, in segments of 1024 and 2048) side by side with fla's chunk_simple_gla (installed from the carried wheel
+# (whole, in segments of 1024 and 2048, with two stages at 1024) side by side with fla's chunk_simple_gla (installed from the carried wheel
 # when PYTHONPATH has it), checked against float64, then timed.
 #
 #   bash bench/linear-prefill.sh PKGDIR [-- linear_prefill.py options...]
@@ -33,7 +33,7 @@ for p in "$dir"/*/; do
   echo "grid $name: $(tail -1 "$out/grid-$name.log")"
 done
 pkgs=()
-for p in whole seg1024 seg2048; do  # the fold packages: grid only (more work than fla's)
+for p in whole seg1024 seg1024-2st seg2048; do  # the fold: grid only (more work than fla's)
   [ -d "$dir/$p" ] && pkgs+=(--package "$dir/$p")
 done
 python3 bench/linear_prefill.py "${pkgs[@]}" --json "$out/linear_prefill.json" "$@" \

@@ -265,7 +265,11 @@ def main():
         if not ks:
             sys.exit(f"linear_prefill: {path} has no chunked linear_attention kernel")
         seg = int(ks[0].spec.config.get("segment", 0))
-        pkgs.append((f"seg{seg}" if seg else "whole", ks[0]))
+        stages = int(ks[0].spec.config.get("stages", 1))
+        label = (f"seg{seg}" + (f"-{stages}st" if stages > 1 else "")) if seg else "whole"
+        if any(label == l for l, _ in pkgs):
+            sys.exit(f"linear_prefill: two packages with the same kernel config ({label})")
+        pkgs.append((label, ks[0]))
     try:
         from fla.ops.simple_gla import chunk_simple_gla as fla
     except Exception as e:  # noqa: BLE001

@@ -74,6 +74,7 @@ void salac::buildSalaToKernelsPipeline(OpPassManager &pm, bool fuse,
   config.chip = target.chip;
   config.sms = target.sms;
   config.linearSegment = target.linearSegment;
+  config.linearStages = target.linearStages;
   config.selectThreads = target.selectThreads;
   pm.addPass(createSalaChooseKernelConfig(config));
   pm.addPass(createConvertSalaToGPU());

@@ -97,6 +97,12 @@ cl::opt<int64_t> linearSegment(
              "its 64-token chunk: a sequence's segments run in parallel and chain their "
              "states (0, the default: one block walks a whole sequence)"),
     cl::value_desc("N"), cl::init(0), cl::cat(salacCat));
+cl::opt<int64_t> linearStages(
+    "linear-stages",
+    cl::desc("Chunks of Q, K and V in flight in the segmented linear kernel: 1 (the "
+             "default), or 2, where the next chunk loads while one computes (needs "
+             "--linear-segment)"),
+    cl::value_desc("N"), cl::init(1), cl::cat(salacCat));
 cl::opt<int64_t> selectThreads(
     "select-threads",
     cl::desc("Threads a block of the fused selection takes, a multiple of 32 in "
@@ -231,7 +237,8 @@ cl::Option *firstGiven(std::initializer_list<cl::Option *> options) {
 int runMain() {
   if (cl::Option *o = firstGiven({&emit, &chip, &outputPath, std::addressof(layers),
                                   &strict, &listKernels, &printPlan, &gpuName,
-                                  &linearSegment, &fuseLinearPrefill, &selectThreads}))
+                                  &linearSegment, &fuseLinearPrefill, &selectThreads,
+                                  &linearStages}))
     return fail("--" + o->ArgStr + " does not apply to salac run");
   runner::RunOptions o;
   o.input = inputPath;
@@ -405,6 +412,7 @@ int printPlanMain(MLIRContext &ctx, llvm::SourceMgr &sm) {
     target.sms = gpu->sms;
     target.linearSegment = linearSegment;
     target.selectThreads = selectThreads;
+    target.linearStages = linearStages;
     buildSalaToKernelsPipeline(pm, fuse, target, fuseLinearPrefill);
     if (failed(pm.run(module)))
       return 1;
@@ -520,6 +528,9 @@ int main(int argc, char **argv) {
       (selectThreads < 128 || selectThreads > 1024 || selectThreads % 32 != 0))
     return fail("--select-threads must be a multiple of 32 in [128, 1024], got " +
                 llvm::Twine(int64_t(selectThreads)));
+  if (linearStages != 1 && (linearStages != 2 || linearSegment == 0))
+    return fail("--linear-stages must be 1, or 2 with --linear-segment, got " +
+                llvm::Twine(int64_t(linearStages)));
   if (linearSegment < 0 || linearSegment > sala::kMaxSegmentTokens)
     return fail("--linear-segment must be in [0, " + llvm::Twine(sala::kMaxSegmentTokens) +
                 "] tokens, got " + llvm::Twine(int64_t(linearSegment)));
@@ -541,7 +552,8 @@ int main(int argc, char **argv) {
   // --emit=sala prints the graph before fusion and kernel formation.
   if (emit == Emit::Sala)
     if (cl::Option *o = firstGiven({&noFuse, &chip, &strict, &listKernels, &gpuName,
-                                    &linearSegment, &fuseLinearPrefill, &selectThreads}))
+                                    &linearSegment, &fuseLinearPrefill, &selectThreads,
+                                    &linearStages}))
       return fail("--" + o->ArgStr + " does not apply to --emit=sala (the graph before "
                   "fusion and kernels)");
 
@@ -578,6 +590,7 @@ int main(int argc, char **argv) {
   kernelTarget.sms = gpu->sms;
   kernelTarget.linearSegment = linearSegment;
   kernelTarget.selectThreads = selectThreads;
+  kernelTarget.linearStages = linearStages;
   buildSalaToKernelsPipeline(pm, /*fuse=*/!noFuse, kernelTarget, fuseLinearPrefill);
   if (failed(pm.run(module)))
     return 1;

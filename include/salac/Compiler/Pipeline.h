@@ -15,6 +15,8 @@ struct GpuTarget {
   int64_t sms = 132;
   /// Tokens a block of chunked linear attention walks (0: a whole sequence).
   int64_t linearSegment = 0;
+  /// Chunks in flight in the segmented linear kernel (1 or 2).
+  int64_t linearStages = 1;
   /// Threads a block of the fused selection takes (0: the policy's).
   int64_t selectThreads = 0;
   int optLevel = 3;

@@ -150,6 +150,9 @@ def SalaChooseKernelConfig : Pass<"sala-choose-kernel-config", "::mlir::ModuleOp
     Option<"linearSegment", "linear-segment", "int64_t", /*default=*/"0",
            "Tokens a block of chunked linear attention walks, a multiple of the "
            "op's chunk_size (0: one block a whole sequence)">,
+    Option<"linearStages", "linear-stages", "int64_t", /*default=*/"1",
+           "Chunks of Q, K and V in flight in the segmented linear kernel: 1, or 2 "
+           "(the next chunk loads while one computes; needs linear-segment)">,
     Option<"selectThreads", "select-threads", "int64_t", /*default=*/"0",
            "Threads a block of the fused selection takes, to time one block size "
            "against another (0: the policy's choice for the chip)">,

@@ -61,7 +61,8 @@ sala::KernelConfigAttr chunkedLinearConfig(int64_t chunk, const ConfigMaker &con
   if (chunk > 4096) // past a config's tile bound: no kernel takes it anyway
     return config(256);
   if (t.linearSegment > 0 && t.linearSegment % chunk == 0)
-    return config(256, 0, 255, /*tile=*/chunk, /*stages=*/1, nullptr, t.linearSegment);
+    return config(256, 0, 255, /*tile=*/chunk, /*stages=*/t.linearStages, nullptr,
+                  t.linearSegment);
   return config(256, 0, 0, /*tile=*/chunk, /*stages=*/1);
 }
 
@@ -239,7 +240,13 @@ struct SalaChooseKernelConfig
                                  << int64_t(selectThreads);
       return signalPassFailure();
     }
-    KernelTarget target{chip, smCount, linearSegment, selectThreads};
+    if (linearStages != 1 && (linearStages != 2 || linearSegment == 0)) {
+      getOperation().emitError() << "sala-choose-kernel-config: linear-stages must be 1, or 2 "
+                                    "with a linear-segment, got "
+                                 << int64_t(linearStages);
+      return signalPassFailure();
+    }
+    KernelTarget target{chip, smCount, linearSegment, linearStages, selectThreads};
     auto checkChunk = [&](Operation *op, sala::LinearForm form, int64_t chunk) {
       if (form != sala::LinearForm::Chunked || linearSegment % chunk == 0)
         return WalkResult::advance();

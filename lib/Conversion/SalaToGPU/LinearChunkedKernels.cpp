@@ -174,8 +174,8 @@ ChunkedParams declareChunkedParams(KernelBuilder &kb, const ChunkedOp &c, int64_
 class ChunkedEmitter {
 public:
   ChunkedEmitter(const ChunkedOp &c, KernelBuilder &kb, const ChunkedParams &p,
-                 int64_t segment)
-      : c(c), kb(kb), b(kb.builder()), loc(kb.getLoc()), p(p), segment(segment),
+                 int64_t segment, int64_t stages)
+      : c(c), kb(kb), b(kb.builder()), loc(kb.getLoc()), p(p), segment(segment), stages(stages),
         h(c.query.getDimSize(1)), d(kDim), bf16(c.query.getElementType()),
         f32(Float32Type::get(c.op->getContext())),
         i32(IntegerType::get(c.op->getContext(), 32)), stateElem(c.stateElem),
@@ -199,6 +199,12 @@ private:
   Value sharedAt(Value r, Value ch) {
     return kb.add(kb.mul(r, idx(kDim)), kb.mul(m.xori(ch, kb.rem(r, idx(8))), idx(8)));
   }
+  /// sharedAt in the Q, K or V tile being computed on: the first, or with two
+  /// stages the one `tileBase` elements in.
+  Value tileAt(Value r, Value ch) {
+    Value at = sharedAt(r, ch);
+    return tileBase ? kb.add(tileBase, at) : at;
+  }
   Value stateAt(Value dk, Value dv) { return kb.add(base, kb.add(kb.mul(dk, idx(d)), dv)); }
   Value rowOf(Value t) { return kb.mul(kb.add(kb.mul(t, idx(h)), head), idx(d)); }
   /// The state element of register 4 n + e of this thread (warp w: key rows
@@ -220,6 +226,11 @@ private:
   Value transRow() { return kb.add(kb.mul(kb.rem(mi, idx(2)), idx(8)), r8); }
   void beginChunk(Value i0);
   void loadChunk(Value i0, bool withQ);
+  Value issueChunk(Value i0, Value rows, bool withQ);
+  void awaitChunk(Value group, int32_t pending, Value i0, bool withQ);
+  void stageChunk(Value i0, Value from, Value to, bool withQ);
+  void beginStages(Value from, Value to, bool withQ);
+  void endStages();
   void foldStages(Value i0, bool withQ);
   SmallVector<Value, 4> qFrag(int64_t kk);
   void scaleRows(SmallVector<Value> &o);
@@ -244,7 +255,7 @@ private:
   SmallVector<Value> segmentDelta(Value segStart);
   SmallVector<Value> awaitPrefix(Value x);
   void publish(Value x, ArrayRef<Value> sEnd);
-  SmallVector<Value> chunkInRegisters(Value i0, ValueRange sIn);
+  SmallVector<Value> chunkInRegisters(Value i0, ValueRange sIn, Value from, Value to);
   void writeStateShared(ArrayRef<Value> s);
   SmallVector<Value> stateProductFromShared();
   /// Segment x's chain flag: its row (its first token in the step over the
@@ -261,12 +272,13 @@ private:
   OpBuilder &b;
   Location loc;
   const ChunkedParams &p;
-  const int64_t segment;
+  const int64_t segment, stages;
   const int64_t h, d;
   Type bf16, f32, i32, stateElem;
   MmaEmitter m;
   SmallVector<double> log2GammaOf;
   Value qs, ks, vs, sHi, sLo, ticketCell;
+  Value tileBase; // with two stages: where the tiles being computed on start
   Value tid, lane, warp, quad, inQuad, mi, r8;
   Value seq, head, log2g, scale, start, qLen, fresh, slot;
   Type tokenTy;
@@ -279,9 +291,9 @@ private:
 
 void ChunkedEmitter::setUp(ArrayRef<double> log2Gammas) {
   log2GammaOf.assign(log2Gammas.begin(), log2Gammas.end());
-  qs = kb.addWorkgroupBuffer(bf16, kTileElems, 16);
-  ks = kb.addWorkgroupBuffer(bf16, kTileElems, 16);
-  vs = kb.addWorkgroupBuffer(bf16, kTileElems, 16);
+  qs = kb.addWorkgroupBuffer(bf16, stages * kTileElems, 16);
+  ks = kb.addWorkgroupBuffer(bf16, stages * kTileElems, 16);
+  vs = kb.addWorkgroupBuffer(bf16, stages * kTileElems, 16);
   if (segment) {
     sHi = kb.addWorkgroupBuffer(bf16, kDim * kDim, 16);
     sLo = kb.addWorkgroupBuffer(bf16, kDim * kDim, 16);
@@ -347,9 +359,16 @@ void ChunkedEmitter::beginChunk(Value i0) {
       kb.cmp(CmpIPredicate::ugt, i0, idx(0)));
 }
 
-/// K, V (and Q) of the chunk (zero rows past its length): thread copies rows
-/// tid / 16 + 16 j, chunk tid % 16.
+/// K, V (and Q) of the chunk (zero rows past its length), then the folded
+/// stages on them.
 void ChunkedEmitter::loadChunk(Value i0, bool withQ) {
+  awaitChunk(issueChunk(i0, len, withQ), 0, i0, withQ);
+}
+
+/// Issues the copies of `rows` rows of the chunk at i0 (zero rows past them)
+/// and commits them as one group, which it returns: thread copies rows
+/// tid / 16 + 16 j, chunk tid % 16.
+Value ChunkedEmitter::issueChunk(Value i0, Value rows, bool withQ) {
   SmallVector<Value> copies;
   Value cr = kb.div(tid, idx(kRowChunks)), cc = kb.rem(tid, idx(kRowChunks));
   SmallVector<std::pair<Value, unsigned>> tiles;
@@ -358,20 +377,65 @@ void ChunkedEmitter::loadChunk(Value i0, bool withQ) {
   tiles.append({{ks, p.k}, {vs, p.v}});
   for (int64_t j = 0; j < kChunk * kRowChunks / kThreads; ++j) {
     Value r = kb.add(cr, idx(j * kThreads / kRowChunks));
-    Value in = kb.cmp(CmpIPredicate::ult, r, len);
+    Value in = kb.cmp(CmpIPredicate::ult, r, rows);
     Value src = kb.add(rowOf(kb.add(start, kb.add(i0, kb.select(in, r, idx(0))))),
                        kb.mul(cc, idx(8)));
     Value n = kb.select(in, idx(8), idx(0));
     for (auto [buf, arg] : tiles)
       copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, loc, tokenTy, buf, ValueRange{sharedAt(r, cc)}, kb.arg(arg), ValueRange{src},
+          b, loc, tokenTy, buf, ValueRange{tileAt(r, cc)}, kb.arg(arg), ValueRange{src},
           b.getIndexAttr(8), n, b.getUnitAttr()));
   }
-  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies);
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(0));
+  return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, copies);
+}
+
+/// Waits until at most `pending` groups are in flight, then makes the tiles
+/// visible to the block and applies the folded stages.
+void ChunkedEmitter::awaitChunk(Value group, int32_t pending, Value i0, bool withQ) {
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, group, b.getI32IntegerAttr(pending));
   barrier();
   if (c.qNormWeight || c.positions)
     foldStages(i0, withQ);
+}
+
+/// Two stages over chunks [from, to): the first chunk's copies into the
+/// first buffer, before the loop.
+void ChunkedEmitter::beginStages(Value from, Value to, bool withQ) {
+  if (stages == 1)
+    return;
+  tileBase = idx(0);
+  Value rows = kb.sub(to, from);
+  issueChunk(from, kb.select(kb.cmp(CmpIPredicate::ult, rows, idx(kChunk)), rows,
+                             idx(kChunk)),
+             withQ);
+}
+
+/// The tiles of the chunk at i0 of [from, to), ready: one stage loads them
+/// now; two stages issue the next chunk's copies into the other buffer (zero
+/// rows past `to`), then wait for this chunk's. Call where the block is done
+/// with the other buffer.
+void ChunkedEmitter::stageChunk(Value i0, Value from, Value to, bool withQ) {
+  if (stages == 1)
+    return loadChunk(i0, withQ);
+  Value cur = kb.rem(kb.div(kb.sub(i0, from), idx(kChunk)), idx(2));
+  Value next = kb.add(i0, idx(kChunk));
+  Value more = kb.cmp(CmpIPredicate::ult, next, to);
+  Value left = kb.select(more, kb.sub(to, next), idx(0));
+  Value rows = kb.select(kb.cmp(CmpIPredicate::ult, left, idx(kChunk)), left, idx(kChunk));
+  tileBase = kb.mul(kb.sub(idx(1), cur), idx(kTileElems));
+  // Past `to` no row is copied; the addresses stay inside the segment.
+  Value group = issueChunk(kb.select(more, next, from), rows, withQ);
+  tileBase = kb.mul(cur, idx(kTileElems));
+  awaitChunk(group, 1, i0, withQ);
+}
+
+/// Two stages: no copy left in flight (the last chunk's empty prefetch).
+void ChunkedEmitter::endStages() {
+  if (stages == 1)
+    return;
+  Value none = nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenTy, ValueRange{});
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, none, b.getI32IntegerAttr(0));
+  tileBase = Value();
 }
 
 /// The folded stages on the tiles as they arrived: each thread takes the
@@ -393,7 +457,7 @@ void ChunkedEmitter::foldStages(Value i0, bool withQ) {
   int64_t rowsPerThread = kChunk * kRowChunks / kThreads;
   kb.forLoop(idx(0), idx(rowsPerThread), idx(1), {}, [&](Value j, ValueRange) {
     Value r = kb.add(cr, kb.mul(j, idx(kThreads / kRowChunks)));
-    Value at = sharedAt(r, cc);
+    Value at = tileAt(r, cc);
     // Both tiles' chunks, normalised: x[t][e].
     SmallVector<SmallVector<Value, 8>> x;
     for (auto [tile, weight] : tiles) {
@@ -453,7 +517,7 @@ void ChunkedEmitter::foldStages(Value i0, bool withQ) {
 /// Q fragments (A operand, rows 16 (w % 4) ..) for k-step kk.
 SmallVector<Value, 4> ChunkedEmitter::qFrag(int64_t kk) {
   Value r = kb.add(rowA0, kb.rem(lane, idx(16)));
-  return m.ldmatrix(qs, sharedAt(r, kb.add(kb.div(lane, idx(16)), idx(2 * kk))), false);
+  return m.ldmatrix(qs, tileAt(r, kb.add(kb.div(lane, idx(16)), idx(2 * kk))), false);
 }
 
 /// Row i = 16 (w % 4) + quad (+ 8) of Q S: scale gamma^(i+1).
@@ -472,7 +536,7 @@ SmallVector<Value> ChunkedEmitter::intraChunkScores() {
   for (int64_t kk = 0; kk < kDim / 16; ++kk) {
     auto a = qFrag(kk);
     for (int64_t np = 0; np < 4; ++np) {
-      auto kf = m.ldmatrix(ks, sharedAt(kb.add(keyK, idx(16 * np)),
+      auto kf = m.ldmatrix(ks, tileAt(kb.add(keyK, idx(16 * np)),
                                         kb.add(kb.rem(mi, idx(2)), idx(2 * kk))), false);
       for (int64_t t = 0; t < 2; ++t) {
         int64_t n = 2 * np + t;
@@ -505,7 +569,7 @@ void ChunkedEmitter::accumulateAV(SmallVector<Value> &o, ArrayRef<Value> acc) {
     }
     for (int64_t jj = 0; jj < kOTiles / 2; ++jj) {
       Value ch = kb.add(kb.add(kb.mul(colHalf, idx(8)), idx(2 * jj)), kb.div(mi, idx(2)));
-      auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
+      auto vf = m.ldmatrix(vs, tileAt(kb.add(keyV, idx(16 * kk)), ch), true);
       m.mmaSplitX4(aHi, aLo, vf, o, 2 * jj);
     }
   }
@@ -544,7 +608,7 @@ SmallVector<Value> ChunkedEmitter::addChunkToState(SmallVector<Value> s) {
   Value chK = kb.add(kb.mul(warp, idx(2)), kb.rem(mi, idx(2)));
   auto v2 = VectorType::get({2}, bf16);
   for (int64_t kk = 0; kk < kChunk / 16; ++kk) {
-    auto kt = m.ldmatrix(ks, sharedAt(kb.add(tokK, idx(16 * kk)), chK), true);
+    auto kt = m.ldmatrix(ks, tileAt(kb.add(tokK, idx(16 * kk)), chK), true);
     SmallVector<Value> kHi(4), kLo(4);
     for (int64_t r = 0; r < 4; ++r) {
       Value two = vector::BitCastOp::create(b, loc, v2,
@@ -560,7 +624,7 @@ SmallVector<Value> ChunkedEmitter::addChunkToState(SmallVector<Value> s) {
     }
     for (int64_t jj = 0; jj < kSTiles / 2; ++jj) {
       Value ch = kb.add(idx(2 * jj), kb.div(mi, idx(2)));
-      auto vf = m.ldmatrix(vs, sharedAt(kb.add(keyV, idx(16 * kk)), ch), true);
+      auto vf = m.ldmatrix(vs, tileAt(kb.add(keyV, idx(16 * kk)), ch), true);
       m.mmaSplitX4(kHi, kLo, vf, s, 2 * jj);
     }
   }
@@ -724,8 +788,12 @@ void ChunkedEmitter::walkSegment(Value x) {
       sEnd[i] = m.fadd(sEnd[i], own[i]);
     publish(x, sEnd);
   });
-  scf::ForOp chunks = kb.forLoop(segStart, segEnd, idx(kChunk), s0,
-                                 [&](Value i0, ValueRange s) { return chunkInRegisters(i0, s); });
+  barrier(); // the chain's loads and the last phase are done with the tiles
+  beginStages(segStart, segEnd, /*withQ=*/true);
+  scf::ForOp chunks = kb.forLoop(segStart, segEnd, idx(kChunk), s0, [&](Value i0, ValueRange s) {
+    return chunkInRegisters(i0, s, segStart, segEnd);
+  });
+  endStages();
   kb.ifThen(last, [&] {
     storeState(SmallVector<Value>(chunks.getResults()), kb.arg(p.state), base, stateElem);
   });
@@ -734,14 +802,16 @@ void ChunkedEmitter::walkSegment(Value x) {
 /// The segment's own contribution: the state update of its chunks from a
 /// zero state (K and V only).
 SmallVector<Value> ChunkedEmitter::segmentDelta(Value segStart) {
+  Value segEnd = kb.add(segStart, idx(segment));
+  beginStages(segStart, segEnd, /*withQ=*/false);
   scf::ForOp loop = kb.forLoop(
-      segStart, kb.add(segStart, idx(segment)), idx(kChunk), zeros(kStateRegs),
-      [&](Value i0, ValueRange s) {
+      segStart, segEnd, idx(kChunk), zeros(kStateRegs), [&](Value i0, ValueRange s) {
         beginChunk(i0);
         barrier(); // the previous chunk is done with the tiles
-        loadChunk(i0, /*withQ=*/false);
+        stageChunk(i0, segStart, segEnd, /*withQ=*/false);
         return addChunkToState(decayState(SmallVector<Value>(s), gammaPow(lenF)));
       });
+  endStages();
   return SmallVector<Value>(loop.getResults());
 }
 
@@ -828,12 +898,13 @@ SmallVector<Value> ChunkedEmitter::stateProductFromShared() {
 }
 
 /// One chunk starting at token i0, the state in and out in registers.
-SmallVector<Value> ChunkedEmitter::chunkInRegisters(Value i0, ValueRange sIn) {
+SmallVector<Value> ChunkedEmitter::chunkInRegisters(Value i0, ValueRange sIn, Value from,
+                                                    Value to) {
   SmallVector<Value> s(sIn);
   beginChunk(i0);
   barrier(); // the previous chunk is done with the tiles and the shared state
   writeStateShared(s);
-  loadChunk(i0, /*withQ=*/true); // ends in a barrier: the shared state is complete
+  stageChunk(i0, from, to, /*withQ=*/true); // ends in a barrier: the shared state is complete
   SmallVector<Type> oTypes(4 * kOTiles, f32);
   SmallVector<Value> o(m.ifElse(hasState, oTypes, [&]() { return stateProductFromShared(); },
                                 [&]() { return zeros(4 * kOTiles); }));
@@ -851,8 +922,12 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
                                 "head_dim 128, chunk 64, bf16, no output norm or gate)";
   ChunkedOp c = describe(op);
   int64_t segment = kb.segmentTokens();
+  // Two stages (the next chunk's tiles load while this one computes) in
+  // segments only: the state is then in registers, not read from the slot.
+  int64_t stages = segment && kb.tileStages() == 2 ? 2 : 1;
   ChunkedParams params = declareChunkedParams(kb, c, segment);
-  if (failed(kb.requireThreads(op, kThreads)) || failed(kb.requireTiling(op, kChunk, 1)))
+  if (failed(kb.requireThreads(op, kThreads)) ||
+      failed(kb.requireTiling(op, kChunk, stages)))
     return failure();
   int64_t h = c.query.getDimSize(1);
   // Segments: batch x heads blocks a segment along x, the segments along y
@@ -862,6 +937,6 @@ LogicalResult salac::buildLinearChunkedKernel(Operation *op, KernelBuilder &kb) 
   else
     kb.setGrid(GridDim::scaled("batch", h, 1));
   kb.begin();
-  ChunkedEmitter(c, kb, params, segment).emit();
+  ChunkedEmitter(c, kb, params, segment, stages).emit();
   return success();
 }

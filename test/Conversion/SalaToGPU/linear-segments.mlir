@@ -1,4 +1,6 @@
 // RUN: salac-opt %s --verify-each --sala-choose-kernel-config="linear-segment=128" --convert-sala-to-gpu | FileCheck %s
+// RUN: salac-opt %s --verify-each --sala-choose-kernel-config="linear-segment=128 linear-stages=2" --convert-sala-to-gpu | FileCheck %s --check-prefix=STAGES
+// RUN: not salac-opt %s --sala-choose-kernel-config="linear-stages=2" 2>&1 | FileCheck %s --check-prefix=NOSEG
 // RUN: not salac-opt %s --sala-choose-kernel-config="linear-segment=100" 2>&1 | FileCheck %s --check-prefix=WHOLE
 // RUN: not salac-opt %s --sala-choose-kernel-config="linear-segment=2000000" 2>&1 | FileCheck %s --check-prefix=BOUND
 
@@ -59,5 +61,18 @@ func.func @prefill(%q: tensor<?x32x128xbf16>, %pool: !st, %slots: tensor<?xi32>,
 // CHECK-COUNT-12: nvgpu.device_async_copy
 // CHECK: nvgpu.ldmatrix {{.*}} : memref<16384xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 
+// Two stages: two sets of tiles (163,844 bytes); the segment's first chunk
+// issued before each loop, then each chunk waits for its own copies while the
+// next chunk's stay in flight (numGroups = 1), and the loop drains them.
+// STAGES: config = {max_registers = 255 : i64, min_blocks_per_sm = 0 : i64, segment = 128 : i64, stages = 2 : i64, threads = 256 : i64, tile = 64 : i64}
+// STAGES-SAME: shared_bytes = 163844
+// STAGES: memref.view {{.*}} to memref<16384xbf16
+// STAGES: scf.for
+// STAGES: nvgpu.device_async_wait {{.*}} {numGroups = 1 : i32}
+// STAGES: nvgpu.device_async_wait {{.*}} {numGroups = 0 : i32}
+// STAGES: scf.for
+// STAGES: nvgpu.device_async_wait {{.*}} {numGroups = 1 : i32}
+// STAGES: nvgpu.device_async_wait {{.*}} {numGroups = 0 : i32}
+// NOSEG: error: sala-choose-kernel-config: linear-stages must be 1, or 2 with a linear-segment, got 2
 // WHOLE: error: linear-segment 100 is not a multiple of the op's chunk_size 64
 // BOUND: error: sala-choose-kernel-config: linear-segment must be in [0, 1048576] tokens, got 2000000

@@ -7,6 +7,8 @@
 // sm_90 and sm_100 (sm_80: 4 bytes, docs/Kernels.md).
 // RUN: salac %S/linear-kernels.mlir --emit=ptx --linear-segment=1024 -o %t.seg90.ptx 2>/dev/null
 // RUN: %check-ptx %t.seg90.ptx | FileCheck %s --check-prefix=SEG90
+// RUN: salac %S/linear-kernels.mlir --emit=ptx --linear-segment=1024 --linear-stages=2 -o %t.seg90s2.ptx 2>/dev/null
+// RUN: %check-ptx %t.seg90s2.ptx | FileCheck %s --check-prefix=SEG90
 // RUN: salac %S/linear-kernels.mlir --emit=ptx --chip=sm_100 --linear-segment=1024 -o %t.seg100.ptx 2>/dev/null
 // RUN: %check-ptx %t.seg100.ptx | FileCheck %s --check-prefix=SEG100
 // The prefill layer with its q/k norms and RoPE folded into the chunked

@@ -97,6 +97,7 @@ public:
   /// a block walks a whole sequence). Set before the builder runs.
   void setSegment(int64_t tokens) { segment = tokens; }
   int64_t segmentTokens() const { return segment; }
+  int64_t tileStages() const { return stages; }
   /// Fails, naming both, unless the config gives tiles of `tokens` with
   /// `stageCount` stages: for kernels whose code is built for one tiling.
   mlir::LogicalResult requireTiling(mlir::Operation *op, int64_t tokens,

@@ -26,6 +26,9 @@ struct KernelTarget {
   /// Tokens a block of chunked linear attention walks (0: a whole sequence);
   /// see the chunked kernel (LinearChunkedKernels.cpp).
   int64_t linearSegment = 0;
+  /// Chunks of Q, K and V in flight in the segmented kernel: 1, or 2 (the
+  /// next chunk's tiles load while the current one computes).
+  int64_t linearStages = 1;
   /// Threads a block of the fused selection takes (0: the policy's choice);
   /// for timing one block size against another on the same chip.
   int64_t selectThreads = 0;
