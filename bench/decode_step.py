@@ -92,11 +92,9 @@ class StepInputs:
 
     def _layer(self, plan):
         torch, dev, gen, B = self.torch, self.device, self.gen, self.B
-        from salac import reference as R
         d, fresh = {}, []
         by_type = {a.type: a for a in plan.arguments}
-        kv, ck, st = by_type.get("kv_cache"), by_type.get("compressed_keys"), \
-            by_type.get("state_pool")
+        kv, ck, st = (by_type.get(t) for t in ("kv_cache", "compressed_keys", "state_pool"))
         for a in plan.arguments:
             for b in a.buffers:
                 n = b.name
@@ -113,34 +111,8 @@ class StepInputs:
                 elif n.endswith("norm_weight"):
                     d[n] = (1.0 + 0.2 * torch.randn(tuple(b.shape), generator=gen, device=dev)
                             ).to(opcases.torch_dtype(b.dtype))
-        if kv is not None:
-            ps, kvh, hd = (kv.parameters[k] for k in ("page_size", "kv_heads", "head_dim"))
-            table, pages = self._table(ps, self.seq_lens_list)
-            d["page_table"] = table
-            for b in kv.buffers:
-                d[b.name] = randn((pages, ps, kvh, hd), b.dtype, dev, gen)
-            if ck is not None:
-                kern, stride, kps = (ck.parameters[k] for k in
-                                     ("kernel_size", "kernel_stride", "page_size"))
-                entries = [R.num_compressed(n, kern, stride) for n in self.seq_lens_list]
-                ktable, kpages = self._table(kps, entries)
-                d["key_page_table"] = ktable
-                keys = randn((kpages, kps, kvh, hd), ck.buffers[0].dtype, dev, gen)
-                k_cache = d[kv.buffers[0].name]
-                for s, n in enumerate(self.history):   # the history's entries
-                    m = R.num_compressed(n, kern, stride)
-                    if m:
-                        rows = R.gather(k_cache, table, s, n)
-                        means = R.compress_keys_from_scratch(rows, kern, stride)[:m]
-                        R.scatter(keys, ktable, s, torch.arange(m, device=dev), means)
-                d[ck.buffers[0].name] = keys
-        if st is not None:
-            h, hd = st.parameters["heads"], st.parameters["head_dim"]
-            slots = B + 3
-            d[st.buffers[0].name] = randn((slots, h, hd, hd), st.buffers[0].dtype, dev,
-                                          gen, 0.1)
-            d["slot_ids"] = torch.randperm(slots, generator=gen, device=gen.device)[:B] \
-                .to(device=dev, dtype=torch.int32)
+        d.update(cache_and_state_inputs(torch, kv, ck, st, self.history, self.seq_lens_list,
+                                        self._table, dev, gen))
         missing = [n for n in plan.input_names if n not in d]
         if missing:
             raise RuntimeError(f"{plan.name}: the step section does not know how to make "
@@ -155,6 +127,43 @@ class StepInputs:
                 t = self.layers[layer][n]
                 t.copy_(randn(tuple(t.shape), "f32", self.device, self.gen,
                               3.0 if n == "gate" else 1.0).to(t.dtype))
+
+
+def cache_and_state_inputs(torch, kv, ck, st, histories, lengths, table, device, gen):
+    """A mixer's caches and pools for sequences of `lengths` tokens after the
+    step, of which `histories` are cached: KV pages of random keys and values
+    (table(page_size, entries) -> (page table, pages in pool)), the
+    compressed keys of each history (salac.reference), a state pool of random
+    slots; for the mixer's arguments kv, ck, st (None: absent)."""
+    from salac import reference as R
+    d, B = {}, len(histories)
+    if kv is not None:
+        ps, kvh, hd = (kv.parameters[k] for k in ("page_size", "kv_heads", "head_dim"))
+        tab, pages = table(ps, lengths)
+        d["page_table"] = tab
+        for b in kv.buffers:
+            d[b.name] = randn((pages, ps, kvh, hd), b.dtype, device, gen)
+        if ck is not None:
+            kern, stride, kps = (ck.parameters[k] for k in
+                                 ("kernel_size", "kernel_stride", "page_size"))
+            ktab, kpages = table(kps, [R.num_compressed(n, kern, stride) for n in lengths])
+            d["key_page_table"] = ktab
+            keys = randn((kpages, kps, kvh, hd), ck.buffers[0].dtype, device, gen)
+            k_cache = d[kv.buffers[0].name]
+            for s, n in enumerate(histories):   # the histories' entries
+                m = R.num_compressed(n, kern, stride)
+                if m:
+                    rows = R.gather(k_cache, tab, s, n)
+                    means = R.compress_keys_from_scratch(rows, kern, stride)[:m]
+                    R.scatter(keys, ktab, s, torch.arange(m, device=device), means)
+            d[ck.buffers[0].name] = keys
+    if st is not None:
+        h, hd = st.parameters["heads"], st.parameters["head_dim"]
+        slots = B + 3
+        d[st.buffers[0].name] = randn((slots, h, hd, hd), st.buffers[0].dtype, device, gen, 0.1)
+        d["slot_ids"] = torch.randperm(slots, generator=gen, device=gen.device)[:B] \
+            .to(device=device, dtype=torch.int32)
+    return d
 
 
 def tie_aware_selection(torch, kernel_sel, inputs, stats, *, block_size, init_blocks,

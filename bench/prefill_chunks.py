@@ -45,12 +45,14 @@ from salac import opcases  # noqa: E402
 from salac.opcases.base import page_table as make_page_table  # noqa: E402
 from salac.opcases.base import randn  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from decode_step import cache_and_state_inputs  # noqa: E402
+
 
 def layer_inputs(torch, plan, histories, new, device, gen, tables):
     """Every input of one prefill mixer for all `new` tokens of each sequence
     after its history; caches and pools as the whole prefill finds them."""
-    from salac import reference as R
-    B, T = len(histories), new * len(histories)
+    T = new * len(histories)
     final = [h + new for h in histories]
     d = {}
     by_type = {a.type: a for a in plan.arguments}
@@ -71,31 +73,7 @@ def layer_inputs(torch, plan, histories, new, device, gen, tables):
             elif n.endswith("norm_weight"):
                 d[n] = (1.0 + 0.2 * torch.randn(tuple(b.shape), generator=gen, device=device)
                         ).to(opcases.torch_dtype(b.dtype))
-    if kv is not None:
-        ps, kvh, hd = (kv.parameters[k] for k in ("page_size", "kv_heads", "head_dim"))
-        tab, pages = table(ps, final)
-        d["page_table"] = tab
-        for b in kv.buffers:
-            d[b.name] = randn((pages, ps, kvh, hd), b.dtype, device, gen)
-        if ck is not None:
-            kern, stride, kps = (ck.parameters[k] for k in
-                                 ("kernel_size", "kernel_stride", "page_size"))
-            ktab, kpages = table(kps, [R.num_compressed(n, kern, stride) for n in final])
-            d["key_page_table"] = ktab
-            keys = randn((kpages, kps, kvh, hd), ck.buffers[0].dtype, device, gen)
-            k_cache = d[kv.buffers[0].name]
-            for s, n in enumerate(histories):  # the histories' entries
-                m = R.num_compressed(n, kern, stride)
-                if m:
-                    rows = R.gather(k_cache, tab, s, n)
-                    R.scatter(keys, ktab, s, torch.arange(m, device=device),
-                              R.compress_keys_from_scratch(rows, kern, stride)[:m])
-            d[ck.buffers[0].name] = keys
-    if st is not None:
-        h, hd = st.parameters["heads"], st.parameters["head_dim"]
-        d[st.buffers[0].name] = randn((B + 3, h, hd, hd), st.buffers[0].dtype, device, gen, 0.1)
-        d["slot_ids"] = torch.randperm(B + 3, generator=gen, device=gen.device)[:B] \
-            .to(device=device, dtype=torch.int32)
+    d.update(cache_and_state_inputs(torch, kv, ck, st, histories, final, table, device, gen))
     missing = [n for n in plan.input_names
                if n not in d and n not in ("cu_seqlens_q", "seq_lens", "positions")]
     if missing:

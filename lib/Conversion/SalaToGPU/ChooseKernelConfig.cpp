@@ -111,20 +111,19 @@ int64_t fusedKVUpdateThreads(sala::KVCacheType cache) {
 /// of its blocks (SelectKernels.cpp): more than 256 selected blocks take more
 /// threads, with the registers that leaves them.
 sala::KernelConfigAttr fusedSelectConfig(sala::FusedSparseSelectOp op, const ConfigMaker &config) {
-  auto withRegisters = [&](int64_t threads) {
-    // 16 warps and more: the registers ptxas gives them (128 at 512).
-    if (threads >= 512)
-      return config(threads);
-    return config(threads, 0, std::min<int64_t>(255, (65536 / threads) & ~int64_t(7)));
+  // Every register a thread can have when one block fills the SM's 65536.
+  auto allRegisters = [](int64_t threads) {
+    return std::min<int64_t>(255, (65536 / threads) & ~int64_t(7));
   };
-  if (config.t.selectThreads > 0) // asked for (the builder checks that it fits)
-    return withRegisters(config.t.selectThreads);
+  if (int64_t asked = config.t.selectThreads) // the builder checks that it fits
+    // 16 warps and more: the registers ptxas gives them (128 at 512).
+    return asked >= 512 ? config(asked) : config(asked, 0, allRegisters(asked));
   int64_t twice = 2 * (op.getTopk() + op.getLocalBlocks());
   if (isHopperOrDatacenterBlackwell(config.t.chip) && twice <= fusedSelectChunkBlocks(512))
     return config(512);
   int64_t threads =
       twice <= fusedSelectChunkBlocks(256) ? 256 : int64_t(llvm::alignTo(twice, 32));
-  return config(threads, 0, std::min<int64_t>(255, (65536 / threads) & ~int64_t(7)));
+  return config(threads, 0, allRegisters(threads));
 }
 
 } // namespace

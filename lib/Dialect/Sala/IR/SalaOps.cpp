@@ -365,22 +365,29 @@ static LogicalResult checkStateMatches(Operation *op, TokenShape q,
   return checkHeadDim(op, "query", q.headDim, "state pool", state.getHeadDim());
 }
 
+/// An optional chunk_size: only where a chunked form runs (`applies`, else
+/// "chunk_size is only meaningful <where>"), positive and within bounds.
+static LogicalResult checkChunkSize(Operation *op, std::optional<uint64_t> chunk,
+                                    bool applies, StringRef where) {
+  if (!chunk)
+    return success();
+  if (!applies)
+    return op->emitOpError() << "chunk_size is only meaningful " << where;
+  if (s64(*chunk) <= 0)
+    return op->emitOpError() << "chunk_size must be positive, got " << s64(*chunk);
+  return checkAtMost(op, "chunk_size", s64(*chunk), kMaxChunkSize);
+}
+
 LogicalResult LinearAttentionOp::verify() {
   if (failed(checkStaticHeads(*this, "query", getQuery())) ||
       failed(checkScale(*this, getScale())))
     return failure();
   TokenShape q = shapeOf(getQuery());
   if (failed(checkStateMatches(*this, q, getState().getType())) ||
-      failed(checkSlopes(*this, getSlopes(), q.heads)))
+      failed(checkSlopes(*this, getSlopes(), q.heads)) ||
+      failed(checkChunkSize(*this, getChunkSize(), getForm() == LinearForm::Chunked,
+                            "for the chunked form")))
     return failure();
-  if (getChunkSize()) {
-    if (getForm() != LinearForm::Chunked)
-      return emitOpError() << "chunk_size is only meaningful for the chunked form";
-    if (s64(*getChunkSize()) <= 0)
-      return emitOpError() << "chunk_size must be positive, got " << s64(*getChunkSize());
-    if (failed(checkAtMost(*this, "chunk_size", s64(*getChunkSize()), kMaxChunkSize)))
-      return failure();
-  }
   if (cast<RankedTensorType>(getOutput().getType()).getShape() !=
       cast<RankedTensorType>(getQuery().getType()).getShape())
     return emitOpError() << "result shape differs from query shape";
@@ -516,15 +523,8 @@ static LogicalResult checkPositive(Operation *op, StringRef name, APFloat value)
 LogicalResult LinearMixerOp::verify() {
   if (failed(verifyLinearStages(*this, [&] { return checkPositive(*this, "eps", getEps()); })))
     return failure();
-  if (getChunkSize()) {
-    if (getMode() != MixerMode::Prefill)
-      return emitOpError() << "chunk_size is only meaningful in prefill mode";
-    if (s64(*getChunkSize()) <= 0)
-      return emitOpError() << "chunk_size must be positive, got " << s64(*getChunkSize());
-    if (failed(checkAtMost(*this, "chunk_size", s64(*getChunkSize()), kMaxChunkSize)))
-      return failure();
-  }
-  return success();
+  return checkChunkSize(*this, getChunkSize(), getMode() == MixerMode::Prefill,
+                        "in prefill mode");
 }
 
 LogicalResult FusedLinearAttentionOp::verify() {
@@ -534,15 +534,8 @@ LogicalResult FusedLinearAttentionOp::verify() {
         return checkPositive(*this, "out_eps", getOutEps());
       })))
     return failure();
-  if (getChunkSize()) {
-    if (getForm() != LinearForm::Chunked)
-      return emitOpError() << "chunk_size is only meaningful for the chunked form";
-    if (s64(*getChunkSize()) <= 0)
-      return emitOpError() << "chunk_size must be positive, got " << s64(*getChunkSize());
-    if (failed(checkAtMost(*this, "chunk_size", s64(*getChunkSize()), kMaxChunkSize)))
-      return failure();
-  }
-  return success();
+  return checkChunkSize(*this, getChunkSize(), getForm() == LinearForm::Chunked,
+                        "for the chunked form");
 }
 
 float FusedLinearAttentionOp::getEffectiveScale() {

@@ -33,18 +33,21 @@ namespace {
 using fusion::onlyPureBetween;
 using fusion::soleUser;
 
+/// Whether `user` can be folded into an op created in its place: in `la`'s
+/// block, after it with nothing but pure ops between.
+bool follows(LinearAttentionOp la, Operation *user) {
+  return user && user->getBlock() == la->getBlock() && onlyPureBetween(la, user);
+}
+
 /// At prefill, the full RMSNorm of the attention's output and the gate after
 /// it become one sala.fused_rms_norm_gate (the norm spans every head, which
 /// the chunked kernel's blocks split, so it cannot join the attention).
 void fuseNormGate(LinearAttentionOp la) {
-  auto follows = [&](Operation *user) {
-    return user && user->getBlock() == la->getBlock() && onlyPureBetween(la, user);
-  };
   auto n = dyn_cast_or_null<RMSNormOp>(soleUser(la.getOutput()));
-  if (!n || !follows(n) || n.getScope() != NormScope::Full || n.getInput() != la.getOutput())
+  if (!n || !follows(la, n) || n.getScope() != NormScope::Full || n.getInput() != la.getOutput())
     return;
   auto g = dyn_cast_or_null<SigmoidGateOp>(soleUser(n.getOutput()));
-  if (!g || !follows(g) || g.getInput() != n.getOutput())
+  if (!g || !follows(la, g) || g.getInput() != n.getOutput())
     return;
   OpBuilder b(g);
   auto fused = FusedRMSNormGateOp::create(b, g.getLoc(), g.getOutput().getType(),
@@ -95,11 +98,8 @@ void fuse(LinearAttentionOp la) {
   Value outWeight, gate;
   FloatAttr outEps;
   bool recurrent = la.getForm() == LinearForm::Recurrent;
-  auto follows = [&](Operation *user) {
-    return user && user->getBlock() == la->getBlock() && onlyPureBetween(la, user);
-  };
   if (auto n = dyn_cast_or_null<RMSNormOp>(soleUser(out));
-      recurrent && n && follows(n) && n.getScope() == NormScope::Full && n.getInput() == out) {
+      recurrent && n && follows(la, n) && n.getScope() == NormScope::Full && n.getInput() == out) {
     outWeight = n.getWeight();
     outEps = n.getEpsAttr();
     out = n.getOutput();
@@ -107,7 +107,7 @@ void fuse(LinearAttentionOp la) {
     consumers.push_back(n);
   }
   if (auto g = dyn_cast_or_null<SigmoidGateOp>(soleUser(out));
-      recurrent && g && follows(g) && g.getInput() == out) {
+      recurrent && g && follows(la, g) && g.getInput() == out) {
     gate = g.getGate();
     out = g.getOutput();
     last = g;
